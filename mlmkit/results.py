@@ -1,0 +1,204 @@
+"""What lmer and glmer results share: named estimates, random effects, VarCorr, prediction.
+
+A subclass supplies ``theta``, ``_beta`` (fixed effects), ``_b`` (random effects in the two-block
+layout of :mod:`mlmkit.linalg`), ``_covariance_blocks()`` (each term's q × q covariance matrix),
+``_residual_sd`` (σ, or None for glmer), ``loglik`` and ``npar``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .design import Design, _fixed_matrix, _grouping
+from .errors import DataError, ParameterError
+
+__all__ = ["MixedModelResult"]
+
+@dataclass(frozen=True, eq=False)
+class MixedModelResult:
+    design: Design
+
+    # --- sizes -------------------------------------------------------------------------------
+    @property
+    def formula(self) -> str:
+        return self.design.formula
+
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        return dict(self.design.ngroups)
+
+    # --- estimates ---------------------------------------------------------------------------
+    @cached_property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self._beta, index=list(self.design.fixef_names), name="Estimate")
+
+    @cached_property
+    def is_singular(self) -> bool:
+        """lme4's ``isSingular``: a diagonal element of Λ below 1e-4 (variance 0 or correlation ±1)."""
+        return bool(np.any(self.theta[np.isfinite(self.design.theta_lower)] < 1e-4))
+
+    @cached_property
+    def _term_effects(self) -> list[np.ndarray]:
+        """Random effects of each term as an (n_levels, q) array."""
+        b1, b2 = self._b
+        out = []
+        for t, (block, off) in zip(self.design.terms, self.design.structure.term_slices):
+            if block == 1:
+                out.append(b1[:, off:off + t.q])
+            else:
+                out.append(np.asarray(b2[off:off + t.n_levels * t.q]).reshape(t.n_levels, t.q))
+        return out
+
+    @cached_property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects: factor → DataFrame (rows: level labels)."""
+        out: dict[str, pd.DataFrame] = {}
+        for t, b in zip(self.design.terms, self._term_effects):
+            df = pd.DataFrame(b, index=pd.Index(list(t.levels), name=t.group), columns=list(t.columns))
+            out[t.group] = df if t.group not in out else out[t.group].join(df, rsuffix=".1")
+        return out
+
+    @cached_property
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per-level coefficients: fixed effects plus that level's random effects (R's ``coef()``)."""
+        fe = self.fixef
+        out = {}
+        for g, re in self.ranef.items():
+            df = pd.DataFrame(np.tile(fe.to_numpy(), (len(re), 1)), index=re.index, columns=list(fe.index))
+            for c in re.columns:
+                if c in df.columns:
+                    df[c] = df[c] + re[c]
+                else:
+                    df[c] = re[c]
+            out[g] = df
+        return out
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor (Residual last)."""
+        rows, seen = [], {}
+        for t, cov in zip(self.design.terms, self._covariance_blocks()):
+            k = seen.get(t.group, 0)
+            seen[t.group] = k + 1
+            grp = t.group if k == 0 else f"{t.group}.{k}"
+            sd = np.sqrt(np.diag(cov))
+            for i, c in enumerate(t.columns):
+                rows.append((grp, c, None, cov[i, i], sd[i]))
+            for j in range(t.q):
+                for i in range(j + 1, t.q):
+                    cor = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+                    rows.append((grp, t.columns[j], t.columns[i], cov[i, j], cor))
+        if self._residual_sd is not None:
+            rows.append(("Residual", None, None, self._residual_sd ** 2, self._residual_sd))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    # --- information criteria -----------------------------------------------------------------
+    @property
+    def aic(self) -> float:
+        return float(-2.0 * self.loglik + 2.0 * self.npar)
+
+    @property
+    def bic(self) -> float:
+        return float(-2.0 * self.loglik + self.npar * np.log(self.nobs))
+
+    # --- fitted values and prediction -------------------------------------------------------
+    @cached_property
+    def _eta(self) -> np.ndarray:
+        b1, b2 = self._b
+        eta = self.design.X @ self._beta + self.design.structure.Zb(b1, b2)
+        return eta if self.design.offset is None else eta + self.design.offset
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Fitted values (on the response scale), with the random effects."""
+        return self._linkinv(self._eta)
+
+    def _linkinv(self, eta):
+        return eta
+
+    def predict(self, newdata: pd.DataFrame | None = None, re_form=None, allow_new_levels: bool = False,
+                type: str = "response") -> np.ndarray:
+        """Predictions with (``re_form=None``) or without (``re_form="~0"`` or ``False``) random effects.
+
+        New levels of a grouping factor raise an error unless ``allow_new_levels=True``, in which case
+        their random effects are 0 (the population-level prediction), as in lme4.
+        """
+        if type not in ("response", "link"):
+            raise ParameterError(f"unknown prediction type '{type}': use 'response' or 'link'")
+        use_re = not _is_no_re(re_form)
+        d = self.design
+        if newdata is None:
+            eta = d.X @ self._beta + (d.offset if d.offset is not None else 0.0)
+            if use_re:
+                b1, b2 = self._b
+                eta = eta + d.structure.Zb(b1, b2)
+        else:
+            if not isinstance(newdata, pd.DataFrame):
+                raise DataError("newdata must be a pandas DataFrame")
+            X = d.fixed_matrix(newdata)
+            eta = X @ self._beta
+            if d.parsed.offsets:
+                from .design import evaluate
+                eta = eta + np.sum([np.asarray(evaluate(o, newdata), float) for o in d.parsed.offsets], axis=0)
+            if use_re:
+                for t, b in zip(d.terms, self._term_effects):
+                    missing = [v for v in t.term.group_vars if v not in newdata.columns]
+                    if missing:
+                        raise DataError(f"newdata lacks the grouping column '{missing[0]}' needed for "
+                                        f"'{t.term.source}'; pass re_form='~0' for population-level predictions")
+                    codes_new, labels = _grouping(t.term, newdata)
+                    pos = pd.Index(list(t.levels)).get_indexer(list(labels))
+                    if (pos < 0).any() and not allow_new_levels:
+                        new = [labels[i] for i in np.flatnonzero(pos < 0)][:5]
+                        raise DataError(f"new level(s) {new} of '{t.group}' not in the fitted data; use "
+                                        "allow_new_levels=True to predict them at the population level")
+                    bb = np.vstack([b, np.zeros((1, t.q))])
+                    Zt = _fixed_matrix(t.term.expr, newdata, d.formula)[0]
+                    eta = eta + np.einsum("ij,ij->i", Zt, bb[pos[codes_new]])
+        return eta if type == "link" else self._linkinv(eta)
+
+    # --- teaching helpers ---------------------------------------------------------------------
+    def icc(self) -> pd.Series:
+        """Intraclass correlation of each grouping factor's random intercept.
+
+        ICC_g = τ²_g / (Σ_h τ²_h + σ²), the share of the (intercept-level) variance due to factor g.
+        For a GLMM the residual variance on the latent scale is π²/3 (logit) or 1 (probit).
+        """
+        vc = self.varcorr
+        icpt = vc[(vc["var1"] == "(Intercept)") & vc["var2"].isna()]
+        if icpt.empty:
+            raise ParameterError("icc() needs a random intercept; this model has none")
+        resid = self._latent_residual_variance()
+        total = icpt["vcov"].sum() + resid
+        return pd.Series(icpt["vcov"].to_numpy() / total, index=icpt["grp"].to_numpy(), name="ICC")
+
+    def _latent_residual_variance(self) -> float:
+        return self._residual_sd ** 2
+
+    def confint(self, parm=None, method: str = "profile", level: float = 0.95, **kwargs) -> pd.DataFrame:
+        """Confidence intervals (see :mod:`mlmkit.profile` and :mod:`mlmkit.bootstrap`)."""
+        from .intervals import confint
+        return confint(self, parm=parm, method=method, level=level, **kwargs)
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()
+
+    def __repr__(self):
+        return str(self.summary())
+
+
+def _is_no_re(re_form) -> bool:
+    if re_form is None:
+        return False
+    if isinstance(re_form, float) and np.isnan(re_form):
+        return True
+    if isinstance(re_form, str):
+        return "".join(re_form.split()) in ("~0", "NA", "0", "~-1")
+    return re_form is False
