@@ -1,0 +1,714 @@
+"""R-identical random numbers: ``set.seed``, ``runif``, ``rnorm``, ``sample`` and ``MASS::mvrnorm``.
+
+The lessons hold every simulated data set against the R tutorial it comes from, so the Python draws
+must be *the same numbers* R prints.  This module reproduces R's (>= 3.6) default generators to the
+last bit:
+
+* ``RNGkind("Mersenne-Twister", "Inversion", "Rejection")``;
+* ``set.seed(s)``: scramble ``s`` fifty times with the LCG ``s <- (69069 * s + 1) mod 2^32``, then fill
+  625 words with the next LCG values; word 0 is the position (set to 624, so the first draw
+  regenerates the state) and words 1..624 are the MT19937 state.  numpy's
+  :class:`numpy.random.MT19937` runs that state, so the 32-bit outputs are computed in C;
+* ``unif_rand() = fixup(out * 2^-32)`` (never exactly 0 or 1);
+* ``norm_rand()`` by inversion with 2^27 extra resolution::
+
+      u <- unif_rand(); u <- floor(2^27 * u) + unif_rand(); qnorm(u / 2^27)
+
+  where ``qnorm`` is R's Wichura AS 241 algorithm, re-implemented here operation for operation
+  (:func:`qnorm`);
+* ``sample()`` by rejection sampling of ``ceil(log2(n))`` random bits (``R_unif_index``), the
+  swap-with-last algorithm without replacement, the hash variant for ``n > 1e7``, and the
+  ``prob=`` algorithms (Walker alias for many probabilities, inversion otherwise);
+* ``MASS::mvrnorm``: eigen decomposition of Sigma and ``mu + V diag(sqrt(ev)) X'``.
+
+Example
+-------
+>>> from mlmkit import rng
+>>> rng.set_seed(123)
+>>> rng.sample(100, 10)                      # R: set.seed(123); sample(1:100, 10)
+array([31, 79, 51, 14, 67, 42, 50, 43, 97, 25])
+>>> r = rng.RRandom(707)                     # an independent stream
+>>> float(r.rnorm(1, 0, 5 ** 0.5)[0])        # R: set.seed(707); rnorm(1, 0, sqrt(5))
+-2.866333...
+
+Errors are :class:`mlmkit.errors.ParameterError` where R would return ``NaN`` with a warning or stop,
+e.g. ``rng.rnorm(3, sd=-1)`` raises ``ParameterError: rnorm: 'sd' must be >= 0 (got -1.0) ...``.
+"""
+from __future__ import annotations
+
+import math
+from array import array
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.linalg
+
+from .errors import ParameterError
+
+__all__ = [
+    "RRandom", "set_seed", "runif", "rnorm", "sample", "mvrnorm", "unif_rand", "get_state",
+    "set_state", "qnorm", "default_stream",
+]
+
+_TWO_M32 = 2.3283064365386963e-10          # 2^-32, R's MT_genrand scaling
+_I2_32M1 = 2.328306437080797e-10           # 1/(2^32 - 1), R's fixup constant
+_BIG = 134217728.0                         # 2^27, R's Inversion resolution
+_RNG_KIND = 10403                          # .Random.seed[1]: Mersenne-Twister, Inversion, Rejection
+
+
+# --------------------------------------------------------------------------------------------------
+# qnorm: Wichura (1988) AS 241, exactly as in R's nmath/qnorm.c (lower tail, not log)
+# --------------------------------------------------------------------------------------------------
+def qnorm(p) -> np.ndarray:
+    """Standard normal quantile by R's algorithm (Wichura 1988, AS 241), vectorised.
+
+    Operation for operation the code of R's ``qnorm5(p, 0, 1, TRUE, FALSE)``: a rational function
+    of ``r = 0.180625 - q^2`` for ``|q| = |p - 0.5| <= 0.425``, otherwise of ``r = sqrt(-log(min(p,
+    1 - p)))`` (two polynomial pairs, split at ``r = 5``), with ``1 - p`` computed as
+    ``0.5 - p + 0.5``.  Logarithms use the C library (``math.log``) like R, so results agree with
+    R bit for bit; ``scipy.special.ndtri`` differs from R in the last bit for some ``p``.
+
+    Parameters
+    ----------
+    p : array_like of float in [0, 1]
+
+    Returns
+    -------
+    ndarray of float (``-inf`` at 0, ``inf`` at 1, ``nan`` outside [0, 1])
+    """
+    p = np.atleast_1d(np.asarray(p, dtype=float))
+    out = np.full(p.shape, np.nan)
+    q = p - 0.5
+    central = np.abs(q) <= 0.425
+    if central.any():
+        qc = q[central]
+        r = 0.180625 - qc * qc
+        num = (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r
+                    + 67265.770927008700853) * r + 45921.953931549871457) * r
+                  + 13731.693765509461125) * r + 1971.5909503065514427) * r
+                + 133.14166789178437745) * r + 3.387132872796366608)
+        den = (((((((r * 5226.495278852854561 + 28729.085735721942674) * r
+                    + 39307.89580009271061) * r + 21213.794301586595867) * r
+                  + 5394.1960214247511077) * r + 687.1870074920579083) * r
+                + 42.313330701600911252) * r + 1.0)
+        out[central] = qc * num / den
+    tail = ~central & (p > 0) & (p < 1)
+    if tail.any():
+        qt = q[tail]
+        pt = p[tail]
+        small = np.where(qt > 0, 0.5 - pt + 0.5, pt)
+        logs = np.fromiter(map(math.log, small.tolist()), dtype=float, count=small.size)
+        r = np.sqrt(-logs)
+        val = np.empty_like(r)
+        near = r <= 5.0
+        if near.any():
+            s = r[near] + -1.6
+            val[near] = ((((((((s * 7.7454501427834140764e-4 + .0227238449892691845833) * s
+                               + .24178072517745061177) * s + 1.27045825245236838258) * s
+                             + 3.64784832476320460504) * s + 5.7694972214606914055) * s
+                           + 4.6303378461565452959) * s + 1.42343711074968357734)
+                         / (((((((s * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * s
+                                 + .0151986665636164571966) * s + .14810397642748007459) * s
+                               + .68976733498510000455) * s + 1.6763848301838038494) * s
+                             + 2.05319162663775882187) * s + 1.0))
+        far = ~near
+        if far.any():
+            s = r[far] + -5.0
+            val[far] = ((((((((s * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * s
+                              + .0012426609473880784386) * s + .026532189526576123093) * s
+                            + .29656057182850489123) * s + 1.7848265399172913358) * s
+                          + 5.4637849111641143699) * s + 6.6579046435011037772)
+                        / (((((((s * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * s
+                                + 1.8463183175100546818e-5) * s + 7.868691311456132591e-4) * s
+                              + .0148753612908506148525) * s + .13692988092273580531) * s
+                            + .59983220655588793769) * s + 1.0))
+        out[tail] = np.where(qt < 0, -val, val)
+    out[p == 0] = -np.inf
+    out[p == 1] = np.inf
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# argument helpers
+# --------------------------------------------------------------------------------------------------
+def _count(n, fun: str, what: str = "n") -> int:
+    """R's ``n`` argument: a non-negative whole number, or a sequence whose length is used."""
+    if isinstance(n, (bool, np.bool_)):
+        raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0, not {n!r}.")
+    if isinstance(n, Integral):
+        n = int(n)
+    elif isinstance(n, Real):
+        if not math.isfinite(n) or n != math.floor(n):
+            raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0 (got {n!r}).")
+        n = int(n)
+    else:
+        try:
+            return len(n)
+        except TypeError:
+            raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0 or a sequence, "
+                                 f"not {type(n).__name__}.") from None
+    if n < 0:
+        raise ParameterError(f"{fun}: '{what}' must be >= 0 (got {n}).")
+    return n
+
+
+def _recycle(values, n: int, fun: str, what: str) -> np.ndarray:
+    """R recycling: ``values[i % len(values)]`` for i in 0..n-1 (a copy; never the input)."""
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size == 0:
+        raise ParameterError(f"{fun}: '{what}' is empty; give at least one value.")
+    if np.isnan(arr).any():
+        raise ParameterError(f"{fun}: '{what}' contains NaN; R would return NaN with a warning.")
+    if arr.size == 1:
+        return np.full(n, arr[0])
+    return np.tile(arr, -(-n // arr.size))[:n]
+
+
+class RRandom:
+    """An independent R random-number stream (R's ``.Random.seed`` as an object).
+
+    Parameters
+    ----------
+    seed : int, optional
+        As in R's ``set.seed(seed)``; any integer in [-2^31, 2^31).  ``None`` seeds from fresh OS
+        entropy (R seeds from the clock and process id).
+
+    Examples
+    --------
+    >>> r = RRandom(123)
+    >>> r.sample(100, 10).tolist()
+    [31, 79, 51, 14, 67, 42, 50, 43, 97, 25]
+    """
+
+    def __init__(self, seed: int | None = None):
+        self._bitgen = np.random.MT19937(0)
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0]) - 2 ** 31
+        self.set_seed(seed)
+
+    # ---------------------------------------------------------------- state
+    def set_seed(self, seed: int) -> None:
+        """R's ``set.seed(seed)``: 50 LCG scrambles, then 625 LCG words; position word set to 624.
+
+        ``s <- (69069 * s + 1) mod 2^32`` fifty times; words ``w[0..624]`` are the next 625 values;
+        ``w[0]`` (the position) is replaced by 624 and ``w[1..624]`` is the MT19937 key.
+        """
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (Integral, Real)):
+            raise ParameterError(f"set_seed: the seed must be an integer, not {seed!r}.")
+        if isinstance(seed, Real) and not isinstance(seed, Integral):
+            if not math.isfinite(seed):
+                raise ParameterError(f"set_seed: the seed must be a finite integer, not {seed!r}.")
+            seed = int(seed)          # R's as.integer truncates towards zero
+        seed = int(seed)
+        if not -2 ** 31 < seed < 2 ** 31:
+            raise ParameterError(f"set_seed: seed {seed} is outside R's integer range "
+                                 "(-2147483647 .. 2147483647).")
+        s = seed & 0xFFFFFFFF
+        for _ in range(50):
+            s = (69069 * s + 1) & 0xFFFFFFFF
+        words = np.empty(625, dtype=np.uint32)
+        for j in range(625):
+            s = (69069 * s + 1) & 0xFFFFFFFF
+            words[j] = s
+        self._set_words(words[1:], 624)
+
+    def _set_words(self, key: np.ndarray, pos: int) -> None:
+        self._bitgen.state = {"bit_generator": "MT19937",
+                              "state": {"key": np.asarray(key, dtype=np.uint32), "pos": int(pos)}}
+
+    def get_state(self) -> np.ndarray:
+        """The state as R's ``.Random.seed``: int32 array ``[10403, position, mt[0], ..., mt[623]]``."""
+        st = self._bitgen.state["state"]
+        out = np.empty(626, dtype=np.int64)
+        out[0] = _RNG_KIND
+        out[1] = st["pos"]
+        out[2:] = st["key"].astype(np.uint32).view(np.int32)
+        return out.astype(np.int32)
+
+    def set_state(self, state) -> None:
+        """Restore a state from :meth:`get_state` or from R's ``.Random.seed`` (626 integers).
+
+        Raises ParameterError if the vector is not a Mersenne-Twister/Inversion/Rejection state.
+        """
+        arr = np.asarray(state, dtype=np.int64).ravel()
+        if arr.size != 626 or arr[0] != _RNG_KIND:
+            raise ParameterError("set_state: expected R's .Random.seed for RNGkind('Mersenne-Twister', "
+                                 "'Inversion', 'Rejection'): 626 integers starting with 10403.")
+        pos = int(arr[1])
+        if pos <= 0 or pos > 624:
+            pos = 624                  # R's FixupSeeds
+        key = (arr[2:] & 0xFFFFFFFF).astype(np.uint32)
+        if not key.any():
+            raise ParameterError("set_state: the Mersenne-Twister state is all zeros.")
+        self._set_words(key, pos)
+
+    def copy(self) -> "RRandom":
+        """An independent stream starting from this stream's current state."""
+        new = RRandom(0)
+        new._bitgen.state = self._bitgen.state
+        return new
+
+    # ---------------------------------------------------------------- uniform / normal
+    def _raw(self, n: int) -> np.ndarray:
+        return self._bitgen.random_raw(n) if n else np.empty(0, dtype=np.uint64)
+
+    def unif_rand(self, n: int = 1) -> np.ndarray:
+        """``n`` draws of R's ``unif_rand()``: ``out * 2^-32`` nudged into the open interval (0, 1).
+
+        R's fixup: values ``<= 0`` become ``0.5 / (2^32 - 1)``, values ``>= 1`` become
+        ``1 - 0.5 / (2^32 - 1)``.
+        """
+        n = _count(n, "unif_rand")
+        u = self._raw(n).astype(float) * _TWO_M32
+        u[u <= 0.0] = 0.5 * _I2_32M1
+        u[(1.0 - u) <= 0.0] = 1.0 - 0.5 * _I2_32M1
+        return u
+
+    def _norm_rand(self, n: int) -> np.ndarray:
+        """``n`` draws of ``norm_rand()`` (Inversion): two uniforms per normal, first the coarse one."""
+        u = self.unif_rand(2 * n)
+        x = np.floor(_BIG * u[0::2]) + u[1::2]
+        return qnorm(x / _BIG)
+
+    def runif(self, n, min=0.0, max=1.0) -> np.ndarray:
+        """R's ``runif(n, min, max)``: ``min + (max - min) * unif_rand()``, vector min/max recycled.
+
+        Where ``min == max`` the value is ``min`` and no random number is used (as in R).
+        Raises ParameterError for non-finite bounds or ``max < min`` (R returns NaN with a warning).
+        """
+        n = _count(n, "runif")
+        a = _recycle(min, n, "runif", "min")
+        b = _recycle(max, n, "runif", "max")
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise ParameterError("runif: 'min' and 'max' must be finite.")
+        if (b < a).any():
+            raise ParameterError("runif: 'max' must be >= 'min' (R would return NaN with a warning).")
+        out = a.copy()
+        draw = a != b
+        k = int(draw.sum())
+        out[draw] = a[draw] + (b[draw] - a[draw]) * self.unif_rand(k)
+        return out
+
+    def rnorm(self, n, mean=0.0, sd=1.0) -> np.ndarray:
+        """R's ``rnorm(n, mean, sd)``: ``mean + sd * norm_rand()`` with R's recycling of mean and sd.
+
+        ``n`` may be a sequence (its length is used, as in R).  Where ``sd == 0`` or ``mean`` is
+        infinite, the value is ``mean`` and no random number is used (as in R).  All normals are
+        made from one vectorised block of ``2 * n`` Mersenne-Twister words.
+
+        Raises
+        ------
+        ParameterError
+            ``sd`` negative, infinite or NaN, e.g. ``rnorm(3, sd=-1)`` -- did you pass a variance's
+            negative, or ``sd=-sqrt(5)``?  (R returns NaN with a warning.)
+        """
+        n = _count(n, "rnorm")
+        mu = _recycle(mean, n, "rnorm", "mean")
+        sigma = _recycle(sd, n, "rnorm", "sd")
+        bad = (sigma < 0) | ~np.isfinite(sigma)
+        if bad.any():
+            raise ParameterError(f"rnorm: 'sd' must be >= 0 and finite (got {sigma[bad][0]!r}); a "
+                                 "standard deviation is the square root of a variance: sd=sqrt(var).")
+        draw = (sigma != 0) & np.isfinite(mu)
+        out = mu.copy()
+        if draw.all():
+            out = mu + sigma * self._norm_rand(n)
+        else:
+            k = int(draw.sum())
+            out[draw] = mu[draw] + sigma[draw] * self._norm_rand(k)
+        return out
+
+    # ---------------------------------------------------------------- sample
+    def _attempts(self, m: int, c: int) -> np.ndarray:
+        """``m`` unmasked ``rbits`` values, each built from ``c`` uniforms: ``v = 65536 v + floor(65536 u)``."""
+        u = self.unif_rand(m * c).reshape(m, c)
+        v1 = np.floor(u * 65536.0).astype(np.uint64)
+        v = np.zeros(m, dtype=np.uint64)
+        for col in range(c):
+            v = v * np.uint64(65536) + v1[:, col]
+        return v
+
+    def _consume(self, snapshot, words: int) -> None:
+        """Rewind to ``snapshot`` and advance exactly ``words`` outputs (undoing over-drawn chunks)."""
+        self._bitgen.state = snapshot
+        self._raw(words)
+
+    def _unif_index(self, dn: int, k: int, distinct: bool = False) -> np.ndarray:
+        """``k`` values of R's ``R_unif_index(dn)`` (0-based), or the ``k`` first distinct ones.
+
+        ``R_unif_index``: ``bits = ceil(log2(dn))``; repeat ``v = rbits(bits)`` until ``v < dn``, where
+        ``rbits`` glues ``bits // 16 + 1`` 16-bit chunks ``floor(65536 * unif_rand())`` and masks to
+        ``bits`` bits.  ``distinct=True`` is R's ``sample2`` (hash) algorithm: draws that repeat an
+        earlier value are discarded.  Drawn in vectorised chunks; surplus draws are given back.
+        """
+        bits = (dn - 1).bit_length() if dn > 1 else 0
+        c = bits // 16 + 1
+        mask = np.uint64((1 << bits) - 1)
+        got: list[np.ndarray] = []
+        have = 0
+        seen = np.empty(0, dtype=np.int64)
+        while have < k:
+            need = k - have
+            m = int(need * (1 << bits) / dn * (1.3 if distinct else 1.1)) + 32
+            snapshot = self._bitgen.state
+            v = (self._attempts(m, c) & mask).astype(np.int64)
+            ok = v < dn
+            if distinct:
+                idx_ok = np.flatnonzero(ok)
+                vals = v[idx_ok]
+                _, first = np.unique(vals, return_index=True)
+                keep = np.zeros(vals.size, dtype=bool)
+                keep[first] = True
+                keep &= ~np.isin(vals, seen)
+                ok = np.zeros(m, dtype=bool)
+                ok[idx_ok[keep]] = True
+            pos = np.flatnonzero(ok)
+            if pos.size >= need:
+                used = int(pos[need - 1]) + 1
+                self._consume(snapshot, used * c)
+                pos = pos[:need]
+            new = v[pos]
+            got.append(new)
+            have += new.size
+            if distinct:
+                seen = np.concatenate([seen, new])
+        return np.concatenate(got) if got else np.empty(0, dtype=np.int64)
+
+    def _sample_noreplace(self, n: int, k: int) -> np.ndarray:
+        """R's ``do_sample`` without replacement: ``j = R_unif_index(n); take x[j]; x[j] = x[--n]``.
+
+        The attempt values are drawn in vectorised chunks (one chunk size ``c`` of 16-bit blocks
+        at a time, surplus given back); the swap loop itself is plain Python over the draws
+        (about 0.5 s for a permutation of 10^6).  The swap array is dense (``array``) when the
+        sample is a large part of the population, a dict of moved entries otherwise.
+        """
+        res: list[int] = []
+        append = res.append
+        dense = 4 * k >= n
+        x = (list(range(n)) if n <= 4_000_000 else array("q", range(n))) if dense else {}
+        dn = n
+        stop_all = n - k
+        while dn > stop_all:
+            bits = (dn - 1).bit_length() if dn > 1 else 0
+            c = bits // 16 + 1
+            low = 1 << (16 * (c - 1) - 1) if c > 1 else 0     # this c serves while dn > low
+            stop = max(stop_all, low)
+            mask = (1 << bits) - 1
+            half = 1 << (bits - 1) if bits > 0 else 0
+            snapshot, used = None, 0
+            while dn > stop:
+                snapshot = self._bitgen.state
+                vals = self._attempts(int((dn - stop) * 1.5) + 64, c).tolist()
+                used = 0
+                thr = max(half, stop)
+                if dense:
+                    for v in vals:
+                        used += 1
+                        v &= mask
+                        if v < dn:
+                            dn -= 1
+                            append(x[v])
+                            x[v] = x[dn]
+                            if dn <= thr:
+                                if dn == stop:
+                                    break
+                                mask >>= 1
+                                half >>= 1
+                                thr = max(half, stop)
+                else:
+                    for v in vals:
+                        used += 1
+                        v &= mask
+                        if v < dn:
+                            dn -= 1
+                            append(x.get(v, v))
+                            x[v] = x.pop(dn, dn)
+                            if dn <= thr:
+                                if dn == stop:
+                                    break
+                                mask >>= 1
+                                half >>= 1
+                                thr = max(half, stop)
+            if snapshot is not None:                     # give back the unused attempts
+                self._consume(snapshot, used * c)
+        return np.array(res, dtype=np.int64)
+
+    def _prob_sample(self, n: int, k: int, replace: bool, prob) -> np.ndarray:
+        """R's unequal-probability sampling (``FixupProb``, then Walker alias, inversion, or
+        sequential no-replacement), 0-based."""
+        p = np.array(prob, dtype=float).ravel()
+        if p.size != n:
+            raise ParameterError(f"sample: 'prob' has {p.size} values for a population of {n} "
+                                 "(R: incorrect number of probabilities).")
+        if not np.isfinite(p).all():
+            raise ParameterError("sample: 'prob' contains NA or infinite values.")
+        if (p < 0).any():
+            raise ParameterError("sample: 'prob' contains a negative probability.")
+        npos = int((p > 0).sum())
+        if npos == 0 or (not replace and k > npos):
+            raise ParameterError("sample: too few positive probabilities for the sample size.")
+        p = p / np.cumsum(p)[-1]
+        if replace:
+            if int((n * p > 0.1).sum()) > 200:
+                return self._walker(p, n, k)
+            perm = np.arange(n)
+            _revsort(p, perm)
+            cum = np.cumsum(p)
+            u = self.unif_rand(k)
+            return perm[np.searchsorted(cum[: n - 1], u, side="left")]
+        perm = np.arange(n)
+        _revsort(p, perm)
+        out = np.empty(k, dtype=np.int64)
+        total = 1.0
+        for i, u in enumerate(self.unif_rand(k)):
+            n1 = n - 1 - i
+            target = total * u
+            j = int(np.searchsorted(np.cumsum(p[:n1]), target, side="left"))
+            out[i] = perm[j]
+            total -= p[j]
+            p = np.delete(p, j)
+            perm = np.delete(perm, j)
+        return out
+
+    def _walker(self, p: np.ndarray, n: int, k: int) -> np.ndarray:
+        """Walker's alias method exactly as R's ``walker_ProbSampleReplace`` (Ripley 1987, Alg 3.13B).
+
+        Alias tables are built as in R; each draw is ``k = R_unif_index(n)``, ``u = k + unif_rand()``,
+        then ``k`` if ``u < q[k] + k`` else its alias (R >= 3.6 with sample.kind "Rejection").
+        """
+        q = (p * n).tolist()
+        hl = [0] * n
+        h, low = -1, n
+        for i in range(n):
+            if q[i] < 1.0:
+                h += 1
+                hl[h] = i
+            else:
+                low -= 1
+                hl[low] = i
+        a = [0] * n
+        if h >= 0 and low < n:
+            for kk in range(n - 1):
+                i = hl[kk]
+                j = hl[low]
+                a[i] = j
+                q[j] += q[i] - 1
+                if q[j] < 1.0:
+                    low += 1
+                if low >= n:
+                    break
+        qa = (np.array(q) + np.arange(n)).tolist()
+        # R >= 3.6 ("Rejection"): k = R_unif_index(n); rU = k + unif_rand().  The two kinds of draws
+        # interleave, so loop over the draws, reading uniforms from a buffer drawn in chunks; the
+        # uniforms left over at the end are given back to the stream.
+        bits = (n - 1).bit_length() if n > 1 else 0
+        c = bits // 16 + 1
+        mask = (1 << bits) - 1
+        snapshot = self._bitgen.state
+        buf: list[float] = []
+        pos = drawn = 0
+        out = np.empty(k, dtype=np.int64)
+        for i in range(k):
+            while True:
+                if pos + c + 1 > len(buf):
+                    more = 2 * (k - i) * (c + 1) + 16
+                    buf = buf[pos:] + self.unif_rand(more).tolist()
+                    drawn += more
+                    pos = 0
+                v = 0
+                for m in range(c):
+                    v = 65536 * v + int(buf[pos + m] * 65536.0)
+                pos += c
+                v &= mask
+                if v < n:
+                    break
+            ru = v + buf[pos]
+            pos += 1
+            out[i] = v if ru < qa[v] else a[v]
+        self._consume(snapshot, drawn - (len(buf) - pos))
+        return out
+
+    def sample(self, x, size=None, replace: bool = False, prob=None) -> np.ndarray:
+        """R's ``sample(x, size, replace = FALSE, prob = NULL)`` (R >= 3.6, "Rejection").
+
+        Parameters
+        ----------
+        x : int or sequence
+            A single number ``n >= 1`` means ``1:n`` (as in R); otherwise the population itself
+            (list, array, Series).
+        size : int, optional
+            Number of items; default the population size (a permutation).
+        replace : bool
+        prob : sequence of float, optional
+            Weights (normalised like R's ``FixupProb``).  Without replacement R's sequential
+            algorithm; with replacement Walker's alias method when more than 200 weights exceed
+            ``0.1 / n``, otherwise inversion after R's ``revsort``.
+
+        Returns
+        -------
+        ndarray of the sampled items (integers 1..n when ``x`` is a number).
+
+        Raises
+        ------
+        ParameterError
+            e.g. ``sample(5, 10)``: cannot take a sample larger than the population when
+            replace=False.
+        """
+        if isinstance(x, (Integral, Real)) and not isinstance(x, (bool, np.bool_)) \
+                and math.isfinite(x) and x >= 1:
+            pop, n = None, int(x)
+        else:
+            pop = np.asarray(x.to_numpy() if hasattr(x, "to_numpy") else x)
+            if pop.ndim == 0:
+                pop = pop.reshape(1)
+            n = len(pop)
+        k = n if size is None else _count(size, "sample", "size")
+        if not replace and k > n:
+            raise ParameterError(f"sample: cannot take a sample larger than the population ({k} > {n}) "
+                                 "when replace=False; use replace=True to draw with replacement.")
+        if n == 0 and k > 0:
+            raise ParameterError("sample: the population is empty.")
+        if prob is not None:
+            idx = self._prob_sample(n, k, bool(replace), prob)
+        elif not replace and n > 1e7 and k <= n / 2:
+            idx = self._unif_index(n, k, distinct=True)          # R's sample2 (hash)
+        elif replace or k < 2:
+            idx = self._unif_index(n, k)
+        else:
+            idx = self._sample_noreplace(n, k)
+        return idx + 1 if pop is None else pop[idx]
+
+    # ---------------------------------------------------------------- mvrnorm
+    def mvrnorm(self, n, mu, Sigma, tol: float = 1e-6) -> np.ndarray:
+        """``MASS::mvrnorm(n, mu, Sigma)``: multivariate normal draws, as R computes them.
+
+        Algorithm (MASS 7.3): ``eigen(Sigma, symmetric = TRUE)`` gives ``V`` and ``ev`` (decreasing);
+        ``X <- matrix(rnorm(p * n), n)`` is filled column by column (the first ``n`` normals are
+        column 1); the result is ``t(mu + V %*% diag(sqrt(pmax(ev, 0))) %*% t(X))``.  The eigen
+        decomposition uses LAPACK ``dsyevr`` like R (scipy's ``driver="evr"``, order reversed),
+        and the products are summed in reference-BLAS order.
+
+        Returns
+        -------
+        ndarray of shape ``(n, p)`` -- always 2-D, also for ``n = 1`` (MASS drops to a vector).
+
+        Raises
+        ------
+        ParameterError
+            ``Sigma`` not ``p x p``, not symmetric, or not positive semi-definite (an eigenvalue
+            below ``-tol * |largest eigenvalue|``), e.g. ``mvrnorm(20, [0, 0], [[1, 2], [2, 1]])``.
+        """
+        n = _count(n, "mvrnorm")
+        mu = np.array(mu, dtype=float).ravel()
+        p = mu.size
+        S = np.array(Sigma, dtype=float)
+        if S.ndim == 0 and p == 1:
+            S = S.reshape(1, 1)
+        if S.shape != (p, p):
+            raise ParameterError(f"mvrnorm: Sigma must be {p} x {p} to match mu (got shape {S.shape}).")
+        if not np.isfinite(S).all() or not np.isfinite(mu).all():
+            raise ParameterError("mvrnorm: mu and Sigma must be finite.")
+        if not np.allclose(S, S.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(S).max())):
+            raise ParameterError("mvrnorm: Sigma must be symmetric (a covariance matrix has "
+                                 "Sigma[i, j] == Sigma[j, i]).")
+        ev, V = scipy.linalg.eigh(S, lower=True, driver="evr")
+        ev, V = ev[::-1], V[:, ::-1]
+        if not (ev >= -tol * abs(ev[0])).all():
+            raise ParameterError(f"mvrnorm: Sigma is not positive (semi-)definite: eigenvalues "
+                                 f"{np.round(ev, 6).tolist()}.  Check that each |covariance| is at "
+                                 "most sqrt(var_i * var_j), i.e. every correlation is in [-1, 1].")
+        A = V * np.sqrt(np.maximum(ev, 0.0))          # V %*% diag(sqrt(ev)), exact
+        X = self.rnorm(p * n).reshape(p, n)           # row l of X' = column l of R's X
+        M = np.zeros((p, n))
+        for col in range(p):                          # reference dgemm order: sum over l in turn
+            M = M + A[:, [col]] * X[[col], :]
+        return (mu[:, None] + M).T
+
+
+def _revsort(a: np.ndarray, ib: np.ndarray) -> None:
+    """R's ``revsort``: heapsort ``a`` into decreasing order in place, permuting ``ib`` alongside.
+
+    Ported line by line so that ties end in R's order.
+    """
+    n = a.size
+    if n <= 1:
+        return
+    av = [0.0] + a.tolist()
+    bv = [0] + ib.tolist()
+    l = (n >> 1) + 1
+    ir = n
+    while True:
+        if l > 1:
+            l -= 1
+            ra, ii = av[l], bv[l]
+        else:
+            ra, ii = av[ir], bv[ir]
+            av[ir], bv[ir] = av[1], bv[1]
+            ir -= 1
+            if ir == 1:
+                av[1], bv[1] = ra, ii
+                break
+        i, j = l, l << 1
+        while j <= ir:
+            if j < ir and av[j] > av[j + 1]:
+                j += 1
+            if ra > av[j]:
+                av[i], bv[i] = av[j], bv[j]
+                i = j
+                j += j
+            else:
+                j = ir + 1
+        av[i], bv[i] = ra, ii
+    a[:] = av[1:]
+    ib[:] = bv[1:]
+
+
+# --------------------------------------------------------------------------------------------------
+# the module-level stream, like R's global .Random.seed
+# --------------------------------------------------------------------------------------------------
+_DEFAULT = RRandom()
+
+
+def default_stream() -> RRandom:
+    """The shared stream used by the module-level functions (R's global ``.Random.seed``)."""
+    return _DEFAULT
+
+
+def set_seed(seed: int) -> None:
+    """R's ``set.seed(seed)`` for the shared stream; see :meth:`RRandom.set_seed`."""
+    _DEFAULT.set_seed(seed)
+
+
+def runif(n, min=0.0, max=1.0) -> np.ndarray:
+    """R's ``runif`` on the shared stream; see :meth:`RRandom.runif`."""
+    return _DEFAULT.runif(n, min, max)
+
+
+def rnorm(n, mean=0.0, sd=1.0) -> np.ndarray:
+    """R's ``rnorm`` on the shared stream; see :meth:`RRandom.rnorm`."""
+    return _DEFAULT.rnorm(n, mean, sd)
+
+
+def sample(x, size=None, replace: bool = False, prob=None) -> np.ndarray:
+    """R's ``sample`` on the shared stream; see :meth:`RRandom.sample`."""
+    return _DEFAULT.sample(x, size, replace, prob)
+
+
+def mvrnorm(n, mu, Sigma, tol: float = 1e-6) -> np.ndarray:
+    """``MASS::mvrnorm`` on the shared stream; see :meth:`RRandom.mvrnorm`."""
+    return _DEFAULT.mvrnorm(n, mu, Sigma, tol)
+
+
+def unif_rand(n: int = 1) -> np.ndarray:
+    """``n`` raw ``unif_rand()`` draws from the shared stream."""
+    return _DEFAULT.unif_rand(n)
+
+
+def get_state() -> np.ndarray:
+    """The shared stream's state as R's ``.Random.seed`` (626 int32)."""
+    return _DEFAULT.get_state()
+
+
+def set_state(state) -> None:
+    """Restore the shared stream from :func:`get_state` or R's ``.Random.seed``."""
+    _DEFAULT.set_state(state)
