@@ -28,8 +28,8 @@ Example
 >>> rng.sample(100, 10)                      # R: set.seed(123); sample(1:100, 10)
 array([31, 79, 51, 14, 67, 42, 50, 43, 97, 25])
 >>> r = rng.RRandom(707)                     # an independent stream
->>> float(r.rnorm(1, 0, 5 ** 0.5)[0])        # R: set.seed(707); rnorm(1, 0, sqrt(5))
--2.866333...
+>>> round(float(r.rnorm(1, 0, 5 ** 0.5)[0]), 6)   # R: set.seed(707); rnorm(1, 0, sqrt(5))
+-2.866334
 
 Errors are :class:`mlmkit.errors.ParameterError` where R would return ``NaN`` with a warning or stop,
 e.g. ``rng.rnorm(3, sd=-1)`` raises ``ParameterError: rnorm: 'sd' must be >= 0 (got -1.0) ...``.
@@ -83,15 +83,7 @@ def qnorm(p) -> np.ndarray:
     if central.any():
         qc = q[central]
         r = 0.180625 - qc * qc
-        num = (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r
-                    + 67265.770927008700853) * r + 45921.953931549871457) * r
-                  + 13731.693765509461125) * r + 1971.5909503065514427) * r
-                + 133.14166789178437745) * r + 3.387132872796366608)
-        den = (((((((r * 5226.495278852854561 + 28729.085735721942674) * r
-                    + 39307.89580009271061) * r + 21213.794301586595867) * r
-                  + 5394.1960214247511077) * r + 687.1870074920579083) * r
-                + 42.313330701600911252) * r + 1.0)
-        out[central] = qc * num / den
+        out[central] = qc * _horner(r, _A) / _horner(r, _B)
     tail = ~central & (p > 0) & (p < 1)
     if tail.any():
         qt = q[tail]
@@ -101,31 +93,41 @@ def qnorm(p) -> np.ndarray:
         r = np.sqrt(-logs)
         val = np.empty_like(r)
         near = r <= 5.0
-        if near.any():
-            s = r[near] + -1.6
-            val[near] = ((((((((s * 7.7454501427834140764e-4 + .0227238449892691845833) * s
-                               + .24178072517745061177) * s + 1.27045825245236838258) * s
-                             + 3.64784832476320460504) * s + 5.7694972214606914055) * s
-                           + 4.6303378461565452959) * s + 1.42343711074968357734)
-                         / (((((((s * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * s
-                                 + .0151986665636164571966) * s + .14810397642748007459) * s
-                               + .68976733498510000455) * s + 1.6763848301838038494) * s
-                             + 2.05319162663775882187) * s + 1.0))
-        far = ~near
-        if far.any():
-            s = r[far] + -5.0
-            val[far] = ((((((((s * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * s
-                              + .0012426609473880784386) * s + .026532189526576123093) * s
-                            + .29656057182850489123) * s + 1.7848265399172913358) * s
-                          + 5.4637849111641143699) * s + 6.6579046435011037772)
-                        / (((((((s * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * s
-                                + 1.8463183175100546818e-5) * s + 7.868691311456132591e-4) * s
-                              + .0148753612908506148525) * s + .13692988092273580531) * s
-                            + .59983220655588793769) * s + 1.0))
+        s = r[near] + -1.6
+        val[near] = _horner(s, _C) / _horner(s, _D)
+        s = r[~near] + -5.0
+        val[~near] = _horner(s, _E) / _horner(s, _F)
         out[tail] = np.where(qt < 0, -val, val)
     out[p == 0] = -np.inf
     out[p == 1] = np.inf
     return out
+
+
+def _horner(r: np.ndarray, coef: tuple) -> np.ndarray:
+    """``(((r * c0 + c1) * r + c2) * r + ...)``: the exact operation order of R's qnorm.c."""
+    v = r * coef[0] + coef[1]
+    for c in coef[2:]:
+        v = v * r + c
+    return v
+
+
+# AS 241 coefficients, highest power first, as written in R's qnorm.c
+_A = (2509.0809287301226727, 33430.575583588128105, 67265.770927008700853, 45921.953931549871457,
+      13731.693765509461125, 1971.5909503065514427, 133.14166789178437745, 3.387132872796366608)
+_B = (5226.495278852854561, 28729.085735721942674, 39307.89580009271061, 21213.794301586595867,
+      5394.1960214247511077, 687.1870074920579083, 42.313330701600911252, 1.0)
+_C = (7.7454501427834140764e-4, .0227238449892691845833, .24178072517745061177,
+      1.27045825245236838258, 3.64784832476320460504, 5.7694972214606914055,
+      4.6303378461565452959, 1.42343711074968357734)
+_D = (1.05075007164441684324e-9, 5.475938084995344946e-4, .0151986665636164571966,
+      .14810397642748007459, .68976733498510000455, 1.6763848301838038494,
+      2.05319162663775882187, 1.0)
+_E = (2.01033439929228813265e-7, 2.71155556874348757815e-5, .0012426609473880784386,
+      .026532189526576123093, .29656057182850489123, 1.7848265399172913358,
+      5.4637849111641143699, 6.6579046435011037772)
+_F = (2.04426310338993978564e-15, 1.4215117583164458887e-7, 1.8463183175100546818e-5,
+      7.868691311456132591e-4, .0148753612908506148525, .13692988092273580531,
+      .59983220655588793769, 1.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,23 +135,12 @@ def qnorm(p) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 def _count(n, fun: str, what: str = "n") -> int:
     """R's ``n`` argument: a non-negative whole number, or a sequence whose length is used."""
-    if isinstance(n, (bool, np.bool_)):
-        raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0, not {n!r}.")
-    if isinstance(n, Integral):
-        n = int(n)
-    elif isinstance(n, Real):
-        if not math.isfinite(n) or n != math.floor(n):
-            raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0 (got {n!r}).")
-        n = int(n)
-    else:
-        try:
-            return len(n)
-        except TypeError:
-            raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0 or a sequence, "
-                                 f"not {type(n).__name__}.") from None
-    if n < 0:
-        raise ParameterError(f"{fun}: '{what}' must be >= 0 (got {n}).")
-    return n
+    if hasattr(n, "__len__") and not isinstance(n, str):
+        return len(n)
+    ok = isinstance(n, Real) and not isinstance(n, (bool, np.bool_)) and math.isfinite(n)
+    if not ok or n != math.floor(n) or n < 0:
+        raise ParameterError(f"{fun}: '{what}' must be a whole number >= 0 (got {n!r}).")
+    return int(n)
 
 
 def _recycle(values, n: int, fun: str, what: str) -> np.ndarray:
@@ -193,24 +184,20 @@ class RRandom:
         ``s <- (69069 * s + 1) mod 2^32`` fifty times; words ``w[0..624]`` are the next 625 values;
         ``w[0]`` (the position) is replaced by 624 and ``w[1..624]`` is the MT19937 key.
         """
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (Integral, Real)):
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Real) or not math.isfinite(seed):
             raise ParameterError(f"set_seed: the seed must be an integer, not {seed!r}.")
-        if isinstance(seed, Real) and not isinstance(seed, Integral):
-            if not math.isfinite(seed):
-                raise ParameterError(f"set_seed: the seed must be a finite integer, not {seed!r}.")
-            seed = int(seed)          # R's as.integer truncates towards zero
-        seed = int(seed)
+        seed = int(seed)              # R's as.integer truncates towards zero
         if not -2 ** 31 < seed < 2 ** 31:
             raise ParameterError(f"set_seed: seed {seed} is outside R's integer range "
                                  "(-2147483647 .. 2147483647).")
         s = seed & 0xFFFFFFFF
         for _ in range(50):
             s = (69069 * s + 1) & 0xFFFFFFFF
-        words = np.empty(625, dtype=np.uint32)
-        for j in range(625):
+        words = []
+        for _ in range(625):
             s = (69069 * s + 1) & 0xFFFFFFFF
-            words[j] = s
-        self._set_words(words[1:], 624)
+            words.append(s)
+        self._set_words(np.array(words[1:], dtype=np.uint32), 624)
 
     def _set_words(self, key: np.ndarray, pos: int) -> None:
         self._bitgen.state = {"bit_generator": "MT19937",
@@ -219,11 +206,8 @@ class RRandom:
     def get_state(self) -> np.ndarray:
         """The state as R's ``.Random.seed``: int32 array ``[10403, position, mt[0], ..., mt[623]]``."""
         st = self._bitgen.state["state"]
-        out = np.empty(626, dtype=np.int64)
-        out[0] = _RNG_KIND
-        out[1] = st["pos"]
-        out[2:] = st["key"].astype(np.uint32).view(np.int32)
-        return out.astype(np.int32)
+        key = st["key"].astype(np.uint32).view(np.int32)
+        return np.concatenate([np.array([_RNG_KIND, st["pos"]], dtype=np.int32), key])
 
     def set_state(self, state) -> None:
         """Restore a state from :meth:`get_state` or from R's ``.Random.seed`` (626 integers).
@@ -380,12 +364,14 @@ class RRandom:
         The attempt values are drawn in vectorised chunks (one chunk size ``c`` of 16-bit blocks
         at a time, surplus given back); the swap loop itself is plain Python over the draws
         (about 0.5 s for a permutation of 10^6).  The swap array is dense (``array``) when the
-        sample is a large part of the population, a dict of moved entries otherwise.
+        sample is a large part of the population, a dict of the moved entries otherwise.
         """
         res: list[int] = []
         append = res.append
-        dense = 4 * k >= n
-        x = (list(range(n)) if n <= 4_000_000 else array("q", range(n))) if dense else {}
+        if 4 * k < n:
+            x = _Identity()                  # sparse: only moved entries are stored
+        else:
+            x = list(range(n)) if n <= 4_000_000 else array("q", range(n))
         dn = n
         stop_all = n - k
         while dn > stop_all:
@@ -401,34 +387,19 @@ class RRandom:
                 vals = self._attempts(int((dn - stop) * 1.5) + 64, c).tolist()
                 used = 0
                 thr = max(half, stop)
-                if dense:
-                    for v in vals:
-                        used += 1
-                        v &= mask
-                        if v < dn:
-                            dn -= 1
-                            append(x[v])
-                            x[v] = x[dn]
-                            if dn <= thr:
-                                if dn == stop:
-                                    break
-                                mask >>= 1
-                                half >>= 1
-                                thr = max(half, stop)
-                else:
-                    for v in vals:
-                        used += 1
-                        v &= mask
-                        if v < dn:
-                            dn -= 1
-                            append(x.get(v, v))
-                            x[v] = x.pop(dn, dn)
-                            if dn <= thr:
-                                if dn == stop:
-                                    break
-                                mask >>= 1
-                                half >>= 1
-                                thr = max(half, stop)
+                for v in vals:
+                    used += 1
+                    v &= mask
+                    if v < dn:
+                        dn -= 1
+                        append(x[v])
+                        x[v] = x[dn]
+                        if dn <= thr:
+                            if dn == stop:
+                                break
+                            mask >>= 1
+                            half >>= 1
+                            thr = max(half, stop)
             if snapshot is not None:                     # give back the unused attempts
                 self._consume(snapshot, used * c)
         return np.array(res, dtype=np.int64)
@@ -477,17 +448,11 @@ class RRandom:
         then ``k`` if ``u < q[k] + k`` else its alias (R >= 3.6 with sample.kind "Rejection").
         """
         q = (p * n).tolist()
-        hl = [0] * n
-        h, low = -1, n
-        for i in range(n):
-            if q[i] < 1.0:
-                h += 1
-                hl[h] = i
-            else:
-                low -= 1
-                hl[low] = i
+        small = [i for i in range(n) if q[i] < 1.0]            # HL[0 .. H): q < 1, in order
+        hl = small + [i for i in range(n - 1, -1, -1) if q[i] >= 1.0]   # then q >= 1, reversed
+        low = len(small)
         a = [0] * n
-        if h >= 0 and low < n:
+        if 0 < low < n:
             for kk in range(n - 1):
                 i = hl[kk]
                 j = hl[low]
@@ -623,6 +588,13 @@ class RRandom:
         for col in range(p):                          # reference dgemm order: sum over l in turn
             M = M + A[:, [col]] * X[[col], :]
         return (mu[:, None] + M).T
+
+
+class _Identity(dict):
+    """A sparse swap array: entries never written read as their own index."""
+
+    def __missing__(self, key):
+        return key
 
 
 def _revsort(a: np.ndarray, ib: np.ndarray) -> None:
