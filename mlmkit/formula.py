@@ -194,7 +194,8 @@ def formula_names(formula: str) -> set[str]:
     R's formula operators (``+ - * / : | ^``) are Python operators too, so the formula parses as a
     Python expression once ``||`` and ``~`` are neutralised; column names in backticks are honoured.
     """
-    text = formula.replace("||", "|").replace("~", "+", 1).replace("%in%", "/")
+    # ':' (interaction) is not a Python operator; '*' has the same operands.
+    text = formula.replace("||", "|").replace("~", "+", 1).replace("%in%", "/").replace(":", "*")
     backticked = set(re.findall(r"`([^`]+)`", text))
     text = re.sub(r"`[^`]+`", "_bt_", text)
     text = re.sub(r"^\s*\+", "", text)
@@ -203,16 +204,7 @@ def formula_names(formula: str) -> set[str]:
     except SyntaxError as exc:
         frag = formula[max(0, (exc.offset or 1) - 3):(exc.offset or 1) + 3]
         raise FormulaError(f"cannot read the formula ({exc.msg})", formula, frag.strip() or None) from None
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in _KNOWN_FUNCTIONS and node.id != "_bt_":
-            names.add(node.id)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            names.discard(node.func.id)
-    # function names used as calls are not columns
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            f = node.func
-            if isinstance(f, ast.Name):
-                names.discard(f.id)
-    return names | backticked
+    names = {node.id for node in ast.walk(tree)
+             if isinstance(node, ast.Name) and node.id not in _KNOWN_FUNCTIONS and node.id != "_bt_"}
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    return (names - called) | backticked

@@ -18,6 +18,8 @@ block 2 and costs a few numpy calls per evaluation, whatever the number of group
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,7 +27,25 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-__all__ = ["REStructure", "PLSSystem", "PLSFactor"]
+__all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads"]
+
+
+@functools.lru_cache(maxsize=1)
+def _controller():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
+def blas_threads(structure: "REStructure | None" = None):
+    """Context manager limiting BLAS to one thread unless a large dense block needs more.
+
+    The factorisation works on many tiny matrices; on a busy 2-core machine OpenBLAS's thread
+    start-up per call made a sleepstudy fit 5× slower.  Only a dense Schur complement of more than
+    1,000 random effects gains from threads.
+    """
+    if structure is not None and structure.q2 > 1000:
+        return contextlib.nullcontext()
+    return _controller().limit(limits=1, user_api="blas")
 
 
 def _level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,6 +80,11 @@ class REStructure:
     @property
     def q1(self) -> int:
         return self.z1.shape[1]
+
+    @property
+    def n_theta_other(self) -> int:
+        """Number of θ elements outside block 1 (0 for a single grouping factor)."""
+        return len(np.unique(self.lam2_theta))
 
     @property
     def q2(self) -> int:
@@ -111,6 +136,14 @@ class REStructure:
                              shape=(self.q2, self.q2))
 
     @cached_property
+    def theta_rc(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, col) in Λ₁ of each θ element (block-1 models only, used by the analytic gradient)."""
+        k = self.lam1_index
+        pos = np.argwhere(k >= 0)
+        order = np.argsort(k[pos[:, 0], pos[:, 1]])
+        return pos[order, 0], pos[order, 1]
+
+    @cached_property
     def Z1(self) -> sp.csc_matrix:
         """Block 1 of Z as a sparse n × (n1·q1) matrix (only needed when block 2 exists)."""
         n, q1 = self.z1.shape
@@ -143,6 +176,7 @@ class PLSSystem:
         self.A11 = _level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
         self.B1 = _level_sums(s.codes1, s.n1, z1, Xy)           # (n1, q1, p+1)
         self.XyXy = Xy.T @ Xy
+        self.nobs = X.shape[0]
         if s.Z2 is not None:
             Z2 = s.Z2 if sqrtw is None else sp.diags(sqrtw) @ s.Z2
             Z1 = s.Z1 if sqrtw is None else sp.diags(sqrtw) @ s.Z1
@@ -156,21 +190,16 @@ class PLSSystem:
         theta = np.asarray(theta, float)
         lam1 = s.lambda1(theta)
         q1 = s.q1
-        if q1 == 1:                                  # scalar random effect: plain elementwise arithmetic
-            lam = lam1[0, 0]
-            L1 = np.sqrt(lam * lam * self.A11 + 1.0)                   # (n1, 1, 1)
-            R1 = lam * self.B1 / L1                                     # (n1, 1, p+1)
-        else:
-            M = lam1.T @ self.A11 @ lam1
-            M[:, np.arange(q1), np.arange(q1)] += 1.0
-            L1 = np.linalg.cholesky(M)
-            R1 = np.linalg.solve(L1, lam1.T @ self.B1)
+        M = lam1.T @ self.A11 @ lam1
+        M[:, np.arange(q1), np.arange(q1)] += 1.0
+        L1 = chol_batched(M)
+        R1 = forward_solve_batched(L1, lam1.T @ self.B1)
         R1flat = R1.reshape(s.n1 * q1, -1)
         S = self.XyXy - R1flat.T @ R1flat
         L21 = L22 = R2 = lam2 = None
         if s.Z2 is not None:
             lam2 = s.lambda2(theta)
-            Linv = np.linalg.inv(L1) if q1 > 1 else 1.0 / L1
+            Linv = forward_solve_batched(L1, np.broadcast_to(np.eye(q1), L1.shape))
             W = lam1 @ np.swapaxes(Linv, 1, 2)                          # Λ₁ L₁⁻ᵀ, per level
             Wbd = sp.bsr_matrix((W, np.arange(s.n1), np.arange(s.n1 + 1)), shape=(s.n1 * q1, s.n1 * q1))
             L21 = (lam2.T @ (self.A21 @ Wbd)).tocsr()                    # q2 × n1q1, sparse
@@ -182,6 +211,27 @@ class PLSSystem:
             S = S - R2.T @ R2
         Lxx = _chol_psd(S)
         return PLSFactor(self, theta, lam1, L1, R1, lam2, L21, L22, R2, Lxx)
+
+
+def chol_batched(M: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack of SPD matrices (n, q, q); elementwise when q = 1."""
+    if M.shape[-1] == 1:
+        return np.sqrt(M)
+    return np.linalg.cholesky(M)
+
+
+def forward_solve_batched(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Solve L X = B for a stack of lower-triangular L (n, q, q) and B (n, q, m)."""
+    if L.shape[-1] == 1:
+        return B / L
+    return np.linalg.solve(L, B)
+
+
+def backward_solve_batched(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve L' x = b for a stack of lower-triangular L (n, q, q) and vectors b (n, q)."""
+    if L.shape[-1] == 1:
+        return b / L[:, :, 0]
+    return np.linalg.solve(np.swapaxes(L, 1, 2), b[..., None])[..., 0]
 
 
 def _chol_psd(S: np.ndarray) -> np.ndarray:
@@ -237,7 +287,7 @@ class PLSFactor:
     @cached_property
     def beta(self) -> np.ndarray:
         p = self.p
-        return scipy.linalg.solve_triangular(self.Lxx[:p, :p].T, self.Lxx[p, :p], lower=False)
+        return np.linalg.solve(self.Lxx[:p, :p].T, self.Lxx[p, :p]) if p else np.empty(0)
 
     def u(self, beta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Spherical random effects û = L⁻ᵀ(c − R_ZX β) for block 1 (n1, q1) and block 2 (q2,)."""
@@ -249,7 +299,7 @@ class PLSFactor:
             rhs2 = self.R2[:, p] - self.R2[:, :p] @ beta
             u2 = scipy.linalg.solve_triangular(self.L22.T, rhs2, lower=False)
             rhs1 = rhs1 - (self.L21.T @ u2).reshape(rhs1.shape)
-        u1 = np.linalg.solve(np.swapaxes(self.L1, 1, 2), rhs1[..., None])[..., 0]
+        u1 = backward_solve_batched(self.L1, rhs1)
         return u1, u2
 
     def b(self, beta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -263,8 +313,44 @@ class PLSFactor:
     def vcov_unscaled(self) -> np.ndarray:
         """(R_X'R_X)⁻¹: multiply by σ² for Var(β̂)."""
         p = self.p
-        Linv = scipy.linalg.solve_triangular(self.Lxx[:p, :p], np.eye(p), lower=True)
+        Linv = np.linalg.inv(self.Lxx[:p, :p]) if p else np.empty((0, 0))
         return Linv.T @ Linv
+
+    def gradient(self, REML: bool) -> np.ndarray | None:
+        """Analytic gradient of the profiled criterion in θ (one grouping factor only; else None).
+
+        With E_k = ∂Λ/∂θ_k = e_r e_c', M_i = Λ'A_iΛ + I per level, v_i = Z_i'(y_i − X_iβ̂ − Z_iΛû_i),
+        C_i = Z_i'Σ_i⁻¹X_i = B_i − A_iΛM_i⁻¹Λ'B_i and W = X'Σ⁻¹X = R_X'R_X:
+
+            ∂ log|M| / ∂θ_k       =  2 [Σ_i M_i⁻¹Λ'A_i]_{c r}
+            ∂ r² / ∂θ_k           = −2 [Σ_i v_i û_i']_{r c}          (envelope theorem)
+            ∂ log|W| / ∂θ_k       = −2 [Σ_i Λ'C_i W⁻¹ C_i']_{c r}
+            ML:   ∂d = ∂log|M| + n/r² ∂r²       REML:  ∂d = ∂log|M| + ∂log|W| + (n−p)/r² ∂r²
+        """
+        if self.L22 is not None or self.system.structure.n_theta_other:
+            return None
+        sysm, p, lam = self.system, self.p, self.lam1
+        A, B = sysm.A11, sysm.B1
+        q1 = lam.shape[0]
+        Linv = forward_solve_batched(self.L1, np.broadcast_to(np.eye(q1), self.L1.shape))
+        Minv = np.swapaxes(Linv, 1, 2) @ Linv
+        LamA = lam.T @ A
+        G = (Minv @ LamA).sum(axis=0)
+        beta = self.beta
+        u1, _ = self.u(beta)
+        b1 = u1 @ lam.T
+        v = B[..., p] - B[..., :p] @ beta - (A @ b1[..., None])[..., 0]
+        V = v.T @ u1
+        rows, cols = sysm.structure.theta_rc
+        n = sysm.nobs
+        g = 2.0 * G[cols, rows]
+        dr2 = -2.0 * V[rows, cols]
+        if REML:
+            BX = B[..., :p]
+            C = BX - np.swapaxes(LamA, 1, 2) @ (Minv @ (lam.T @ BX))
+            H = lam.T @ ((C @ self.vcov_unscaled) @ np.swapaxes(C, 1, 2)).sum(axis=0)
+            return g - 2.0 * H[cols, rows] + (n - p) / self.r2 * dr2
+        return g + n / self.r2 * dr2
 
     @cached_property
     def sum_u2(self) -> float:

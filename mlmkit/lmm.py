@@ -24,7 +24,7 @@ import scipy.optimize
 
 from .design import Design, lformula
 from .errors import ConvergenceWarning, SingularFitWarning
-from .linalg import PLSFactor, PLSSystem
+from .linalg import PLSFactor, PLSSystem, blas_threads
 from .results import MixedModelResult
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "mk_mer_mod", "lmer", "LmerResult"]
@@ -62,6 +62,18 @@ class DevFun:
     def __call__(self, theta) -> float:
         return self.criterion(self.factor(theta))
 
+    @property
+    def has_gradient(self) -> bool:
+        """True when the analytic gradient applies (a single grouping factor)."""
+        return self.design.structure.Z2 is None
+
+    def gradient(self, theta) -> np.ndarray:
+        return self.factor(theta).gradient(self.REML)
+
+    def value_and_gradient(self, theta) -> tuple[float, np.ndarray]:
+        f = self.factor(theta)
+        return self.criterion(f), f.gradient(self.REML)
+
 
 def mk_lmer_devfun(design: Design, REML: bool = True) -> DevFun:
     """Precompute the cross-products of Z, X and y and return the deviance function of θ."""
@@ -82,82 +94,127 @@ class OptResult:
     messages: tuple[str, ...] = ()
 
 
-def _fd_gradient_hessian(f, x, lower, h=1e-4):
-    """Central finite-difference gradient and Hessian (one-sided at an active lower bound)."""
+def _hessian(devfun: "DevFun", x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """Finite-difference Hessian of the criterion: of the analytic gradient where there is one."""
     k = len(x)
-    f0 = f(x)
-    g = np.zeros(k)
-    H = np.zeros((k, k))
     steps = h * np.maximum(1.0, np.abs(x))
-    at_bound = x - steps < lower
+    H = np.zeros((k, k))
+    if devfun.has_gradient:
+        for i in range(k):
+            e = np.zeros(k); e[i] = steps[i]
+            H[:, i] = (devfun.gradient(x + e) - devfun.gradient(x - e)) / (2 * steps[i])
+        return 0.5 * (H + H.T)
+    f0 = devfun(x)
     for i in range(k):
-        e = np.zeros(k)
-        e[i] = steps[i]
-        if at_bound[i]:
-            f1, f2 = f(x + e), f(x + 2 * e)
-            g[i] = (-3 * f0 + 4 * f1 - f2) / (2 * steps[i])
-            H[i, i] = (f0 - 2 * f1 + f2) / steps[i] ** 2
-        else:
-            fp, fm = f(x + e), f(x - e)
-            g[i] = (fp - fm) / (2 * steps[i])
-            H[i, i] = (fp - 2 * f0 + fm) / steps[i] ** 2
-    for i in range(k):
+        ei = np.zeros(k); ei[i] = steps[i]
+        H[i, i] = (devfun(x + ei) - 2 * f0 + devfun(x - ei)) / steps[i] ** 2
         for j in range(i):
-            ei = np.zeros(k); ei[i] = steps[i]
             ej = np.zeros(k); ej[j] = steps[j]
-            H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei) - f(x + ej) + f0) / (steps[i] * steps[j])
-    return g, H
+            H[i, j] = H[j, i] = (devfun(x + ei + ej) - devfun(x + ei - ej) - devfun(x - ei + ej)
+                                 + devfun(x - ei - ej)) / (4 * steps[i] * steps[j])
+    return H
 
 
-def optimize_lmer(devfun: DevFun, start=None, *, check: bool = True, tol: float = 1e-10,
-                  maxiter: int = 2000) -> OptResult:
-    """Minimise the criterion over θ within its bounds (Λ's diagonal ≥ 0).
+def _fd_gradient(devfun: "DevFun", x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    g = np.zeros(len(x))
+    for i in range(len(x)):
+        e = np.zeros(len(x)); e[i] = h * max(1.0, abs(x[i]))
+        g[i] = (devfun(x + e) - devfun(x - e)) / (2 * e[i])
+    return g
 
-    Bounded quasi-Newton (L-BFGS-B) from lme4's start (1 on Λ's diagonal), then a derivative-free
-    polish (bounded Powell) so that boundary optima are reached exactly.  lme4's convergence check
-    follows: the gradient scaled by the Hessian (parameters off the boundary) must be below 2e-3.
+
+def _bobyqa(fun, x0, lower, *, xtol_abs=1e-8, ftol_abs=1e-8, maxeval=100_000):
+    """NLopt's BOBYQA with the settings of lme4's default optimizer (``nloptwrap``).
+
+    Using the same algorithm from the same start with the same tolerances makes mlmkit stop where lme4
+    stops, so the printed digits agree even where the likelihood is flat near its maximum.
+    """
+    import nlopt
+    count = {"n": 0}
+
+    def f(x, grad):
+        count["n"] += 1
+        val = float(fun(np.asarray(x)))
+        return val if np.isfinite(val) else 1e300
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
+    opt.set_lower_bounds([float(v) if np.isfinite(v) else -np.inf for v in lower])
+    opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(maxeval)
+    opt.set_min_objective(f)
+    try:
+        x = np.asarray(opt.optimize([float(v) for v in x0]))
+        message = {nlopt.FTOL_REACHED: "ftol_abs reached", nlopt.XTOL_REACHED: "xtol_abs reached",
+                   nlopt.MAXEVAL_REACHED: "maxeval reached"}.get(opt.last_optimize_result(), "success")
+    except nlopt.RoundoffLimited:
+        x, message = np.asarray(opt.last_optimum_x() if hasattr(opt, "last_optimum_x") else x0), "roundoff limited"
+    return x, count["n"], message
+
+
+def _lbfgsb(devfun, x0, lower, maxiter=1000):
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+    fun = devfun.value_and_gradient if devfun.has_gradient else devfun
+    res = scipy.optimize.minimize(fun, x0, method="L-BFGS-B", jac=True if devfun.has_gradient else "3-point",
+                                  bounds=bounds, options={"ftol": 1e-14, "gtol": 1e-8, "maxiter": maxiter})
+    return np.asarray(res.x), int(res.nfev), str(res.message)
+
+
+def check_convergence(devfun: "DevFun", theta: np.ndarray, tol: float = 2e-3) -> tuple[np.ndarray | None, list[str]]:
+    """lme4's ``check.conv.grad``: the gradient at θ̂, scaled by the Hessian, must be below ``tol``.
+
+    Parameters on their bound are left out (their gradient need not vanish).  Returns the gradient
+    and the warning messages.
+    """
+    lower = devfun.lower
+    free = ~(np.isfinite(lower) & (theta - lower < 1e-4))
+    if not free.any():
+        return None, []
+    g = devfun.gradient(theta) if devfun.has_gradient else _fd_gradient(devfun, theta)
+    H = _hessian(devfun, theta)[np.ix_(free, free)]
+    messages = []
+    try:
+        R = np.linalg.cholesky(H).T
+        scaled = np.abs(np.linalg.solve(R, g[free]))
+    except np.linalg.LinAlgError:
+        messages.append("Model is nearly unidentifiable: the Hessian of the criterion is not positive definite")
+        scaled = np.abs(g[free])
+    worst = float(np.max(np.minimum(scaled, np.abs(g[free]))))
+    if worst > tol:
+        messages.append(f"Model failed to converge with max|grad| = {worst:.4g} (tol = {tol})")
+    return g, messages
+
+
+def optimize_lmer(devfun: DevFun, start=None, *, optimizer: str = "bobyqa", check: bool = True,
+                  boundary_tol: float = 1e-5) -> OptResult:
+    """Minimise the criterion over θ within its bounds (Λ's diagonal ≥ 0), as lme4's ``optimizeLmer``.
+
+    ``optimizer="bobyqa"`` (default) is lme4's default, NLopt's BOBYQA (xtol_abs = ftol_abs = 1e-8);
+    ``"L-BFGS-B"`` uses the analytic gradient (one grouping factor) and converges to the exact optimum.
+    Components within ``boundary_tol`` of their bound are moved onto it when that is no worse (lme4's
+    boundary check), then lme4's convergence check runs (``check=False`` skips it, e.g. in bootstraps).
     """
     lower = devfun.lower
     x0 = devfun.design.theta_start if start is None else np.maximum(np.asarray(start, float), lower)
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    nfev = 0
-
-    def f(x):
-        nonlocal nfev
-        nfev += 1
-        return devfun(x)
-
-    res = scipy.optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds, jac="3-point",
-                                  options={"ftol": 1e-15, "gtol": tol, "maxiter": maxiter, "maxls": 50})
-    x = np.maximum(res.x, lower)
-    # Snap near-boundary components to the boundary when that is no worse (lme4's BOBYQA lands there).
-    fx = f(x)
-    for i in np.flatnonzero(np.isfinite(lower) & (x - lower < 1e-4)):
-        z = x.copy(); z[i] = lower[i]
-        fz = f(z)
-        if fz <= fx + 1e-10:
+    if optimizer.lower() == "bobyqa":
+        x, nfev, message = _bobyqa(devfun, x0, lower)
+    elif optimizer.lower() in ("l-bfgs-b", "lbfgsb"):
+        x, nfev, message = _lbfgsb(devfun, x0, lower)
+    else:
+        from .errors import ParameterError
+        raise ParameterError(f"unknown optimizer '{optimizer}': use 'bobyqa' (lme4's default) or 'L-BFGS-B'")
+    x = np.maximum(x, lower)
+    fx = devfun(x)
+    near = np.flatnonzero(np.isfinite(lower) & (x - lower < boundary_tol) & (x > lower))
+    if near.size:
+        z = x.copy()
+        z[near] = lower[near]
+        fz = devfun(z)
+        if fz <= fx:
             x, fx = z, fz
-    res2 = scipy.optimize.minimize(f, x, method="Powell", bounds=bounds,
-                                   options={"xtol": 1e-10, "ftol": 1e-14, "maxfev": 200 * len(x)})
-    if res2.fun < fx:
-        x, fx = np.maximum(res2.x, lower), res2.fun
-    messages, gradient, converged = [], None, True
-    if check:
-        free = ~(np.isfinite(lower) & (x - lower < 1e-4))
-        if free.any():
-            g, H = _fd_gradient_hessian(devfun, x, lower)
-            gradient = g
-            gf, Hf = g[free], H[np.ix_(free, free)]
-            try:
-                scaled = np.abs(np.linalg.solve(Hf, gf))
-            except np.linalg.LinAlgError:
-                scaled = np.abs(gf)
-            if np.max(scaled) > 2e-3:
-                converged = False
-                messages.append(f"Model failed to converge with max|grad| = {np.max(scaled):.4g} "
-                                "(tol = 0.002, component 1)")
-    return OptResult(theta=x, fun=float(fx), nfev=nfev, message=str(res.message), gradient=gradient,
-                     converged=converged, messages=tuple(messages))
+    gradient, messages = check_convergence(devfun, x) if check else (None, [])
+    return OptResult(theta=x, fun=float(fx), nfev=nfev, message=message, gradient=gradient,
+                     converged=not messages, messages=tuple(messages))
 
 
 def mk_mer_mod(devfun: DevFun, opt: OptResult, *, warn: bool = True) -> "LmerResult":
@@ -173,7 +230,8 @@ def mk_mer_mod(devfun: DevFun, opt: OptResult, *, warn: bool = True) -> "LmerRes
     return m
 
 
-def lmer(formula: str, data: pd.DataFrame, REML: bool = True, *, start=None, warn: bool = True) -> "LmerResult":
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, *, start=None, optimizer: str = "bobyqa",
+         warn: bool = True) -> "LmerResult":
     """Fit a linear mixed model with lme4's formula syntax.
 
     >>> m = lmer("Reaction ~ Days + (Days | Subject)", mlmkit.datasets.load("sleepstudy"))  # doctest: +SKIP
@@ -184,9 +242,12 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, *, start=None, war
     The equivalent R call is ``lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy)``.
     """
     design = lformula(formula, data)
-    devfun = mk_lmer_devfun(design, REML=REML)
-    opt = optimize_lmer(devfun, start=start)
-    return mk_mer_mod(devfun, opt, warn=warn)
+    with blas_threads(design.structure):
+        devfun = mk_lmer_devfun(design, REML=REML)
+        opt = optimize_lmer(devfun, start=start, optimizer=optimizer)
+        m = mk_mer_mod(devfun, opt, warn=warn)
+        m.fixef, m.vcov, m.ranef      # computed while BLAS is single-threaded
+    return m
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,17 +295,22 @@ class LmerResult(MixedModelResult):
 
     @cached_property
     def deviance(self) -> float:
-        """ML deviance; for a REML fit, evaluated at the REML estimates (as lme4's ``deviance()``)."""
+        """lme4's ``deviance()``: the ML deviance, or for a REML fit the REML criterion."""
+        return float(self.devfun.criterion(self._factor))
+
+    @cached_property
+    def deviance_ml(self) -> float:
+        """−2 × the ML log-likelihood at these estimates (``deviance(m, REML = FALSE)`` in lme4)."""
         f = self._factor
         if not self.REML:
-            return float(self.devfun.criterion(f))
+            return self.deviance
         s2 = self.sigma ** 2
         return float(f.ldL2 + self.nobs * (_LOG2PI + np.log(s2)) + f.r2 / s2)
 
     @cached_property
     def loglik(self) -> float:
         """REML log-likelihood for REML fits, ML log-likelihood otherwise (R's ``logLik()``)."""
-        return -0.5 * (self.reml_criterion if self.REML else self.deviance)
+        return -0.5 * self.deviance
 
     @property
     def npar(self) -> int:
@@ -278,15 +344,17 @@ class LmerResult(MixedModelResult):
             raise DataError(f"refit needs a response of length {self.nobs}, got shape {y.shape}")
         resp = pd.DataFrame({self.design.response.columns[0]: y})
         d = dataclasses.replace(self.design, response=resp)
-        f = mk_lmer_devfun(d, REML=self.REML)
-        return mk_mer_mod(f, optimize_lmer(f, start=self.theta, check=False), warn=False)
+        with blas_threads(d.structure):
+            f = mk_lmer_devfun(d, REML=self.REML)
+            return mk_mer_mod(f, optimize_lmer(f, start=self.theta, check=False), warn=False)
 
     def refit_ml(self) -> "LmerResult":
         """The same model fitted by maximum likelihood (what ``anova`` compares); self if already ML."""
         if not self.REML:
             return self
-        f = mk_lmer_devfun(self.design, REML=False)
-        return mk_mer_mod(f, optimize_lmer(f, start=self.theta), warn=False)
+        with blas_threads(self.design.structure):
+            f = mk_lmer_devfun(self.design, REML=False)
+            return mk_mer_mod(f, optimize_lmer(f, start=self.theta), warn=False)
 
     def summary(self):
         from .display import summarize

@@ -62,7 +62,7 @@ class MixedModelResult:
         out: dict[str, pd.DataFrame] = {}
         for t, b in zip(self.design.terms, self._term_effects):
             df = pd.DataFrame(b, index=pd.Index(list(t.levels), name=t.group), columns=list(t.columns))
-            out[t.group] = df if t.group not in out else out[t.group].join(df, rsuffix=".1")
+            out[t.group] = df if t.group not in out else pd.concat([out[t.group], df], axis=1)
         return out
 
     @cached_property
