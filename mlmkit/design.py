@@ -68,8 +68,9 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and string labels of a grouping variable, with R's level order.
 
     Numbers sort numerically and print without a trailing ``.0`` (``Cluster`` 1..20 → "1".."20");
-    categoricals keep their category order (unused levels dropped, as lme4 does); anything else
-    sorts as text.
+    categoricals keep their category order (unused levels dropped, as lme4 does); text labels that are
+    all whole numbers ("1".."71") sort as numbers, the order R gave the integer column they came from;
+    any other text sorts as text.
     """
     s = pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -82,6 +83,12 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
         labels = [str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniq]
         return codes.astype(np.int64), np.array(labels, dtype=object)
     uniq, codes = np.unique(s.astype(str).to_numpy(object), return_inverse=True)
+    if all(u.isdigit() for u in uniq):
+        # labels such as rats' batch "1".."71" came from integers in the R original: keep R's numeric order
+        order = np.argsort([int(u) for u in uniq], kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        return rank[codes].astype(np.int64), uniq[order].astype(object)
     return codes.astype(np.int64), uniq.astype(object)
 
 
@@ -238,18 +245,22 @@ def _fixed_matrix(rhs: str, data: pd.DataFrame, formula: str, spec=None):
 
 
 def _check_rank(X: np.ndarray, names: tuple[str, ...], formula: str) -> None:
+    """Name the columns that are linear combinations of earlier ones, the column R would drop.
+
+    Without pivoting, R's diagonal element for column j is the norm of what is left of x_j after
+    projecting it on the columns before it; (near) zero means x_j is aliased.
+    """
     if X.shape[1] == 0:
         return
-    import scipy.linalg
-    _, R, piv = scipy.linalg.qr(X, mode="economic", pivoting=True)
+    R = np.linalg.qr(X, mode="r")
     d = np.abs(np.diag(R))
-    tol = d.max() * max(X.shape) * np.finfo(float).eps * 1e3 if d.size else 0.0
-    rank = int(np.sum(d > tol))
-    if rank < X.shape[1]:
-        aliased = [names[i] for i in sorted(piv[rank:])]
+    norms = np.linalg.norm(X, axis=0)
+    aliased = [names[j] for j in range(X.shape[1]) if d[j] <= 1e-7 * max(norms[j], 1e-300)]
+    if aliased:
         raise DataError(f"the fixed-effects model matrix of '{formula}' is rank deficient: "
-                        f"column(s) {', '.join(repr(a) for a in aliased)} are linear combinations of the others "
-                        "(aliased). Remove them or check for a predictor that is constant within the data.")
+                        f"column(s) {', '.join(repr(a) for a in aliased)} are linear combinations of the columns "
+                        "before them (aliased). Remove them, or check for a predictor that is constant or "
+                        "duplicated in the data.")
 
 
 def _grouping(term: RandomTerm, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

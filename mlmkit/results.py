@@ -69,14 +69,14 @@ class MixedModelResult:
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per-level coefficients: fixed effects plus that level's random effects (R's ``coef()``)."""
         fe = self.fixef
+        # as lme4: random-effect columns without a fixed effect come first, with a fixed part of 0
+        extra = [c for re in self.ranef.values() for c in re.columns if c not in fe.index]
+        fe = pd.concat([pd.Series(0.0, index=list(dict.fromkeys(extra))), fe])
         out = {}
         for g, re in self.ranef.items():
             df = pd.DataFrame(np.tile(fe.to_numpy(), (len(re), 1)), index=re.index, columns=list(fe.index))
             for c in re.columns:
-                if c in df.columns:
-                    df[c] = df[c] + re[c]
-                else:
-                    df[c] = re[c]
+                df[c] = df[c] + re[c]
             out[g] = df
         return out
 

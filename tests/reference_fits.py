@@ -1,0 +1,39 @@
+"""Shared, cached fits of the lme4 reference cases: each model is fitted once per test session.
+
+The reference values come from ``tools/lme4_reference.R`` (R 4.2.2, lme4 1.1-31) and live in
+``tests/reference/lmer.json``; the data sets they were fitted to are in ``tests/data/`` and ``data/``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "tests" / "reference"
+
+
+@functools.lru_cache(maxsize=None)
+def reference(kind: str = "lmer") -> dict[str, dict]:
+    with open(REFERENCE / f"{kind}.json") as fh:
+        return {case["id"]: case for case in json.load(fh)}
+
+
+def case_data(case: dict) -> pd.DataFrame:
+    path = ROOT / (case.get("data_file") or f"data/{case['data']}.csv")
+    return pd.read_csv(path, dtype={c: str for c in case.get("categorical", [])})
+
+
+@functools.lru_cache(maxsize=None)
+def lmer_fit(case_id: str):
+    """(case, result, warnings) for one reference case, fitted once and cached."""
+    from mlmkit.lmm import lmer
+
+    case = reference("lmer")[case_id]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = lmer(case["formula"], case_data(case), REML=case["REML"])
+    return case, result, tuple(str(w.message) for w in caught)
