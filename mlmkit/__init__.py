@@ -1,0 +1,13 @@
+"""mlmkit: a Jupyter-first course kit for multilevel (mixed-effects) models in Python.
+
+Submodules: :mod:`~mlmkit.rng` (R-identical random numbers), :mod:`~mlmkit.datasets` (the course's
+data), :mod:`~mlmkit.simulate` (the tutorial's designs and a general simulator), :mod:`~mlmkit.errors`.
+Further parts (``lmer``, ``glmer``, plots, checks) are imported below, one line each.
+"""
+__version__ = "0.1.0"
+
+from . import errors
+from . import rng
+from . import datasets
+from . import simulate
+# Other modules: append one import per line below (no try/except: a broken import must fail loudly).

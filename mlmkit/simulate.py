@@ -1,0 +1,511 @@
+"""Simulated multilevel data: the tutorial's three designs (R-identical) and a general simulator.
+
+**The tutorial's designs** (UVA StatLab, "Simulating multilevel data", L. Jamison 2023) reproduce the
+R code statement for statement with :mod:`mlmkit.rng`, so the data frames are the ones the tutorial
+prints, to the last bit:
+
+* :func:`variance_components` -- ``y_ij = g00 + u0j + e_ij``;
+* :func:`level_predictors` -- ``y_ij = g00 + g01 Z_j + u0j + B1 X_ij + e_ij``;
+* :func:`random_slopes` -- ``y_ij = (g00 + u0j) + (g01 + u1j) X_ij + e_ij``, with ``u0j`` and ``u1j``
+  independent or drawn together by ``MASS::mvrnorm`` (``correlated=True``).
+
+>>> from mlmkit import simulate
+>>> df = simulate.variance_components()
+>>> df["y"].iloc[[0, 1, 999]].round(6).tolist()       # the tutorial prints -0.01799895 ... 3.980374
+[-0.017999, -1.556627, 3.980374]
+
+**The general simulator** :func:`multilevel` draws two- or three-level data for teaching and power
+analysis (numpy's fast generator; not R-identical): any number of clusters, equal or unequal sizes,
+level-1 predictors ``x1, x2, ...``, level-2 predictors ``z1, ...``, level-3 predictors ``w1, ...``,
+cross-level interactions such as ``"x1:z1"``, random intercepts and slopes with any covariance
+matrix, Gaussian, binomial or Poisson responses.  The true parameters and random effects travel with
+the data in ``df.attrs["truth"]`` (a :class:`SimulationTruth`).
+
+Invalid input raises :class:`mlmkit.errors.ParameterError` (or ``FamilyError`` for a family) with a
+message that says what to change, e.g. ``multilevel(re_cov=[[1, 2], [2, 1]])`` -> "re_cov is not
+positive semi-definite (eigenvalues [3.0, -1.0]) ...".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, ndtr
+
+from .errors import FamilyError, ParameterError
+from .rng import RRandom
+
+__all__ = ["variance_components", "level_predictors", "random_slopes", "multilevel",
+           "SimulationTruth"]
+
+
+# ==================================================================================================
+# the tutorial's designs, R-identical
+# ==================================================================================================
+def _tutorial_sizes(n_clusters, cluster_size) -> tuple[int, int]:
+    for name, v in (("n_clusters", n_clusters), ("cluster_size", cluster_size)):
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
+            raise ParameterError(f"{name} must be a whole number >= 1 (got {v!r}); the tutorial "
+                                 "designs are balanced: every cluster has cluster_size members.")
+    return int(n_clusters), int(cluster_size)
+
+
+def _sd(var, name: str) -> float:
+    if not isinstance(var, Real) or not np.isfinite(var) or var < 0:
+        raise ParameterError(f"{name} is a variance and must be a finite number >= 0 (got {var!r}); "
+                             "the standard deviation used is its square root.")
+    return float(np.sqrt(var))
+
+
+def _ids(C: int, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """``ID <- 1:(N*C)`` and ``Cluster <- rep(seq(1, C), each = N)``."""
+    return np.arange(1, N * C + 1, dtype=np.int64), np.repeat(np.arange(1, C + 1, dtype=np.int64), N)
+
+
+def variance_components(n_clusters: int = 20, cluster_size: int = 50, gamma00: float = 2.0,
+                        tau2: float = 5.0, sigma2: float = 3.0, seed_u: int = 707,
+                        seed_e: int = 777) -> pd.DataFrame:
+    """The tutorial's variance-components data: ``y_ij = g00 + u0j + e_ij``.
+
+    R code reproduced (``C = n_clusters``, ``N = cluster_size``)::
+
+        set.seed(707); u0j <- rnorm(C, 0, sqrt(tau2)); u0j <- rep(u0j, each = N)
+        set.seed(777); eij <- rnorm(N * C, 0, sqrt(sigma2))
+        yij <- g00 + u0j + eij
+
+    Returns
+    -------
+    DataFrame with the tutorial's columns ``y, ID, Cluster, eij, u0j, g00`` (``ID`` and ``Cluster``
+    integers from 1); ``y`` starts -0.01799895, -1.55662749 and ends 3.980374 with the defaults.
+
+    Raises
+    ------
+    ParameterError
+        e.g. ``variance_components(tau2=-5)``: a variance must be >= 0.
+    """
+    C, N = _tutorial_sizes(n_clusters, cluster_size)
+    r = RRandom(seed_u)
+    u0j = np.repeat(r.rnorm(C, 0.0, _sd(tau2, "tau2")), N)
+    r.set_seed(seed_e)
+    eij = r.rnorm(N * C, 0.0, _sd(sigma2, "sigma2"))
+    ID, Cluster = _ids(C, N)
+    return pd.DataFrame({"y": gamma00 + u0j + eij, "ID": ID, "Cluster": Cluster, "eij": eij,
+                         "u0j": u0j, "g00": np.full(N * C, float(gamma00))})
+
+
+def level_predictors(n_clusters: int = 20, cluster_size: int = 50, gamma00: float = 2.0,
+                     gamma01: float = 3.0, beta1: float = 4.0, tau2: float = 5.0,
+                     sigma2: float = 3.0, z_sd: float = 3.0, seed_z: int = 111, seed_x: int = 555,
+                     seed_u: int = 707, seed_e: int = 111) -> pd.DataFrame:
+    """The tutorial's random-intercept data with a level-2 predictor ``Z`` and a level-1 predictor ``X``.
+
+    ``y_ij = g00 + g01 Z_j + u0j + B1 X_ij + e_ij``; R code reproduced::
+
+        set.seed(111); Zj <- rep(replicate(C, rnorm(1, 0, 3)), each = N)
+        set.seed(555); X1ij <- as.vector(replicate(C, rnorm(N, 0, 1)))
+        set.seed(707); u0j <- rep(rnorm(C, 0, sqrt(tau2)), each = N)
+        set.seed(111); eij <- rnorm(N * C, 0, sqrt(sigma2))
+        yij <- g00 + g01 * Zj + u0j + B1 * X1ij + eij
+
+    Returns
+    -------
+    DataFrame with columns ``y, ID, Cluster, g00, g01, Z, u0j, B1, X, eij``; with the defaults
+    ``y[0] = 0.3386258`` and ``y[999] = 6.658694`` as the tutorial prints.
+    """
+    C, N = _tutorial_sizes(n_clusters, cluster_size)
+    r = RRandom(seed_z)
+    if not isinstance(z_sd, Real) or not np.isfinite(z_sd) or z_sd < 0:
+        raise ParameterError(f"z_sd is a standard deviation and must be a finite number >= 0 (got {z_sd!r}).")
+    Zj = np.repeat(r.rnorm(C, 0.0, float(z_sd)), N)
+    r.set_seed(seed_x)
+    X = r.rnorm(N * C, 0.0, 1.0)
+    r.set_seed(seed_u)
+    u0j = np.repeat(r.rnorm(C, 0.0, _sd(tau2, "tau2")), N)
+    r.set_seed(seed_e)
+    eij = r.rnorm(N * C, 0.0, _sd(sigma2, "sigma2"))
+    y = gamma00 + gamma01 * Zj + u0j + beta1 * X + eij
+    ID, Cluster = _ids(C, N)
+    full = lambda v: np.full(N * C, float(v))  # noqa: E731
+    return pd.DataFrame({"y": y, "ID": ID, "Cluster": Cluster, "g00": full(gamma00),
+                         "g01": full(gamma01), "Z": Zj, "u0j": u0j, "B1": full(beta1), "X": X,
+                         "eij": eij})
+
+
+def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: int = 50,
+                  gamma00: float = 2.0, gamma01: float = 5.0, tau2_u0: float = 5.0,
+                  tau2_u1: float = 3.0, cov_u01: float = 1.0, sigma2: float = 3.0,
+                  seed_u0: int = 707, seed_u1: int = 5707, seed_e: int = 111, seed_x: int = 555,
+                  seed_mvn: int = 609) -> pd.DataFrame:
+    """The tutorial's random-intercept-and-slope data: ``y_ij = (g00 + u0j) + (g01 + u1j) X_ij + e_ij``.
+
+    Independent random effects (``correlated=False``), R code reproduced::
+
+        set.seed(707);  u0j <- rep(rnorm(C, 0, sqrt(tau2_u0)), each = N); b0j <- g00 + u0j
+        set.seed(5707); u1j <- rep(rnorm(C, 0, sqrt(tau2_u1)), each = N); b1j <- g01 + u1j
+        set.seed(111);  eij <- rnorm(N * C, 0, sqrt(sigma2))
+        set.seed(555);  X1ij <- as.vector(replicate(C, rnorm(N, 0, 1)))
+        yij <- b0j + b1j * X1ij + eij
+
+    ``correlated=True`` replaces ``u0j, u1j`` by the tutorial's
+    ``set.seed(609); u <- MASS::mvrnorm(C, c(0, 0), matrix(c(tau2_u0, cov_u01, cov_u01, tau2_u1), 2))``
+    (the same ``X`` and ``eij``).
+
+    Returns
+    -------
+    DataFrame with the tutorial's columns ``y, ID, Cluster, eij, u0j, g00, u1j, g01, b0j, b1j, X``
+    plus ``yij`` (a copy of ``y``: the tutorial fits ``lmer(yij ~ X + (1 + X | Cluster), data = df)``
+    with ``yij`` from R's workspace; the column lets the same formula work here).  Defaults give
+    ``y[0] = -2.3706838`` and ``y[999] = 3.1699576`` (independent), as printed.
+
+    Raises
+    ------
+    ParameterError
+        e.g. ``random_slopes(True, cov_u01=5)``: Sigma is not positive definite (|covariance| must be
+        at most sqrt(tau2_u0 * tau2_u1)).
+    """
+    C, N = _tutorial_sizes(n_clusters, cluster_size)
+    r = RRandom(seed_u0)
+    sd0, sd1 = _sd(tau2_u0, "tau2_u0"), _sd(tau2_u1, "tau2_u1")
+    if correlated:
+        r.set_seed(seed_mvn)
+        u = r.mvrnorm(C, [0.0, 0.0], [[tau2_u0, cov_u01], [cov_u01, tau2_u1]])
+        u0, u1 = u[:, 0], u[:, 1]
+    else:
+        u0 = r.rnorm(C, 0.0, sd0)
+        r.set_seed(seed_u1)
+        u1 = r.rnorm(C, 0.0, sd1)
+    u0j, u1j = np.repeat(u0, N), np.repeat(u1, N)
+    r.set_seed(seed_e)
+    eij = r.rnorm(N * C, 0.0, _sd(sigma2, "sigma2"))
+    r.set_seed(seed_x)
+    X = r.rnorm(N * C, 0.0, 1.0)
+    b0j, b1j = gamma00 + u0j, gamma01 + u1j
+    y = b0j + b1j * X + eij
+    ID, Cluster = _ids(C, N)
+    return pd.DataFrame({"y": y, "ID": ID, "Cluster": Cluster, "eij": eij, "u0j": u0j,
+                         "g00": np.full(N * C, float(gamma00)), "u1j": u1j,
+                         "g01": np.full(N * C, float(gamma01)), "b0j": b0j, "b1j": b1j, "X": X,
+                         "yij": y.copy()})
+
+
+# ==================================================================================================
+# the general simulator
+# ==================================================================================================
+@dataclass(frozen=True, eq=False)
+class SimulationTruth:
+    """The parameters and random effects behind a :func:`multilevel` data set (``df.attrs["truth"]``).
+
+    Attributes
+    ----------
+    fixed : dict
+        Fixed effects by name (``"(Intercept)"``, ``"x1"``, ``"z1"``, ``"x1:z1"``, ...).
+    re_terms, re_cov : tuple of str, ndarray
+        Cluster-level random-effect terms (``"(Intercept)"``, slopes such as ``"x1"``) and their
+        covariance matrix.
+    upper_terms, upper_cov : tuple of str, ndarray or None
+        The same for the upper level of a three-level design (None for two levels).
+    sigma2 : float or None
+        Residual variance (Gaussian family only).
+    family, link : str
+    ranef : dict of DataFrame
+        The drawn random effects: ``ranef["cluster"]`` (indexed by cluster id, one column per term)
+        and, for three levels, ``ranef["upper"]``.
+
+    Copies of the DataFrame share this object (it is never modified), so pandas' copying of ``attrs``
+    costs nothing and ``pd.concat`` of pieces of one simulation keeps it.
+    """
+
+    fixed: dict
+    re_terms: tuple
+    re_cov: np.ndarray
+    upper_terms: tuple | None
+    upper_cov: np.ndarray | None
+    sigma2: float | None
+    family: str
+    link: str
+    ranef: dict = field(repr=False)
+
+    def __deepcopy__(self, memo):      # immutable by convention: pandas' attrs copies share it
+        return self
+
+
+_LINKS = {"gaussian": ("identity",), "binomial": ("logit", "probit"), "poisson": ("log",)}
+_PRED = re.compile(r"^[xzw][1-9][0-9]*$")
+
+
+def _count_arg(v, name: str, minimum: int = 1) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, Integral) or v < minimum:
+        raise ParameterError(f"{name} must be a whole number >= {minimum} (got {v!r}).")
+    return int(v)
+
+
+def _sizes(spec, n: int, name: str, what: str, gen: np.random.Generator) -> np.ndarray:
+    """Resolve a size spec: an int (balanced), a list/array of sizes (one per unit), or a (min, max)
+    tuple (sizes drawn uniformly from min..max inclusive)."""
+    if isinstance(spec, tuple):
+        if len(spec) != 2:
+            raise ParameterError(f"{name} as a tuple means a (min, max) range of {what}; got {spec!r}. "
+                                 "Pass a list for one size per unit.")
+        lo, hi = (_count_arg(v, f"{name} bounds") for v in spec)
+        if lo > hi:
+            raise ParameterError(f"{name}=(min, max) needs min <= max (got {spec!r}).")
+        return gen.integers(lo, hi + 1, size=n)
+    if isinstance(spec, (list, np.ndarray, pd.Series)):
+        arr = np.asarray(spec)
+        if arr.ndim != 1 or len(arr) != n:
+            raise ParameterError(f"{name} has {arr.size} sizes but there are {n} units; give one size "
+                                 f"per unit, a single number, or a (min, max) tuple.")
+        if not np.issubdtype(arr.dtype, np.integer) and not np.all(arr == np.round(arr)):
+            raise ParameterError(f"{name} must hold whole numbers of {what}.")
+        if arr.size and arr.min() < 1:
+            raise ParameterError(f"{name} must be >= 1 for every unit (got a {arr.min()}); a unit "
+                                 "with no members does not exist.")
+        return arr.astype(np.int64)
+    return np.full(n, _count_arg(spec, name), dtype=np.int64)
+
+
+def _cov(spec, terms, name: str) -> np.ndarray:
+    """A covariance matrix from a scalar variance or a square matrix; checked to be a valid one."""
+    S = np.array(spec, dtype=float)
+    if S.ndim == 0:
+        S = S.reshape(1, 1)
+    q = len(terms)
+    if S.shape != (q, q):
+        raise ParameterError(f"{name} must be {q} x {q} for the terms {list(terms)} (got shape "
+                             f"{S.shape}); give one row and column per random-effect term.")
+    if not np.isfinite(S).all():
+        raise ParameterError(f"{name} must hold finite numbers.")
+    if (np.diag(S) < 0).any():
+        raise ParameterError(f"{name} has a negative variance on its diagonal ({np.diag(S).tolist()}); "
+                             "variances are >= 0 (an SD of 2 is a variance of 4).")
+    if not np.allclose(S, S.T, rtol=1e-10, atol=1e-12):
+        raise ParameterError(f"{name} must be symmetric: the covariance of a and b equals that of b "
+                             "and a.")
+    ev = np.linalg.eigvalsh(S)
+    if ev.min() < -1e-10 * max(ev.max(), 1e-300):
+        raise ParameterError(f"{name} is not positive semi-definite (eigenvalues "
+                             f"{np.round(ev[::-1], 6).tolist()}): some correlation implied is outside "
+                             "[-1, 1]; keep |cov(a, b)| <= sqrt(var(a) * var(b)).")
+    return S
+
+
+def _draw_re(gen, S: np.ndarray, n: int) -> np.ndarray:
+    """``n`` draws of N(0, S) (rows) via the symmetric square root, which also allows singular S."""
+    ev, V = np.linalg.eigh(S)
+    A = V * np.sqrt(np.clip(ev, 0.0, None))
+    return gen.standard_normal((n, S.shape[0])) @ A.T
+
+
+def _terms(cov, terms, name: str, xs: list[str]) -> tuple:
+    """Random-effect term names: given, or ``(Intercept)`` plus the first q - 1 level-1 predictors."""
+    if terms is None:
+        q = np.atleast_2d(np.asarray(cov, dtype=float)).shape[0] if np.ndim(cov) else 1
+        if q - 1 > len(xs):
+            raise ParameterError(f"{name} is {q} x {q}: intercept + {q - 1} slopes, but only "
+                                 f"{len(xs)} level-1 predictors (x1, ...) appear in `fixed`; add "
+                                 "them there (a coefficient of 0 is fine) or pass the term names.")
+        return ("(Intercept)", *xs[: q - 1])
+    terms = tuple(terms)
+    bad = [t for t in terms if t != "(Intercept)" and not (_PRED.match(t) and t[0] == "x")]
+    if bad:
+        raise ParameterError(f"random-effect terms must be '(Intercept)' or level-1 predictors x1, "
+                             f"x2, ... (got {bad}); a cluster-level predictor cannot vary within a "
+                             "cluster, so it cannot have a random slope.")
+    return terms
+
+
+def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = None,
+               re_cov=1.0, re_terms=None, sigma2: float | None = None, family: str = "gaussian",
+               link: str | None = None, trials: int = 1, n_upper: int | None = None,
+               upper_cov=None, upper_terms=None, seed=None) -> pd.DataFrame:
+    """Simulate two- or three-level data from a generalised linear mixed model.
+
+    Model (two levels; ``j`` indexes clusters, ``i`` their members)::
+
+        eta_ij = sum_k beta_k * pred_k,ij + sum_t u_tj * term_t,ij  (+ upper-level v_tk * term_t,ij)
+        u_j ~ N(0, re_cov)                       one vector per cluster
+        gaussian:  y_ij = eta_ij + e_ij,  e_ij ~ N(0, sigma2)
+        binomial:  y_ij ~ Binomial(trials, logit^-1(eta_ij))   (or probit)
+        poisson:   y_ij ~ Poisson(exp(eta_ij))
+
+    Predictors are named by level and drawn independently from N(0, 1): ``x1, x2, ...`` vary within
+    clusters (level 1), ``z1, ...`` are constant within a cluster (level 2), ``w1, ...`` constant
+    within an upper-level unit (level 3).  Products such as ``"x1:z1"`` (a cross-level interaction)
+    may appear in ``fixed``.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Number of clusters; with ``n_upper``, clusters *per upper-level unit* (an int, a list with one
+        number per upper unit, or a ``(min, max)`` tuple).
+    cluster_size : int, list or tuple
+        Members per cluster: an int (balanced), a list/array of sizes (one per cluster), or a
+        ``(min, max)`` tuple (each size drawn uniformly from min..max).
+    fixed : dict, optional
+        Fixed effects, e.g. ``{"(Intercept)": 2, "x1": 4, "z1": 3, "x1:z1": 0.5}``; default
+        ``{"(Intercept)": 0}``.  Every predictor named here becomes a column.
+    re_cov : float or (q, q) array
+        Covariance of the cluster random effects: a variance (random intercept only) or a matrix
+        for ``re_terms``.
+    re_terms : sequence of str, optional
+        Names of the random-effect terms; default ``("(Intercept)", "x1", ...)``, the intercept
+        followed by the first ``q - 1`` level-1 predictors.
+    sigma2 : float, optional
+        Residual variance, Gaussian only (default 1).
+    family, link : str
+        ``"gaussian"`` (identity), ``"binomial"`` (``"logit"`` default or ``"probit"``), ``"poisson"``
+        (log).
+    trials : int
+        Binomial trials per row (y counts successes; 1 gives 0/1 data).  A ``trials`` column is
+        added when it is not 1.
+    n_upper : int, optional
+        Number of upper-level units for a nested three-level design (e.g. schools; clusters are then
+        classes within schools).
+    upper_cov, upper_terms
+        Covariance and term names of the upper-level random effects (required with ``n_upper``).
+    seed : int, numpy Generator or None
+        Passed to :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``y``, (``trials``), ``x1..``, ``z1..``, ``w1..``, ``cluster`` (ids 1..J, unique
+        across upper units) and, for three levels, ``upper`` (ids 1..K).  ``df.attrs["truth"]`` is a
+        :class:`SimulationTruth` with the parameters and the drawn random effects, e.g.
+        ``df.attrs["truth"].ranef["cluster"]``.
+
+    Raises
+    ------
+    ParameterError
+        Zero clusters, a negative variance, a covariance that is not positive semi-definite,
+        sizes that do not match, an unknown predictor name, ``sigma2`` with a non-Gaussian family...
+        e.g. ``multilevel(n_clusters=0)`` -> "n_clusters must be a whole number >= 1 (got 0)."
+    FamilyError
+        An unknown family or link.
+
+    Examples
+    --------
+    >>> df = multilevel(30, (5, 15), fixed={"(Intercept)": 1, "x1": 0.5, "z1": -1},
+    ...                 re_cov=[[1.0, 0.3], [0.3, 0.5]], sigma2=2.0, seed=1)
+    >>> list(df.columns)
+    ['y', 'x1', 'z1', 'cluster']
+    >>> df.attrs["truth"].ranef["cluster"].shape
+    (30, 2)
+    """
+    gen = np.random.default_rng(seed)
+    if family not in _LINKS:
+        raise FamilyError(f"unknown family {family!r}; use one of {list(_LINKS)}.")
+    link = _LINKS[family][0] if link is None else link
+    if link not in _LINKS[family]:
+        raise FamilyError(f"link {link!r} is not available for the {family} family; use one of "
+                          f"{list(_LINKS[family])}.")
+    if family == "gaussian":
+        sigma2 = 1.0 if sigma2 is None else sigma2
+        sd_e = _sd(sigma2, "sigma2")
+    elif sigma2 is not None:
+        raise ParameterError(f"sigma2 applies only to the gaussian family; a {family} GLMM has no "
+                             "separate residual variance (its variance follows from the mean).")
+    trials = _count_arg(trials, "trials")
+    if trials != 1 and family != "binomial":
+        raise ParameterError("trials applies only to the binomial family.")
+
+    fixed = {"(Intercept)": 0.0} if fixed is None else dict(fixed)
+    preds: set[str] = set()
+    for name, value in fixed.items():
+        parts = [] if name == "(Intercept)" else name.split(":")
+        bad = [p for p in parts if not _PRED.match(p)]
+        if bad or not isinstance(value, Real) or not np.isfinite(value):
+            raise ParameterError(f"fixed effect {name!r}: {value!r} -- names are '(Intercept)', "
+                                 "x1, x2 (level 1), z1 (level 2), w1 (level 3) or products such as "
+                                 "'x1:z1'; values finite numbers.")
+        preds.update(parts)
+    three = n_upper is not None
+    if not three and (upper_cov is not None or any(p[0] == "w" for p in preds)):
+        raise ParameterError("upper_cov and level-3 predictors (w1, ...) need n_upper, the number "
+                             "of upper-level units of a three-level design.")
+    if three and upper_cov is None:
+        raise ParameterError("a three-level design (n_upper given) needs upper_cov, the variance of "
+                             "the upper-level random intercept (or a covariance matrix).")
+    order = lambda s: (s[0] != "x", s[0] != "z", int(s[1:]))  # noqa: E731
+    xs = sorted((p for p in preds if p[0] == "x"), key=order)
+    re_terms = _terms(re_cov, re_terms, "re_cov", xs)
+    S = _cov(re_cov, re_terms, "re_cov")
+    if three:
+        upper_terms = _terms(upper_cov, upper_terms, "upper_cov", xs)
+        S3 = _cov(upper_cov, upper_terms, "upper_cov")
+    preds.update(t for t in re_terms + (upper_terms if three else ()) if t != "(Intercept)")
+    names = sorted(preds, key=order)
+
+    # ---- design: units and sizes
+    if three:
+        K = _count_arg(n_upper, "n_upper")
+        per_upper = _sizes(n_clusters, K, "n_clusters", "clusters", gen)
+        J = int(per_upper.sum())
+        upper_of_cluster = np.repeat(np.arange(K), per_upper)
+    else:
+        J = _count_arg(n_clusters, "n_clusters")
+    sizes = _sizes(cluster_size, J, "cluster_size", "members", gen)
+    n = int(sizes.sum())
+    cl = np.repeat(np.arange(J), sizes)
+
+    # ---- predictors, level by level
+    cols: dict[str, np.ndarray] = {}
+    levels = {"x": (n, None), "z": (J, cl), "w": (K if three else 0, upper_of_cluster[cl] if three else None)}
+    for p in names:
+        m, idx = levels[p[0]]
+        v = gen.standard_normal(m)
+        cols[p] = v if idx is None else v[idx]
+
+    # ---- linear predictor
+    eta = np.zeros(n)
+    for name, beta in fixed.items():
+        if name == "(Intercept)":
+            eta += beta
+        else:
+            term = np.ones(n)
+            for part in name.split(":"):
+                term = term * cols[part]
+            eta += beta * term
+    U = _draw_re(gen, S, J)
+    for t, term in enumerate(re_terms):
+        eta += U[cl, t] if term == "(Intercept)" else U[cl, t] * cols[term]
+    if three:
+        V3 = _draw_re(gen, S3, K)
+        up = upper_of_cluster[cl]
+        for t, term in enumerate(upper_terms):
+            eta += V3[up, t] if term == "(Intercept)" else V3[up, t] * cols[term]
+
+    # ---- response
+    if family == "gaussian":
+        y = eta + sd_e * gen.standard_normal(n)
+    elif family == "binomial":
+        y = gen.binomial(trials, expit(eta) if link == "logit" else ndtr(eta)).astype(np.int64)
+    else:
+        mu = np.exp(eta)
+        if not np.isfinite(mu).all() or mu.max() > 1e15:
+            raise ParameterError("the Poisson means exp(eta) overflow; make the fixed and random "
+                                 "effects smaller (eta is on the log scale).")
+        y = gen.poisson(mu).astype(np.int64)
+
+    out = {"y": y}
+    if trials != 1:
+        out["trials"] = np.full(n, trials, dtype=np.int64)
+    out.update({p: cols[p] for p in names})
+    out["cluster"] = cl + 1
+    if three:
+        out["upper"] = up + 1
+    df = pd.DataFrame(out)
+    ranef = {"cluster": pd.DataFrame(U, columns=list(re_terms),
+                                     index=pd.Index(np.arange(1, J + 1), name="cluster"))}
+    if three:
+        ranef["upper"] = pd.DataFrame(V3, columns=list(upper_terms),
+                                      index=pd.Index(np.arange(1, K + 1), name="upper"))
+    df.attrs["truth"] = SimulationTruth(
+        fixed={k: float(v) for k, v in fixed.items()}, re_terms=re_terms, re_cov=S.copy(),
+        upper_terms=upper_terms if three else None, upper_cov=S3.copy() if three else None,
+        sigma2=float(sigma2) if family == "gaussian" else None, family=family, link=link,
+        ranef=ranef)
+    return df
