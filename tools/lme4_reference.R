@@ -142,6 +142,7 @@ timed_fit <- function(fun, reps) {
         })
     )[["elapsed"]]
   }
+  times <- round(times, 3)   # system.time() resolution is 1 ms
   list(fit = fit, elapsed = median(times), times = times, warnings = warns, messages = msgs)
 }
 
