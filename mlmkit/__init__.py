@@ -11,3 +11,4 @@ from . import rng
 from . import datasets
 from . import simulate
 # Other modules: append one import per line below (no try/except: a broken import must fail loudly).
+from . import checks
