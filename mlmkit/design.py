@@ -79,10 +79,11 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.map({False: "FALSE", True: "TRUE"})
     if pd.api.types.is_numeric_dtype(s.dtype):
-        uniq, codes = np.unique(s.to_numpy(float), return_inverse=True)
+        codes, uniq = pd.factorize(s.to_numpy(float), sort=True)     # hashing: faster than np.unique
         labels = [str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniq]
         return codes.astype(np.int64), np.array(labels, dtype=object)
-    uniq, codes = np.unique(s.astype(str).to_numpy(object), return_inverse=True)
+    codes, uniq = pd.factorize(s.astype(str).to_numpy(object), sort=True)
+    uniq = np.asarray(uniq, dtype=object)
     if all(u.isdigit() for u in uniq):
         # labels such as rats' batch "1".."71" came from integers in the R original: keep R's numeric order
         order = np.argsort([int(u) for u in uniq], kind="stable")
@@ -229,7 +230,9 @@ def _fixed_matrix(rhs: str, data: pd.DataFrame, formula: str, spec=None):
     if simple is not None:
         intercept, names = simple
         cols = ([np.ones(len(data))] if intercept else []) + [data[n].to_numpy(float) for n in names]
-        X = np.column_stack(cols) if cols else np.empty((len(data), 0))
+        X = np.empty((len(data), len(cols)), order="F")      # column by column: contiguous writes
+        for j, c in enumerate(cols):
+            X[:, j] = c
         return X, tuple((["(Intercept)"] if intercept else []) + names), None
     from formulaic import model_matrix
     try:
@@ -251,6 +254,11 @@ def _check_rank(X: np.ndarray, names: tuple[str, ...], formula: str) -> None:
     projecting it on the columns before it; (near) zero means x_j is aliased.
     """
     if X.shape[1] == 0:
+        return
+    # Cheap screen on X'X (p × p); the QR of X runs only when a column looks nearly aliased.
+    G = X.T @ X
+    d = np.sqrt(np.maximum(np.diag(G), 1e-300))
+    if np.linalg.eigvalsh(G / np.outer(d, d)).min() > 1e-6:
         return
     R = np.linalg.qr(X, mode="r")
     d = np.abs(np.diag(R))

@@ -37,14 +37,12 @@ def _controller():
 
 
 def blas_threads(structure: "REStructure | None" = None):
-    """Context manager limiting BLAS to one thread unless a large dense block needs more.
+    """Context manager limiting BLAS to one thread during a fit.
 
-    The factorisation works on many tiny matrices; on a busy 2-core machine OpenBLAS's thread
-    start-up per call made a sleepstudy fit 5× slower.  Only a dense Schur complement of more than
-    1,000 random effects gains from threads.
+    The factorisation works on many small matrices, and even its one dense block (a Schur complement
+    of ~1,000 random effects for InstEval) ran 15× slower with OpenBLAS's threads than without on a
+    busy 2-core machine: thread start-up and contention cost more than the parallel work gains.
     """
-    if structure is not None and structure.q2 > 1000:
-        return contextlib.nullcontext()
     return _controller().limit(limits=1, user_api="blas")
 
 
@@ -124,7 +122,7 @@ class REStructure:
                                shape=(n, off2))
         cat = (lambda xs: np.concatenate(xs) if xs else np.empty(0, dtype=np.int64))
         return cls(n1=block1[0].n_levels, codes1=block1[0].codes,
-                   z1=np.column_stack([t.values for t in block1]), lam1_index=lam1_index, Z2=Z2,
+                   z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, Z2=Z2,
                    lam2_rows=cat(rows2), lam2_cols=cat(cols2), lam2_theta=cat(theta2),
                    term_slices=tuple(slices))
 
@@ -168,20 +166,26 @@ class PLSSystem:
     def __init__(self, structure: REStructure, X: np.ndarray, y: np.ndarray, sqrtw: np.ndarray | None = None):
         self.structure = s = structure
         self.p = X.shape[1]
-        Xy = np.column_stack([X, y])
+        Xy = np.empty((X.shape[0], X.shape[1] + 1), order="F")
+        Xy[:, :-1] = X
+        Xy[:, -1] = y
         z1 = s.z1
         if sqrtw is not None:
             Xy = Xy * sqrtw[:, None]
             z1 = z1 * sqrtw[:, None]
         self.A11 = _level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
         self.B1 = _level_sums(s.codes1, s.n1, z1, Xy)           # (n1, q1, p+1)
+        if s.q1 <= 3:       # contiguous per-element copies for the small-block path of factor()
+            self.A_soa = np.ascontiguousarray(self.A11.transpose(1, 2, 0))
+            self.B_soa = np.ascontiguousarray(self.B1.transpose(1, 0, 2))
         self.XyXy = Xy.T @ Xy
         self.nobs = X.shape[0]
         if s.Z2 is not None:
             Z2 = s.Z2 if sqrtw is None else sp.diags(sqrtw) @ s.Z2
             Z1 = s.Z1 if sqrtw is None else sp.diags(sqrtw) @ s.Z1
-            self.A22 = (Z2.T @ Z2).tocsc()
+            self.A22 = (Z2.T @ Z2).toarray()        # dense: the Schur complement fills it in anyway
             self.A21 = (Z2.T @ Z1).tocsr()
+            self.A12 = self.A21.T.tocsr()
             self.B2 = np.asarray(Z2.T @ Xy)
 
     def factor(self, theta: np.ndarray) -> "PLSFactor":
@@ -190,27 +194,76 @@ class PLSSystem:
         theta = np.asarray(theta, float)
         lam1 = s.lambda1(theta)
         q1 = s.q1
-        M = lam1.T @ self.A11 @ lam1
-        M[:, np.arange(q1), np.arange(q1)] += 1.0
-        L1 = chol_batched(M)
-        R1 = forward_solve_batched(L1, lam1.T @ self.B1)
-        R1flat = R1.reshape(s.n1 * q1, -1)
-        S = self.XyXy - R1flat.T @ R1flat
-        L21 = L22 = R2 = lam2 = None
+        if q1 <= 3:
+            L1, R1, RtR = _factor_small(lam1, self.A_soa, self.B_soa)
+        else:
+            M = lam1.T @ self.A11 @ lam1
+            M[:, np.arange(q1), np.arange(q1)] += 1.0
+            L1 = chol_batched(M)
+            R1 = forward_solve_batched(L1, lam1.T @ self.B1)
+            R1flat = R1.reshape(s.n1 * q1, -1)
+            RtR = R1flat.T @ R1flat
+        S = self.XyXy - RtR
+        L22 = R2 = lam2 = None
         if s.Z2 is not None:
+            # Block 2 through its Schur complement.  With K_i = Λ₁M_i⁻¹Λ₁' per level of factor 1,
+            # L₂₁L₂₁' = Λ₂'(A₂₁ K A₁₂)Λ₂ and L₂₁R₁ = Λ₂'A₂₁ K B₁, so L₂₁ itself is never formed.
             lam2 = s.lambda2(theta)
             Linv = forward_solve_batched(L1, np.broadcast_to(np.eye(q1), L1.shape))
-            W = lam1 @ np.swapaxes(Linv, 1, 2)                          # Λ₁ L₁⁻ᵀ, per level
-            Wbd = sp.bsr_matrix((W, np.arange(s.n1), np.arange(s.n1 + 1)), shape=(s.n1 * q1, s.n1 * q1))
-            L21 = (lam2.T @ (self.A21 @ Wbd)).tocsr()                    # q2 × n1q1, sparse
-            M22 = (lam2.T @ self.A22 @ lam2).toarray() - (L21 @ L21.T).toarray()
+            LL = Linv @ lam1.T
+            K = np.swapaxes(LL, 1, 2) @ LL
+            Kbd = sp.bsr_matrix((K, np.arange(s.n1), np.arange(s.n1 + 1)), shape=(s.n1 * q1, s.n1 * q1))
+            AK = (self.A21 @ Kbd).tocsr()
+            P = self.A22 - (AK @ self.A12).toarray()
+            M22 = _congruence(lam2, P)
             M22[np.diag_indices_from(M22)] += 1.0
-            L22 = scipy.linalg.cholesky(M22, lower=True, check_finite=False)
-            R2 = scipy.linalg.solve_triangular(L22, lam2.T @ self.B2 - L21 @ R1flat, lower=True,
-                                               check_finite=False)
+            L22 = scipy.linalg.cholesky(M22, lower=True, check_finite=False, overwrite_a=True)
+            rhs = lam2.T @ (self.B2 - AK @ self.B1.reshape(s.n1 * q1, -1))
+            R2 = scipy.linalg.solve_triangular(L22, rhs, lower=True, check_finite=False)
             S = S - R2.T @ R2
         Lxx = _chol_psd(S)
-        return PLSFactor(self, theta, lam1, L1, R1, lam2, L21, L22, R2, Lxx)
+        return PLSFactor(self, theta, lam1, L1, R1, lam2, L22, R2, Lxx)
+
+
+def _factor_small(lam: np.ndarray, A: np.ndarray, B: np.ndarray):
+    """Block 1 for q ≤ 3 effects per level, as elementwise arithmetic over all levels at once.
+
+    ``A`` (q, q, n1) and ``B`` (q, n1, m) hold Z_i'Z_i and Z_i'[X y] element by element, so every
+    step below is one vectorised operation on n1 numbers: M = Λ'AΛ + I, its Cholesky factor L by the
+    column recurrence, and R = L⁻¹Λ'B by forward substitution.  numpy's batched LAPACK calls on
+    10,000 2 × 2 matrices cost 50× more.  Returns L (n1, q, q), R (n1, q, m) and Σ_i R_i'R_i.
+    """
+    q, n1 = lam.shape[0], A.shape[-1]
+    zero = np.zeros(n1)
+    cols = [[l for l in range(q) if lam[l, j] != 0.0] for j in range(q)]
+    T = [[sum((A[k, l] * lam[l, j] for l in cols[j]), zero) for j in range(q)] for k in range(q)]
+    L = [[None] * q for _ in range(q)]
+    for j in range(q):
+        mjj = sum((lam[k, j] * T[k][j] for k in range(q) if lam[k, j] != 0.0), zero) + 1.0
+        L[j][j] = np.sqrt(mjj - sum((L[j][k] ** 2 for k in range(j)), zero))
+        for i in range(j + 1, q):
+            mij = sum((lam[k, i] * T[k][j] for k in range(q) if lam[k, i] != 0.0), zero)
+            L[i][j] = (mij - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / L[j][j]
+    R = []
+    for j in range(q):
+        v = sum((lam[k, j] * B[k] for k in range(q) if lam[k, j] != 0.0), np.zeros(B.shape[1:]))
+        for k in range(j):
+            v = v - L[j][k][:, None] * R[k]
+        R.append(v / L[j][j][:, None])
+    L1 = np.zeros((n1, q, q))
+    for j in range(q):
+        for i in range(j, q):
+            L1[:, i, j] = L[i][j]
+    RtR = sum(r.T @ r for r in R)
+    return L1, np.stack(R, axis=1), RtR
+
+
+def _congruence(lam: sp.spmatrix, P: np.ndarray) -> np.ndarray:
+    """Λ'PΛ for a sparse lower-triangular Λ; elementwise scaling when Λ is diagonal (scalar terms)."""
+    if lam.nnz == lam.shape[0] and np.array_equal(lam.indices, np.arange(lam.shape[0])):
+        d = lam.data
+        return d[:, None] * P * d[None, :]
+    return np.asarray(lam.T @ np.asarray(lam.T @ P).T).T
 
 
 def chol_batched(M: np.ndarray) -> np.ndarray:
@@ -257,7 +310,6 @@ class PLSFactor:
     L1: np.ndarray
     R1: np.ndarray
     lam2: sp.csc_matrix | None
-    L21: sp.csr_matrix | None
     L22: np.ndarray | None
     R2: np.ndarray | None
     Lxx: np.ndarray
@@ -298,7 +350,9 @@ class PLSFactor:
         if self.L22 is not None:
             rhs2 = self.R2[:, p] - self.R2[:, :p] @ beta
             u2 = scipy.linalg.solve_triangular(self.L22.T, rhs2, lower=False)
-            rhs1 = rhs1 - (self.L21.T @ u2).reshape(rhs1.shape)
+            # L₂₁'u₂ = L₁⁻¹Λ₁'(A₁₂Λ₂u₂), level by level
+            v = (self.system.A12 @ (self.lam2 @ u2)).reshape(rhs1.shape)
+            rhs1 = rhs1 - forward_solve_batched(self.L1, (v @ self.lam1)[..., None])[..., 0]
         u1 = backward_solve_batched(self.L1, rhs1)
         return u1, u2
 

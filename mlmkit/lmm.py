@@ -100,9 +100,10 @@ def _hessian(devfun: "DevFun", x: np.ndarray, h: float = 1e-4) -> np.ndarray:
     steps = h * np.maximum(1.0, np.abs(x))
     H = np.zeros((k, k))
     if devfun.has_gradient:
+        g0 = devfun.gradient(x)
         for i in range(k):
             e = np.zeros(k); e[i] = steps[i]
-            H[:, i] = (devfun.gradient(x + e) - devfun.gradient(x - e)) / (2 * steps[i])
+            H[:, i] = (devfun.gradient(x + e) - g0) / steps[i]
         return 0.5 * (H + H.T)
     f0 = devfun(x)
     for i in range(k):
