@@ -12,3 +12,4 @@ from . import datasets
 from . import simulate
 # Other modules: append one import per line below (no try/except: a broken import must fail loudly).
 from . import checks
+from .lmm import lmer
