@@ -391,11 +391,11 @@ def condvar(m) -> dict[str, list[pd.DataFrame]]:
         Var(b | y) = σ² Λ (L Lᵀ)⁻¹ Λᵀ,     L Lᵀ = Λᵀ Zᵀ Z Λ + I,
 
     and this function returns its diagonal blocks, one q × q block per level of each term.  It is
-    computed from the model's blocked Cholesky factor (:mod:`mlmkit.linalg`): for the block of the
-    largest grouping factor (L₁, a batch of small factors) and the remaining block (L₂₂ with the
-    cross block L₂₁),
+    computed from the model's blocked Cholesky factor (:mod:`mlmkit.linalg`): block 1 (the largest
+    grouping factor) has M_i = L_i L_iᵀ per level, block 2 (the other terms) the factor L₂₂ of its
+    Schur complement, and the cross block is L₂₁ = Λ₂ᵀ A₂₁ Λ₁ L₁⁻ᵀ with A₂₁ = Z₂ᵀZ₁.  Then
 
-        (L Lᵀ)⁻¹ block 1 = L₁⁻ᵀ L₁⁻¹ + Gᵀ G,   G = L₂₂⁻¹ L₂₁ L₁⁻¹,
+        (L Lᵀ)⁻¹ block 1 = M⁻¹ + Gᵀ G,   G = L₂₂⁻¹ L₂₁ L₁⁻¹ = L₂₂⁻¹ Λ₂ᵀ A₂₁ Λ₁ M⁻¹,
         (L Lᵀ)⁻¹ block 2 = L₂₂⁻ᵀ L₂₂⁻¹,
 
     batched over levels (no loop over groups).  For a GLMM the same formula holds with σ² = 1 and
@@ -419,18 +419,18 @@ def condvar(m) -> dict[str, list[pd.DataFrame]]:
     scale = float(m.sigma) ** 2 if getattr(m, "sigma", None) is not None else 1.0
     q1 = s.q1
     L1inv = np.linalg.inv(f.L1)                                   # (n1, q1, q1)
-    C1 = np.swapaxes(L1inv, 1, 2) @ L1inv                         # L₁⁻ᵀ L₁⁻¹ per level
+    C1 = np.swapaxes(L1inv, 1, 2) @ L1inv                         # M⁻¹ = L₁⁻ᵀ L₁⁻¹ per level
     Cov2 = None
     if f.L22 is not None:
-        Linv_bd = sp.bsr_matrix((L1inv, np.arange(s.n1), np.arange(s.n1 + 1)), shape=(s.n1 * q1, s.n1 * q1))
-        K = (f.L21 @ Linv_bd).toarray()                           # L₂₁ L₁⁻¹, q2 × n1q1
+        W = f.lam1 @ C1                                            # Λ₁ M_i⁻¹ per level
+        Wbd = sp.bsr_matrix((W, np.arange(s.n1), np.arange(s.n1 + 1)), shape=(s.n1 * q1, s.n1 * q1))
+        K = np.asarray((f.lam2.T @ (f.system.A21 @ Wbd)).todense())   # L₂₁ L₁⁻¹, q2 × n1q1
         G = scipy.linalg.solve_triangular(f.L22, K, lower=True, check_finite=False)
         G3 = G.reshape(G.shape[0], s.n1, q1)
         C1 = C1 + np.einsum("rij,rik->ijk", G3, G3)
         L22inv = scipy.linalg.solve_triangular(f.L22, np.eye(f.L22.shape[0]), lower=True, check_finite=False)
-        lam2 = f.lam2.toarray()
-        W = L22inv @ lam2.T                                        # L₂₂⁻¹ Λ₂ᵀ
-        Cov2 = W.T @ W                                             # Λ₂ (L₂₂ L₂₂ᵀ)⁻¹ Λ₂ᵀ
+        V = np.asarray((f.lam2 @ L22inv.T).T)                      # L₂₂⁻¹ Λ₂ᵀ
+        Cov2 = V.T @ V                                             # Λ₂ (L₂₂ L₂₂ᵀ)⁻¹ Λ₂ᵀ
     Cov1 = f.lam1 @ C1 @ f.lam1.T                                 # Λ₁ C₁ Λ₁ᵀ, per level
     out: dict[str, list[np.ndarray]] = {}
     for t, (block, off) in zip(m.design.terms, s.term_slices):
