@@ -13,11 +13,13 @@ comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 NBVAL_SANITIZE := $(if $(wildcard notebooks/sanitize.cfg),--nbval-sanitize-with notebooks/sanitize.cfg,)
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
 .PHONY: lab test unit nbval install clean-venv
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	@mkdir -p notebooks
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 test: unit nbval
 

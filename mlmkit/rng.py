@@ -36,6 +36,7 @@ e.g. ``rng.rnorm(3, sd=-1)`` raises ``ParameterError: rnorm: 'sd' must be >= 0 (
 """
 from __future__ import annotations
 
+import inspect
 import math
 from array import array
 from numbers import Integral, Real
@@ -646,41 +647,25 @@ def default_stream() -> RRandom:
     return _DEFAULT
 
 
-def set_seed(seed: int) -> None:
-    """R's ``set.seed(seed)`` for the shared stream; see :meth:`RRandom.set_seed`."""
-    _DEFAULT.set_seed(seed)
+def _on_shared_stream(name: str):
+    """Module-level twin of ``RRandom.<name>`` acting on the shared stream (same signature and docs)."""
+    method = getattr(RRandom, name)
+
+    def function(*args, **kwargs):
+        return getattr(_DEFAULT, name)(*args, **kwargs)
+
+    sig = inspect.signature(method)
+    function.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"On the shared stream (R's global ``.Random.seed``): {method.__doc__}"
+    return function
 
 
-def runif(n, min=0.0, max=1.0) -> np.ndarray:
-    """R's ``runif`` on the shared stream; see :meth:`RRandom.runif`."""
-    return _DEFAULT.runif(n, min, max)
-
-
-def rnorm(n, mean=0.0, sd=1.0) -> np.ndarray:
-    """R's ``rnorm`` on the shared stream; see :meth:`RRandom.rnorm`."""
-    return _DEFAULT.rnorm(n, mean, sd)
-
-
-def sample(x, size=None, replace: bool = False, prob=None) -> np.ndarray:
-    """R's ``sample`` on the shared stream; see :meth:`RRandom.sample`."""
-    return _DEFAULT.sample(x, size, replace, prob)
-
-
-def mvrnorm(n, mu, Sigma, tol: float = 1e-6) -> np.ndarray:
-    """``MASS::mvrnorm`` on the shared stream; see :meth:`RRandom.mvrnorm`."""
-    return _DEFAULT.mvrnorm(n, mu, Sigma, tol)
-
-
-def unif_rand(n: int = 1) -> np.ndarray:
-    """``n`` raw ``unif_rand()`` draws from the shared stream."""
-    return _DEFAULT.unif_rand(n)
-
-
-def get_state() -> np.ndarray:
-    """The shared stream's state as R's ``.Random.seed`` (626 int32)."""
-    return _DEFAULT.get_state()
-
-
-def set_state(state) -> None:
-    """Restore the shared stream from :func:`get_state` or R's ``.Random.seed``."""
-    _DEFAULT.set_state(state)
+set_seed = _on_shared_stream("set_seed")
+runif = _on_shared_stream("runif")
+rnorm = _on_shared_stream("rnorm")
+sample = _on_shared_stream("sample")
+mvrnorm = _on_shared_stream("mvrnorm")
+unif_rand = _on_shared_stream("unif_rand")
+get_state = _on_shared_stream("get_state")
+set_state = _on_shared_stream("set_state")

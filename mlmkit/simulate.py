@@ -22,8 +22,9 @@ matrix, Gaussian, binomial or Poisson responses.  The true parameters and random
 the data in ``df.attrs["truth"]`` (a :class:`SimulationTruth`).
 
 Invalid input raises :class:`mlmkit.errors.ParameterError` (or ``FamilyError`` for a family) with a
-message that says what to change, e.g. ``multilevel(re_cov=[[1, 2], [2, 1]])`` -> "re_cov is not
-positive semi-definite (eigenvalues [3.0, -1.0]) ...".
+message that says what to change, e.g. ``multilevel(fixed={"x1": 1}, re_cov=[[1, 2], [2, 1]])`` ->
+"re_cov is not positive semi-definite (eigenvalues [3.0, -1.0]): some correlation implied is
+outside [-1, 1] ...".
 """
 from __future__ import annotations
 
