@@ -75,8 +75,14 @@ def test_tutorial_data_equal_r_bit_for_bit(design):
         pytest.skip(f"{path.name} not present")
     ref = pd.read_csv(path)
     df = DESIGNS[design]()
+    # MASS::mvrnorm's eigenvectors come from LAPACK, which may differ in the last bit between LAPACK
+    # builds (they agree exactly with R's reference LAPACK here); everything else must be exact.
+    from_lapack = {"u0j", "u1j", "b0j", "b1j", "y"} if design == "slopes_cor" else set()
     for col in ref.columns:
-        assert np.array_equal(df[col].to_numpy(), ref[col].to_numpy()), col
+        if col in from_lapack:
+            np.testing.assert_allclose(df[col].to_numpy(), ref[col].to_numpy(), rtol=0, atol=1e-13)
+        else:
+            assert np.array_equal(df[col].to_numpy(), ref[col].to_numpy()), col
 
 
 def test_variance_components_equals_rng_reference_exactly():
