@@ -28,7 +28,38 @@ write_txt <- function(case, expr) {
   cat("wrote", case, "\n")
 }
 keep <- function(fit) suppressMessages(suppressWarnings(fit))
-summ <- function(case, fit) write_txt(case, print(summary(fit)))
+## <case>.fit.txt: lme4's fitted quantities (17 significant digits), one "key<TAB>values" line each, so
+## that the Python renderer can be fed lme4's own numbers and must then print lme4's text exactly.
+dump_fit <- function(case, fit) {
+  v <- function(key, x) paste(c(key, if (is.numeric(x)) sprintf("%.17g", x) else as.character(x)),
+                              collapse = "\t")
+  vc <- as.data.frame(VarCorr(fit))
+  ng <- ngrps(fit)
+  glmm <- isGLMM(fit)
+  msgs <- unlist(fit@optinfo$conv$lme4$messages)
+  lines <- c(v("formula", deparse(fit@call$formula, width.cutoff = 500L)),
+             v("REML", as.integer(isREML(fit))),
+             v("family", if (glmm) family(fit)$family else character()),
+             v("link", if (glmm) family(fit)$link else character()),
+             v("nAGQ", if (glmm) fit@devcomp$dims[["nAGQ"]] else numeric()),
+             v("nobs", nobs(fit)), v("groups", names(ng)), v("ngroups", as.numeric(ng)),
+             v("reml_criterion", if (isREML(fit)) REMLcrit(fit) else numeric()),
+             v("aic", AIC(fit)), v("bic", BIC(fit)), v("loglik", as.numeric(logLik(fit))),
+             v("df_resid", df.residual(fit)), v("sigma", sigma(fit)),
+             v("fixef_names", names(fixef(fit))), v("fixef", unname(fixef(fit))),
+             v("vcov", as.vector(as.matrix(vcov(fit)))),
+             v("vc_grp", vc$grp), v("vc_var1", ifelse(is.na(vc$var1), "NA", vc$var1)),
+             v("vc_var2", ifelse(is.na(vc$var2), "NA", vc$var2)), v("vc_vcov", vc$vcov),
+             v("vc_sdcor", vc$sdcor), v("pearson", unname(residuals(fit, "pearson"))),
+             v("singular", as.integer(isSingular(fit))), v("optimizer", fit@optinfo$optimizer),
+             v("messages", setdiff(msgs, "boundary (singular) fit: see help('isSingular')")),
+             v("n_dropped", length(attr(model.frame(fit), "na.action"))))
+  writeLines(lines, file.path(out, paste0(case, ".fit.txt")))
+}
+summ <- function(case, fit) {
+  write_txt(case, print(summary(fit)))
+  dump_fit(case, fit)
+}
 
 sleepstudy <- read.csv("tests/data/sleepstudy.csv")
 sleepstudy$Subject <- factor(sleepstudy$Subject)
@@ -65,7 +96,8 @@ summ("cbpp_glmer", glmer(cbind(incidence, size - incidence) ~ period + (1 | herd
 write_txt("varcorr_sleepstudy", print(VarCorr(fm1)))
 
 ## ---- R's number formatting on awkward inputs: kind <TAB> digits <TAB> inputs <TAB> result ----
-## inputs and results are joined by "|"; numbers are written with 17 significant digits.
+## inputs and results are joined by "|" (lines of deparse and cat output by a literal \\n);
+## numbers are written with 17 significant digits.
 num <- function(x) paste(sprintf("%.17g", x), collapse = "|")
 set.seed(20240607)
 vecs <- list(c(612.1, 35.07, 654.94), c(0.5, 0.25, 1e-3), c(123456.7, 0.001), c(1e-8, 1),
@@ -86,5 +118,17 @@ nm <- list(c("(Intercept)", "Days"), c("(Intercept)", "recipeB", "recipeC", "tem
            c("treatmentplacebo", "treatmentdrug", "treatmentdrugs"), c("I(x^2)", "log(dose)"))
 for (n in nm) for (m in c(1, 4, 6, 11)) lines <- c(lines,
   paste("abbreviate", m, paste(n, collapse = "|"), paste(abbreviate(n, minlength = m), collapse = "|"), sep = "\t"))
+## formulas as deparse() prints them in the "Formula:" line (inputs as a Python user might type them)
+fml <- c("Reaction~Days+(Days|Subject)", "cbind(m,n-m)~1+(1|batch)", "y ~ x - 1", "y~-1+x",
+         "y ~ I(x^2) + log(z, base = 2)", "y ~ a*b + a:b + (1|g1/g2)", "y ~ x + (x || g)", "y ~ 0.50 + x",
+         "log(reaction_time_ms) ~ days_of_sleep_deprivation + age_in_years + (days_of_sleep_deprivation | subject_identifier)",
+         "y ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11 + x12 + x13 + x14 + x15 + x16 + x17 + x18 + x19 + x20 + (1 | g)",
+         "outcome_variable_with_a_long_name ~ (1 + predictor_one + predictor_two + predictor_three | grouping)")
+for (f in fml) lines <- c(lines, paste("deparse", 60, f, paste(deparse(eval(parse(text = f)[[1]])), collapse = "\\n"), sep = "\t"))
+## cat(fill = TRUE) of lme4's "Number of obs" line with many grouping factors
+grp <- list(c(Subject = 18), c(plate = 24, sample = 6),
+            c(a_long_grouping_factor = 1200, another_long_grouping_factor = 300, third_factor = 25))
+for (g in grp) lines <- c(lines, paste("groups", 80, paste(names(g), g, sep = ", ", collapse = "; "),
+  paste(capture.output(cat(sprintf("Number of obs: %d, groups: ", 5000L), paste(paste(names(g), g, sep = ", "), collapse = "; "), fill = TRUE)), collapse = "\\n"), sep = "\t"))
 writeLines(lines, file.path(out, "rformat_cases.txt"))
 cat("wrote rformat_cases\n")
