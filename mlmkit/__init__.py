@@ -13,3 +13,4 @@ from . import simulate
 # Other modules: append one import per line below (no try/except: a broken import must fail loudly).
 from . import checks
 from .lmm import lmer
+from .display import summarize, print_varcorr, VarCorr
