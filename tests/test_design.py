@@ -1,0 +1,74 @@
+"""lformula: model matrices, R's names, level labels, term order, missing values."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmkit.design import factor_codes, lformula, r_name
+from mlmkit.errors import DataError
+
+
+@pytest.mark.parametrize("formulaic,r", [
+    ("Intercept", "(Intercept)"), ("x", "x"), ("f[T.b]", "fb"), ("x:f[T.b]", "x:fb"),
+    ("period[T.2]", "period2"), ("f[a]", "fa"), ("np.log(x)", "np.log(x)"),
+])
+def test_r_names(formulaic, r):
+    assert r_name(formulaic) == r
+
+
+@pytest.mark.parametrize("values,labels,codes", [
+    ([3, 1, 2, 3], ["1", "2", "3"], [2, 0, 1, 2]),
+    ([3.0, 10.0, 2.0], ["2", "3", "10"], [1, 2, 0]),
+    (["b", "a", "b"], ["a", "b"], [1, 0, 1]),
+    (["10", "9", "100"], ["9", "10", "100"], [1, 0, 2]),               # whole-number text: numeric order
+    (pd.Categorical(["lo", "hi"], categories=["lo", "hi", "unused"]), ["lo", "hi"], [0, 1]),
+    ([True, False], ["FALSE", "TRUE"], [1, 0]),
+])
+def test_factor_codes(values, labels, codes):
+    c, lab = factor_codes(values)
+    assert list(lab) == labels and list(c) == codes
+
+
+def _data(n=60, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "f": rng.choice(list("abc"), n),
+                         "g": np.repeat(np.arange(6), n // 6), "h": np.tile(np.arange(4), n // 4)[:n]})
+
+
+def test_fixed_matrix_with_factors_and_functions():
+    d = lformula("y ~ x * f + np.log(x**2) + (1 | g)", _data())
+    assert d.fixef_names == ("(Intercept)", "x", "fb", "fc", "np.log(x ** 2)", "x:fb", "x:fc")
+    assert d.X.shape == (60, 7)
+
+
+def test_terms_ordered_by_levels_and_theta_layout():
+    d = lformula("y ~ x + (x | g) + (1 | h)", _data())
+    assert [t.group for t in d.terms] == ["g", "h"]                 # 6 levels before 4
+    assert [t.theta_offset for t in d.terms] == [0, 3]
+    np.testing.assert_array_equal(d.theta_start, [1, 0, 1, 1])
+    np.testing.assert_array_equal(d.theta_lower, [0, -np.inf, 0, 0])
+    assert d.terms[0].columns == ("(Intercept)", "x")
+
+
+def test_interaction_grouping_labels():
+    d = lformula("y ~ 1 + (1 | g/h)", _data())
+    inner = [t for t in d.terms if t.group == "h:g"][0]
+    assert inner.levels[0] == "0:0" and inner.n_levels == 24
+
+
+def test_missing_values_are_dropped_and_counted():
+    df = _data()
+    df.loc[[1, 7], "x"] = np.nan
+    df.loc[3, "f"] = None                          # f is not in the formula: no effect
+    d = lformula("y ~ x + (1 | g)", df)
+    assert d.nobs == 58 and d.n_dropped == 2
+    assert df["x"].isna().sum() == 2               # input untouched
+
+
+def test_lambda_block_from_theta():
+    d = lformula("y ~ x + (x | g)", _data())
+    np.testing.assert_array_equal(d.terms[0].lambda_block(np.array([2.0, 0.5, 3.0])), [[2.0, 0.0], [0.5, 3.0]])
+
+
+def test_bad_data_type():
+    with pytest.raises(DataError, match="DataFrame"):
+        lformula("y ~ x + (1 | g)", [[1, 2]])
