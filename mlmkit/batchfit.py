@@ -1,0 +1,328 @@
+"""lmer's profiled deviance at many parameter vectors at once, and a fast bounded minimiser on top.
+
+Profiling, the parametric bootstrap and power simulations evaluate the deviance of one design
+thousands of times.  One call of :meth:`mlmkit.linalg.PLSSystem.factor` costs tens to hundreds of
+microseconds, most of it Python overhead, so this module evaluates K parameter vectors in one batch
+of numpy calls: the finite-difference derivatives of a d-parameter objective (about 2d² + 2d + 1
+points) cost a few evaluations' worth of time.
+
+For θ (rows of ``thetas``), with the quantities of the two-block layout of :mod:`mlmkit.linalg`
+(per level g of the first grouping factor A_g = Z_g'Z_g, B_g = Z_g'[X y]; for the other factors
+A₂₂ = Z₂'Z₂, A₂₁ = Z₂'Z₁, B₂ = Z₂'[X y]):
+
+    L_g = chol(Λ₁'A_gΛ₁ + I),  R_g = L_g⁻¹Λ₁'B_g,  G_g = Λ₁L_g⁻ᵀ,  T_g = A₂₁,g G_g
+    L₂₂ = chol(Λ₂'(A₂₂ − Σ_g T_gT_g')Λ₂ + I),  R₂ = L₂₂⁻¹Λ₂'(B₂ − Σ_g T_gR_g)
+    S = [X y]'[X y] − Σ_g R_g'R_g − R₂'R₂ = L_S L_S'
+    ldL2 = 2 Σ log diag L_g + 2 Σ log diag L₂₂,  r² = (L_S)²_{p+1,p+1},  ldRX2 = 2 Σ_{j≤p} log (L_S)_jj
+
+and the criteria (Bates et al. 2015, eqs. 34, 41; σ not profiled in the last):
+
+    ML      d(θ)     = ldL2 + n [1 + log(2π r²/n)]
+    REML    d_R(θ)   = ldL2 + ldRX2 + (n − p) [1 + log(2π r²/(n − p))]
+    ML(σ)   d(θ, σ)  = ldL2 + r²/σ² + n log(2πσ²)
+
+The second block is handled densely in batch when it is small (Penicillin's 6 samples, Pastes'
+10 batches); a large one (InstEval) falls back to :meth:`~mlmkit.linalg.PLSSystem.factor` point by
+point — same numbers, less speed.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .linalg import PLSSystem
+
+__all__ = ["BatchDeviance", "minimize_bounded", "fast_refit", "with_response"]
+
+_LOG2PI = np.log(2.0 * np.pi)
+_DENSE_BLOCK2_LIMIT = 500_000          # q₂² · n₁ · q₁ above which block 2 is left to linalg.PLSSystem
+
+
+def _level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], b.shape[1])."""
+    out = np.empty((n_levels, a.shape[1], b.shape[1]))
+    for j in range(a.shape[1]):          # loops over columns only, never over rows or groups
+        for k in range(b.shape[1]):
+            out[:, j, k] = np.bincount(codes, weights=a[:, j] * b[:, k], minlength=n_levels)
+    return out
+
+
+class BatchDeviance:
+    """ldL2, S, r² and ldRX2 of one design (Z from ``structure``, X, y) at K values of θ at once."""
+
+    def __init__(self, structure, X: np.ndarray, y: np.ndarray):
+        s = self.structure = structure
+        X = np.asarray(X, float)
+        self.n, self.p = X.shape
+        Xy = np.column_stack([X, np.asarray(y, float)])
+        self.A11 = _level_sums(s.codes1, s.n1, s.z1, s.z1)
+        self.B1 = _level_sums(s.codes1, s.n1, s.z1, Xy)
+        self.XyXy = Xy.T @ Xy
+        self._lam_index = s.lam1_index         # index -1 (a structural zero) reads an appended 0
+        self._mode = "one"
+        if s.Z2 is not None:
+            if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT:
+                self._mode = "two"
+                Z2 = s.Z2
+                self.A22 = (Z2.T @ Z2).toarray()
+                self.A21 = (Z2.T @ s.Z1).toarray().reshape(s.q2, s.n1, s.q1)
+                self.B2 = np.asarray(Z2.T @ Xy)
+            else:
+                self._mode = "loop"
+                self._system = PLSSystem(s, X, Xy[:, -1])
+
+    def schur(self, thetas) -> tuple[np.ndarray, np.ndarray]:
+        """(ldL2 of shape (K,), S of shape (K, p+1, p+1)): S = [X y]'[X y] − Σ R'R at each θ.
+
+        S holds everything about β at that θ: β̂ = S_XX⁻¹S_Xy, r² = S_yy − S_yX β̂, and holding
+        β_j at b adds (b − β̂_j)² / (S_XX⁻¹)_jj to r² (the fixed-effect profiles).
+        """
+        thetas = np.atleast_2d(np.asarray(thetas, float))
+        if self._mode == "loop":
+            fs = [self._system.factor(t) for t in thetas]
+            return np.array([f.ldL2 for f in fs]), np.stack([f.Lxx @ f.Lxx.T for f in fs])
+        p = self.p
+        K = thetas.shape[0]
+        th = np.concatenate([thetas, np.zeros((K, 1))], axis=1)
+        lam = th[:, self._lam_index]                                     # (K, q, q)
+        q = lam.shape[1]
+        # The q x q algebra is written out element by element over arrays of shape (K, n1): numpy's
+        # stacked linalg routines spend microseconds per tiny matrix, elementwise code does not.
+        M = np.einsum("kai,gab,kbj->kgij", lam, self.A11, lam, optimize=False)   # Λ'AΛ (K, n1, q, q)
+        C = np.einsum("kai,gap->kgip", lam, self.B1)                             # Λ'B  (K, n1, q, p+1)
+        L = np.zeros_like(M)
+        ldL2 = np.zeros(K)
+        R = np.empty_like(C)
+        for j in range(q):
+            d = M[:, :, j, j] + 1.0 - (L[:, :, j, :j] ** 2).sum(axis=2)
+            L[:, :, j, j] = ljj = np.sqrt(d)
+            ldL2 += np.log(ljj).sum(axis=1)
+            for i in range(j + 1, q):
+                L[:, :, i, j] = (M[:, :, i, j] - (L[:, :, i, :j] * L[:, :, j, :j]).sum(axis=2)) / ljj
+            R[:, :, j] = (C[:, :, j] - np.einsum("kgi,kgip->kgp", L[:, :, j, :j], R[:, :, :j])) / ljj[..., None]
+        Rf = R.reshape(K, -1, p + 1)
+        S = self.XyXy[None] - np.einsum("kgi,kgj->kij", Rf, Rf)
+        if self._mode == "two":
+            ld2, R2 = self._block2(th, lam, L, R)
+            ldL2 = ldL2 + ld2
+            S = S - np.swapaxes(R2, 1, 2) @ R2
+        return 2.0 * ldL2, S
+
+    def _block2(self, th, lam, L, R):
+        """½ log|L₂₂|² and R₂ for a small second block (see the module docstring)."""
+        s = self.structure
+        K, q = lam.shape[0], lam.shape[1]
+        # L⁻ᵀ per level by back substitution on the identity, then G = Λ₁ L⁻ᵀ.
+        Linv = np.zeros_like(L)
+        for j in range(q):
+            Linv[:, :, j, j] = 1.0 / L[:, :, j, j]
+            for i in range(j + 1, q):
+                Linv[:, :, i, j] = -(L[:, :, i, j:i] * Linv[:, :, j:i, j]).sum(axis=2) / L[:, :, i, i]
+        G = np.einsum("kab,kgcb->kgac", lam, Linv)                             # Λ₁ L⁻ᵀ
+        T = np.einsum("agi,kgij->kagj", self.A21, G)                            # (K, q2, n1, q)
+        P = self.A22[None] - np.einsum("kagj,kbgj->kab", T, T)
+        rhs0 = self.B2[None] - np.einsum("kagj,kgjp->kap", T, R)
+        lam2 = np.zeros((K, s.q2, s.q2))
+        lam2[:, s.lam2_rows, s.lam2_cols] = th[:, s.lam2_theta]
+        lam2T = np.swapaxes(lam2, 1, 2)
+        M22 = lam2T @ P @ lam2 + np.eye(s.q2)
+        L22 = np.linalg.cholesky(M22)
+        R2 = np.linalg.solve(L22, lam2T @ rhs0)
+        return np.log(np.diagonal(L22, axis1=1, axis2=2)).sum(axis=1), R2
+
+    def components(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ldL2, r2, ldRX2), each of shape (K,), for thetas of shape (K, n_theta)."""
+        ldL2, S = self.schur(thetas)
+        p = self.p
+        try:
+            Ls = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError:          # an exact fit (r² = 0) somewhere in the batch
+            from .linalg import _chol_psd
+            Ls = np.stack([_chol_psd(s) for s in S])
+        d = np.diagonal(Ls, axis1=1, axis2=2)
+        return ldL2, d[:, p] ** 2, 2.0 * np.log(d[:, :p]).sum(axis=1)
+
+    def ml(self, thetas) -> np.ndarray:
+        """ML deviance with β and σ profiled out."""
+        ldL2, r2, _ = self.components(thetas)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ldL2 + self.n * (1.0 + _LOG2PI + np.log(r2 / self.n))
+        return np.where(r2 > 0, out, np.inf)
+
+    def reml(self, thetas) -> np.ndarray:
+        """REML criterion with β and σ profiled out."""
+        ldL2, r2, ldRX2 = self.components(thetas)
+        nu = self.n - self.p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ldL2 + ldRX2 + nu * (1.0 + _LOG2PI + np.log(r2 / nu))
+        return np.where(r2 > 0, out, np.inf)
+
+    def ml_sigma(self, thetas, sigma) -> np.ndarray:
+        """ML deviance at (θ, σ) with only β profiled out."""
+        ldL2, r2, _ = self.components(thetas)
+        s2 = np.asarray(sigma, float) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ldL2 + r2 / s2 + self.n * (_LOG2PI + np.log(s2))
+        return np.where(s2 > 0, out, np.inf)
+
+
+def _stencil(d: int) -> np.ndarray:
+    """Offsets (in units of the step) of a 5-point gradient and a central Hessian, plus the centre."""
+    rows = [np.zeros(d)]
+    for i in range(d):
+        for k in (1.0, -1.0, 2.0, -2.0):
+            e = np.zeros(d); e[i] = k
+            rows.append(e)
+    for i in range(d):
+        for j in range(i):
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                e = np.zeros(d); e[i] = si; e[j] = sj
+                rows.append(e)
+    return np.array(rows)
+
+
+def _derivatives(F: np.ndarray, h: np.ndarray):
+    """Gradient (5-point, O(h⁴)) and Hessian (central, O(h²)) from values on :func:`_stencil`."""
+    d = len(h)
+    f0 = F[0]
+    ax = F[1:1 + 4 * d].reshape(d, 4)                      # f(+h), f(-h), f(+2h), f(-2h) per axis
+    g = (8.0 * (ax[:, 0] - ax[:, 1]) - (ax[:, 2] - ax[:, 3])) / (12.0 * h)
+    H = np.diag((ax[:, 0] - 2.0 * f0 + ax[:, 1]) / h ** 2)
+    off = F[1 + 4 * d:].reshape(-1, 4)
+    k = 0
+    for i in range(d):
+        for j in range(i):
+            H[i, j] = H[j, i] = (off[k, 0] - off[k, 1] - off[k, 2] + off[k, 3]) / (4.0 * h[i] * h[j])
+            k += 1
+    return g, H
+
+
+_ALPHAS = np.array([1.0, 0.5, 0.25, 0.1, 0.03, 1e-2, 1e-3, 1e-4])
+
+
+def minimize_bounded(fun_batch, x0, lower, upper, *, scale=None, rel_step: float = 1e-4,
+                     ftol: float = 1e-11, maxiter: int = 100):
+    """Minimise a smooth batched objective within box bounds by projected Newton steps.
+
+    ``fun_batch(X)`` takes a (K, d) array and returns K values; it is called twice per iteration:
+    once on a stencil (centre, x ± hᵢeᵢ, x ± 2hᵢeᵢ, x ± hᵢeᵢ ± hⱼeⱼ) giving the gradient to O(h⁴)
+    and the Hessian to O(h²), and once on the projected Newton step scaled by several step lengths
+    (backtracking done as one batch; the lowest value is taken).  Near a bound the stencil is centred at the nearest point 2h
+    inside it and the gradient carried over, g(x) ≈ g(c) + H(c)(x − c), so the objective is never
+    evaluated outside the box.  Coordinates at a bound whose gradient points outwards are held
+    there (active set); the Hessian of the others is made positive definite by reflecting
+    negative eigenvalues.  Steps are hᵢ = rel_step · max(|xᵢ|, scaleᵢ).
+
+    Stops when the Newton decrement g'H⁻¹g/2 or the decrease of f falls below ``ftol``
+    (absolute, in the objective's units — deviance units here).  Returns ``(x, f(x), calls)``.
+    """
+    lower = np.asarray(lower, float)
+    upper = np.asarray(upper, float)
+    x = np.clip(np.asarray(x0, float), lower, upper)
+    d = len(x)
+    if d == 0:
+        return x, float(fun_batch(x[None])[0]), 1
+    scale = np.ones(d) if scale is None else np.asarray(scale, float)
+    E = _stencil(d)
+    calls = 0
+
+    def derivs(x):
+        nonlocal calls
+        h = rel_step * np.maximum(np.abs(x), scale)
+        c = np.clip(x, lower + 2 * h, upper - 2 * h)
+        F = fun_batch(np.vstack([c + E * h, x[None]]))
+        calls += 1
+        g, H = _derivatives(F[:-1], h)
+        return float(F[-1]), g + H @ (x - c), H, np.all(np.isfinite(F[:-1]))
+
+    fx, g, H, ok = derivs(x)
+    if not np.isfinite(fx):
+        return x, fx, calls
+    for _ in range(maxiter):
+        if not ok or not np.all(np.isfinite(H)):
+            break
+        # A coordinate stays at its bound when the gradient pushes outwards and the curvature does
+        # not invite it back in (a Λ diagonal of 0 is a stationary point that may be a maximum).
+        hd = np.diag(H)
+        held = ((x <= lower) & (g > 0) | (x >= upper) & (g < 0)) & (hd >= 0)
+        free = ~held
+        if not free.any():
+            break
+        w, V = np.linalg.eigh(H[np.ix_(free, free)])
+        wmax = max(np.abs(w).max(), 1e-8)
+        gf = g[free]
+        pf = -(V @ ((V.T @ gf) / np.maximum(np.abs(w), 1e-8 * wmax)))
+        dirs = [pf]
+        if w[0] < -1e-8 * wmax:
+            # Negative curvature: also try its direction, pointing downhill and into the box.
+            v = V[:, 0] * np.linalg.norm(scale[free]) * 0.1
+            xf = x[free]
+            if gf @ v > 0 or np.any((xf <= lower[free]) & (v < 0)) or np.any((xf >= upper[free]) & (v > 0)):
+                v = -v
+            dirs.append(v)
+        elif 0.5 * float(-gf @ pf) < ftol:
+            break
+        steps = np.zeros((len(dirs) * len(_ALPHAS), d))
+        steps[:, free] = np.concatenate([_ALPHAS[:, None] * p for p in dirs])
+        X = np.clip(x + steps, lower, upper)
+        Fs = fun_batch(X)
+        calls += 1
+        k = int(np.nanargmin(np.where(np.isfinite(Fs), Fs, np.nan))) if np.isfinite(Fs).any() else -1
+        if k < 0 or not Fs[k] < fx:
+            break
+        decrease = fx - float(Fs[k])
+        x, fx = X[k], float(Fs[k])
+        if decrease < ftol:
+            break
+        fx, g, H, ok = derivs(x)
+    return x, fx, calls
+
+
+def fast_refit(m, y, *, REML: bool | None = None, start=None):
+    """Refit lmer result ``m`` to a new response ``y`` (same design), warm-started at θ̂.
+
+    The same criterion as :func:`mlmkit.lmm.lmer` minimised with :func:`minimize_bounded`; returns an
+    :class:`~mlmkit.lmm.LmerResult` without warnings (simulation loops check ``is_singular`` themselves).
+
+    Raises
+    ------
+    DataError
+        when ``y`` does not have one value per observation of ``m``.
+    """
+    from .lmm import DevFun, OptResult, mk_lmer_devfun, mk_mer_mod, optimize_lmer
+
+    y = np.asarray(y, float)
+    if y.shape != (m.nobs,):
+        raise DataError(f"a new response needs {m.nobs} values (one per observation), got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise DataError("the new response has missing or infinite values")
+    REML = m.REML if REML is None else bool(REML)
+    d = with_response(m.design, y)
+    x0 = m.theta if start is None else np.asarray(start, float)
+    if d.structure.Z2 is not None and d.structure.q2 ** 2 * d.structure.n1 * d.structure.q1 > _DENSE_BLOCK2_LIMIT:
+        devfun = mk_lmer_devfun(d, REML=REML)
+        return mk_mer_mod(devfun, optimize_lmer(devfun, start=x0, check=False), warn=False)
+    yy = y if d.offset is None else y - d.offset
+    bd = BatchDeviance(d.structure, d.X, yy)
+    crit = bd.reml if REML else bd.ml
+    lower = d.theta_lower
+    theta, fun, calls = minimize_bounded(crit, x0, lower, np.full(len(lower), np.inf))
+    devfun = DevFun(d, REML, PLSSystem(d.structure, d.X, yy))
+    opt = OptResult(theta=theta, fun=fun, nfev=calls, message="projected Newton (batched)")
+    return mk_mer_mod(devfun, opt, warn=False)
+
+
+# Cached properties of a Design that depend only on the formula, X and Z, not on the response.
+_RESPONSE_FREE = ("structure", "theta_start", "theta_lower", "ngroups")
+
+
+def with_response(design, y: np.ndarray):
+    """The design with a new response column; what does not depend on y is shared, not rebuilt."""
+    d = dataclasses.replace(design, response=pd.DataFrame({design.response.columns[0]: y}))
+    for name in _RESPONSE_FREE:
+        if name in design.__dict__:                      # a computed functools.cached_property
+            d.__dict__[name] = design.__dict__[name]
+    return d
