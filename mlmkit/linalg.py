@@ -74,6 +74,13 @@ class REStructure:
     lam2_cols: np.ndarray
     lam2_theta: np.ndarray
     term_slices: tuple[tuple[int, int], ...]
+    term_theta: tuple[int, ...] = ()      # first θ index of each term
+    term_sizes: tuple[int, ...] = ()      # number of random effects of each term (levels × q)
+
+    @property
+    def all_scalar(self) -> bool:
+        """Every term a scalar random effect (crossed/nested random intercepts): Λ is diagonal."""
+        return self.q1 == 1 and len(self.lam2_theta) == self.q2
 
     @property
     def q1(self) -> int:
@@ -124,7 +131,8 @@ class REStructure:
         return cls(n1=block1[0].n_levels, codes1=block1[0].codes,
                    z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, Z2=Z2,
                    lam2_rows=cat(rows2), lam2_cols=cat(cols2), lam2_theta=cat(theta2),
-                   term_slices=tuple(slices))
+                   term_slices=tuple(slices), term_theta=tuple(t.theta_offset for t in terms),
+                   term_sizes=tuple(t.n_levels * t.q for t in terms))
 
     def lambda1(self, theta: np.ndarray) -> np.ndarray:
         return np.where(self.lam1_index >= 0, np.append(theta, 0.0)[self.lam1_index], 0.0)
@@ -187,6 +195,12 @@ class PLSSystem:
             self.A21 = (Z2.T @ Z1).tocsr()
             self.A12 = self.A21.T.tocsr()
             self.B2 = np.asarray(Z2.T @ Xy)
+
+    @cached_property
+    def scalar_pairs(self):
+        """Level/column pairs for the scalar-terms gradient (see :func:`mlmkit.gradient.scalar_pairs`)."""
+        from .gradient import scalar_pairs
+        return scalar_pairs(self.structure, self.A21)
 
     def profiled_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
         """(log|L|², log|R_X|², r²) at θ: all the profiled criterion needs, computed with least overhead.
@@ -405,40 +419,9 @@ class PLSFactor:
         return Linv.T @ Linv
 
     def gradient(self, REML: bool) -> np.ndarray | None:
-        """Analytic gradient of the profiled criterion in θ (one grouping factor only; else None).
-
-        With E_k = ∂Λ/∂θ_k = e_r e_c', M_i = Λ'A_iΛ + I per level, v_i = Z_i'(y_i − X_iβ̂ − Z_iΛû_i),
-        C_i = Z_i'Σ_i⁻¹X_i = B_i − A_iΛM_i⁻¹Λ'B_i and W = X'Σ⁻¹X = R_X'R_X:
-
-            ∂ log|M| / ∂θ_k       =  2 [Σ_i M_i⁻¹Λ'A_i]_{c r}
-            ∂ r² / ∂θ_k           = −2 [Σ_i v_i û_i']_{r c}          (envelope theorem)
-            ∂ log|W| / ∂θ_k       = −2 [Σ_i Λ'C_i W⁻¹ C_i']_{c r}
-            ML:   ∂d = ∂log|M| + n/r² ∂r²       REML:  ∂d = ∂log|M| + ∂log|W| + (n−p)/r² ∂r²
-        """
-        if self.L22 is not None or self.system.structure.n_theta_other:
-            return None
-        sysm, p, lam = self.system, self.p, self.lam1
-        A, B = sysm.A11, sysm.B1
-        q1 = lam.shape[0]
-        Linv = forward_solve_batched(self.L1, np.broadcast_to(np.eye(q1), self.L1.shape))
-        Minv = np.swapaxes(Linv, 1, 2) @ Linv
-        LamA = lam.T @ A
-        G = (Minv @ LamA).sum(axis=0)
-        beta = self.beta
-        u1, _ = self.u(beta)
-        b1 = u1 @ lam.T
-        v = B[..., p] - B[..., :p] @ beta - (A @ b1[..., None])[..., 0]
-        V = v.T @ u1
-        rows, cols = sysm.structure.theta_rc
-        n = sysm.nobs
-        g = 2.0 * G[cols, rows]
-        dr2 = -2.0 * V[rows, cols]
-        if REML:
-            BX = B[..., :p]
-            C = BX - np.swapaxes(LamA, 1, 2) @ (Minv @ (lam.T @ BX))
-            H = lam.T @ ((C @ self.vcov_unscaled) @ np.swapaxes(C, 1, 2)).sum(axis=0)
-            return g - 2.0 * H[cols, rows] + (n - p) / self.r2 * dr2
-        return g + n / self.r2 * dr2
+        """Analytic gradient of the profiled criterion in θ, or None (see :mod:`mlmkit.gradient`)."""
+        from .gradient import profiled_gradient
+        return profiled_gradient(self, REML)
 
     @cached_property
     def sum_u2(self) -> float:

@@ -245,3 +245,30 @@ def test_public_api_names():
     for name in ("fixef", "vcov", "varcorr", "sigma", "theta", "ranef", "coef", "loglik", "aic", "bic",
                  "deviance", "reml_criterion", "nobs", "ngroups", "is_singular", "fitted"):
         assert getattr(m, name) is not None, name
+
+
+@pytest.mark.parametrize("cid", ["penicillin", "pastes"])
+@pytest.mark.parametrize("reml", [True, False])
+def test_scalar_terms_gradient_matches_finite_differences(cid, reml):
+    """The closed-form gradient for crossed/nested random intercepts (mlmkit.gradient)."""
+    case = reference("lmer")[cid]
+    f = mk_lmer_devfun(lformula(case["formula"], case_data(case)), REML=reml)
+    assert f.has_gradient
+    th = f.design.theta_start * 0.5 + 0.1
+    h = 1e-6
+    fd = [(f(th + h * e) - f(th - h * e)) / (2 * h) for e in np.eye(len(th))]
+    np.testing.assert_allclose(f.gradient(th), fd, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("cid", ["penicillin", "pastes", "sleep_slope"])
+def test_gradient_optimizer_agrees_with_bobyqa(cid):
+    case, m, _ = lmer_fit(cid)
+    m2 = lmer(case["formula"], case_data(case), REML=case["REML"], optimizer="L-BFGS-B")
+    assert m2.opt.optimizer == "L-BFGS-B"
+    assert m2.reml_criterion <= m.reml_criterion + 1e-7
+    np.testing.assert_allclose(m2.fixef, m.fixef, rtol=1e-5)
+
+
+def test_repr_is_the_summary():
+    m = lmer_fit("sleep_slope")[1]
+    assert repr(m).startswith("Linear mixed model fit by REML")
