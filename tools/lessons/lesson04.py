@@ -1,0 +1,216 @@
+"""Lesson 4: rat tumours, from one binomial model to a multilevel binomial model; shrinkage."""
+from tools.lessons import code, md
+
+SLUG = "rats"
+
+CELLS = [
+    md(r"""
+    # Lesson 4 — Rat tumours: a multilevel binomial model
+
+    **Learning objectives.** After this lesson you can
+
+    1. model a proportion with a binomial logistic regression and read its single coefficient;
+    2. explain why one separate estimate per group (the flat model) is not a model of the groups;
+    3. fit the multilevel binomial model with `mk.glmer` and relate `fixef`, `ranef` and `coef`;
+    4. draw and explain *shrinkage*: why small or extreme groups move towards the average;
+    5. say why a GLMM reports z values and p-values while an LMM reports t values.
+
+    Source: Mark Andrews' notes on multilevel models (random effects models: the rats data).
+    """),
+    code(r"""
+    import numpy as np
+    import pandas as pd
+    import matplotlib.pyplot as plt
+    import statsmodels.api as sm
+    from scipy.special import expit, logit
+
+    import mlmkit as mk
+    from mlmkit import plots
+
+    pd.set_option("display.precision", 4)
+
+
+    def check(label, value, printed, slack=0):
+        decimals = len(printed.split(".")[1]) if "." in printed else 0
+        unit = 10.0 ** -decimals
+        assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-12, \
+            f"{label} = {float(value):.6g}, but the tutorial printed {printed}"
+        print(f"matches the tutorial: {label} = {printed}")
+    """),
+    md(r"""
+    ## The data
+
+    71 batches of laboratory rats (a classic data set from Tarone, 1982): in batch $j$, $m_j$ of the
+    $n_j$ rats developed a tumour. `batch` is a label, so `mk.datasets.load` reads it as text.
+    """),
+    code(r"""
+    rats = mk.datasets.load("rats")
+    rats.head()
+    """),
+    md(r"""
+    ## One batch
+
+    Batch 42 had 2 tumours among 13 rats. If each rat in the batch has the same unknown probability
+    $\theta$ of a tumour, the count is binomial; on the log-odds scale that is a logistic regression with
+    only an intercept:
+
+    $$m \sim \text{Binomial}(n, \theta), \qquad \log\frac{\theta}{1-\theta} = \beta .$$
+
+    In R this is `glm(cbind(m, n - m) ~ 1, family = binomial)`. statsmodels' `GLM` fits the same model; we
+    give it one row per rat (a binomial count is a sum of 0/1 outcomes, and the likelihood is the same).
+    """),
+    code(r"""
+    b42 = rats[rats["batch"] == "42"].iloc[0]
+    tumour = np.repeat([1, 0], [b42["m"], b42["n"] - b42["m"]])          # 2 ones, 11 zeros
+    glm42 = sm.GLM(tumour, np.ones((len(tumour), 1)), family=sm.families.Binomial()).fit()
+    theta42 = expit(glm42.params[0])
+    check("theta for batch 42", theta42, "0.1538462")
+    """),
+    md(r"""
+    The estimate is simply $2/13$: for one batch, the model adds nothing to the observed proportion.
+
+    ## The flat model: one estimate per batch
+
+    Giving every batch its own $\beta_j$ (R: `glm(cbind(m, n - m) ~ 0 + batch, family = binomial)`) is 71
+    unrelated binomial models, and each estimate is again the observed proportion $m_j / n_j$:
+
+    $$m_j \sim \text{Binomial}(n_j, \theta_j), \qquad \log\frac{\theta_j}{1-\theta_j} = \beta_j .$$
+    """),
+    code(r"""
+    flat = (rats["m"] / rats["n"]).set_axis(rats["batch"])
+    print(f"batches with no tumour at all: {(rats['m'] == 0).sum()}  (flat estimate 0, log-odds -infinity)")
+    flat.describe().round(3)
+    """),
+    md(r"""
+    Fourteen batches get an estimated tumour probability of exactly 0 — hard to believe when their
+    neighbours have rates around 10–20%. And the flat model has nothing to say about batches in general:
+    no average rate, no spread, no prediction for a 72nd batch.
+
+    ## The multilevel model
+
+    Model the batches' log-odds as draws from a normal population:
+
+    $$
+    \begin{aligned}
+    m_j &\sim \text{Binomial}(n_j, \theta_j), & \log\frac{\theta_j}{1-\theta_j} &= \beta_j, \\
+    \beta_j &\sim N(b, \tau^2)
+    \quad\Longleftrightarrow\quad \beta_j = b + \xi_j,\ \ \xi_j \sim N(0, \tau^2).
+    \end{aligned}
+    $$
+
+    The batches now inform one another through $b$ and $\tau$, which are estimated from all of them.
+
+    | R (lme4) | Python (mlmkit) |
+    |---|---|
+    | `glmer(cbind(m, n - m) ~ 1 + (1 \| batch), data = rats_df, family = binomial(link = "logit"))` | `mk.glmer("cbind(m, n - m) ~ 1 + (1 \| batch)", rats, family="binomial")` |
+    """),
+    code(r"""
+    m_ml = mk.glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, family="binomial")
+    m_ml.summary()
+    """),
+    code(r"""
+    b = m_ml.fixef["(Intercept)"]
+    se_b = np.sqrt(m_ml.vcov.iloc[0, 0])
+    check("AIC", m_ml.aic, "319.9")
+    check("BIC", m_ml.bic, "324.4")
+    check("log-likelihood", m_ml.loglik, "-157.9")
+    check("deviance", -2 * m_ml.loglik, "315.9")
+    check("batch variance", m_ml.varcorr["vcov"].iloc[0], "0.4417")
+    check("batch sd (tau)", m_ml.varcorr["sdcor"].iloc[0], "0.6646")
+    check("b", b, "-1.9369")
+    check("its standard error", se_b, "0.1211")
+    """),
+    md(r"""
+    The batches' log-odds of a tumour are estimated to be normally distributed with mean −1.94 and
+    standard deviation 0.66; on the probability scale the typical batch has a rate of
+    $\text{logit}^{-1}(-1.94) \approx 0.126$.
+
+    ## `ranef`, `fixef` and `coef`
+
+    `ranef` holds each batch's predicted offset $\hat\xi_j$, `fixef` the population mean $\hat b$, and
+    `coef` their sum, the batch's own log-odds $\hat\beta_j = \hat b + \hat\xi_j$ (R: `ranef(m)`,
+    `fixef(m)`, `coef(m)`). Batch labels are text, so they sort as R sorts them: "1", "10", "11", ...
+    """),
+    code(r"""
+    xi = m_ml.ranef["batch"]["(Intercept)"]
+    beta = m_ml.coef["batch"]["(Intercept)"]
+    for label, printed_xi, printed_beta in [("1", "-0.6298720", "-2.566785"), ("10", "-0.6096908", "-2.546604"),
+                                            ("12", "-0.5888596", "-2.525773"), ("14", "-0.5673326", "-2.504246")]:
+        check(f"ranef, batch {label}", xi[label], printed_xi, slack=300)
+        check(f"coef, batch {label}", beta[label], printed_beta, slack=30)
+    print("coef = fixef + ranef:", np.allclose(beta, b + xi))
+    """),
+    md(r"""
+    (The random effects agree with the tutorial to four or five decimals: glmer's Laplace optimum is
+    found numerically, and the conditional modes inherit the optimiser's tolerance.)
+
+    ## Shrinkage
+
+    Compare each batch's flat estimate $m_j/n_j$ with its multilevel estimate
+    $\text{logit}^{-1}(\hat\beta_j)$. Point sizes show the number of rats.
+    """),
+    code(r"""
+    theta_ml = expit(beta)
+    fig, ax = plt.subplots(figsize=(4.5, 5))
+    plots.shrinkage(flat, theta_ml, sizes=rats.set_index("batch")["n"], population=expit(b),
+                    ylabel="probability of a tumour", ax=ax)
+    ax.legend(fontsize=8, loc="upper right")
+    plt.show()
+    """),
+    md(r"""
+    Every estimate moves towards the population value, the zeros most of all: a batch with 0 of 20 now
+    gets about 5%, because a rate of exactly 0 is implausible given the other 70 batches. How far an
+    estimate moves depends on how much data the batch has and how far it sits from the rest — small,
+    extreme batches move most. This *partial pooling* lies between two extremes: no pooling (the flat
+    model) and complete pooling (one rate for all batches).
+    """),
+    code(r"""
+    table = pd.DataFrame({"m": rats["m"].to_numpy(), "n": rats["n"].to_numpy(), "flat": flat.to_numpy(),
+                          "multilevel": theta_ml.reindex(rats["batch"]).to_numpy()}, index=rats["batch"])
+    table.iloc[[0, 41, 70]].round(3)
+    """),
+    md(r"""
+    ## Frequent question: z or t, and where do the p-values come from?
+
+    The fixed-effects table of a GLMM has `z value` and `Pr(>|z|)`, that of an LMM `t value` and no p-value.
+    In a binomial or Poisson model the variance follows from the mean — there is no residual variance to
+    estimate — so lme4 uses the large-sample normal (Wald z) reference and prints its p-value. In an LMM
+    the estimated residual variance adds uncertainty of unknown degrees of freedom (lesson 2).
+    The z test here has a clear meaning: is the typical batch's log-odds different from 0, i.e. its
+    tumour rate different from 50%? Unsurprisingly, yes.
+
+    ## Frequent question: predictions with and without the random effects
+
+    With a non-linear link the two kinds of prediction answer different questions.
+    `m.predict(type="response")` gives each batch's own estimated rate; `re_form="~0"` gives
+    $\text{logit}^{-1}(\hat b)$, the rate of a *typical* batch (the median batch). The *average* rate over
+    the population of batches is higher, because the inverse logit is curved: it integrates over
+    $\xi \sim N(0, \hat\tau^2)$.
+    """),
+    code(r"""
+    new_batch = pd.DataFrame({"batch": ["a new batch"]})
+    typical = m_ml.predict(new_batch, re_form="~0", type="response")[0]
+    tau = m_ml.varcorr["sdcor"].iloc[0]
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)         # integrate over N(0, 1)
+    average = np.sum(weights * expit(b + tau * nodes)) / np.sum(weights)
+    print(f"typical (median) batch: {typical:.4f}")
+    print(f"average over batches:   {average:.4f}")
+    print(f"observed overall rate:  {rats['m'].sum() / rats['n'].sum():.4f}")
+    """),
+    md(r"""
+    ## Why not statsmodels here?
+
+    statsmodels' `MixedLM` is for normal responses only. Its binomial mixed model
+    (`BinomialBayesMixedGLM`) is Bayesian — fitted by a variational or a Laplace-type posterior
+    approximation with its own priors — so its numbers are not maximum-likelihood estimates and cannot
+    match lme4's; that is why this lesson compares with the source tutorial only. mlmkit's `glmer` uses
+    lme4's method: the Laplace approximation to the likelihood, maximised over the variance and the
+    fixed effects together.
+
+    ## Exercise
+
+    Continue with `exercises/lesson04_*.ipynb`: find the batches that move most and explain why.
+
+    **Next:** [Lesson 5 — alcohol consumption by country](05_alcohol.ipynb).
+    """),
+]
