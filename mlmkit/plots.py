@@ -9,6 +9,9 @@ never modified.  Wrong arguments raise :class:`mlmkit.errors.ParameterError` or
     >>> plots.caterpillar(m, group="School")                            # doctest: +SKIP
     ParameterError: 'School' is not a grouping factor of this model; it has: Subject
 
+:func:`plot_profile` (ζ against each parameter of ``m.profile()``) is defined in :mod:`mlmkit.profile`
+and re-exported here, so every figure of the course is in this module.
+
 A figure needs a fitted model only through the result contract (``fixef``, ``coef``, ``ranef``,
 ``varcorr``, ``fitted``, ``residuals``) except :func:`condvar`, which reads the model's Cholesky factor.
 """
@@ -21,9 +24,10 @@ import scipy.sparse as sp
 import scipy.stats
 
 from .errors import DataError, ParameterError
+from .profile import plot_profile
 
 __all__ = ["shrinkage", "group_panels", "fitted_lines", "ranef_contour", "condvar", "caterpillar",
-           "residual_diagnostics"]
+           "residual_diagnostics", "plot_profile"]
 
 _FLAT, _MULTI, _POP = "#d95f02", "#1b9e77", "black"
 
@@ -46,7 +50,7 @@ def _grid(ax, n, ncols, panel_size, sharex=True, sharey=True):
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
-                             sharex=sharex, sharey=sharey, squeeze=False)
+                             sharex=sharex, sharey=sharey, squeeze=False, layout="constrained")
     axes = axes.ravel()
     for a in axes[n:]:
         a.set_visible(False)
@@ -226,8 +230,11 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
         a.set_title(lab, fontsize=8, pad=2)
         a.tick_params(labelsize=7)
     if tables:
-        axes[0].figure.legend(loc="upper center", ncol=len(tables), frameon=False,
-                              bbox_to_anchor=(0.5, 1.02))
+        fig = axes[0].figure
+        if ax is None:
+            fig.legend(loc="outside upper center", ncol=len(tables), frameon=False)
+        else:
+            axes[0].legend(fontsize=7, frameon=False)
     if ax is None:
         axes[0].figure.supxlabel(x)
         axes[0].figure.supylabel(y)

@@ -277,3 +277,14 @@ def test_residual_diagnostics_small_sample_ppoints_and_axes(sleep):
     np.testing.assert_allclose(qq_re[:, 0], scipy.stats.norm.ppf((np.arange(1, 5) - 0.375) / 4.25))
     with pytest.raises(ParameterError, match="needs 3 Axes"):
         plots.residual_diagnostics(m, ax=grid[:2])
+
+
+# --------------------------------------------------------------------------------------------------
+# re-exported from mlmkit.profile
+def test_plot_profile_is_reexported_and_draws_one_panel_per_parameter(sleep):
+    from mlmkit import profile
+    assert plots.plot_profile is profile.plot_profile
+    m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    prof = profile.profile(m)
+    axes = plots.plot_profile(prof, which=["sd_(Intercept)|Subject", "sigma"])
+    assert [a.get_title() for a in axes] == ["sd_(Intercept)|Subject", "sigma"]
