@@ -1,0 +1,278 @@
+"""GLM families and link functions for :func:`mlmkit.glmer`, with R's definitions.
+
+A :class:`Family` bundles a response distribution and a :class:`Link`.  The pieces glmer needs are
+those of R's ``family`` objects:
+
+* ``linkfun`` η = g(μ), ``linkinv`` μ = g⁻¹(η), ``mu_eta`` dμ/dη;
+* ``variance(μ)``: V(μ) = μ(1 − μ) for the binomial, μ for the Poisson;
+* ``dev_resids(y, μ, wt)``: the unit deviances 2·wt·[ℓ(y; y) − ℓ(y; μ)];
+* ``loglik(y, μ, wt, n)``: the log density of each observation, **including** the binomial
+  coefficient and log y!, so that −2 Σ loglik equals R's ``family$aic()`` (without the 2·npar term)
+  and lme4's Laplace deviance (and hence logLik, AIC, BIC) come out identical.
+
+A binomial response is stored as the proportion y = successes / trials with prior weight
+``trials × user weight``; ``n`` (the number of trials, 1 for 0/1 data) is what the binomial
+coefficient needs.
+
+>>> binomial("probit").linkinv(0.0)                              # doctest: +SKIP
+0.5
+>>> get_family("binomial", link="loglog")                        # doctest: +SKIP
+FamilyError: unknown link 'loglog' for the binomial family: use one of 'logit', 'probit', ...
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.special as sc
+
+from .errors import FamilyError
+
+__all__ = ["Link", "Family", "binomial", "poisson", "get_family", "FAMILIES", "LINKS"]
+
+_EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function g with its inverse and derivative, as R's ``make.link`` builds them."""
+
+    name: str
+    linkfun: Callable[[np.ndarray], np.ndarray]
+    linkinv: Callable[[np.ndarray], np.ndarray]
+    mu_eta: Callable[[np.ndarray], np.ndarray]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Clamps as in lme4's glmFamily.cpp (glmer's own link code, smoother than R's family.c thresholds):
+# μ is kept inside [eps, 1 − eps] and dμ/dη above eps so PIRLS weights never vanish.
+def _logit_inv(eta):
+    return np.clip(sc.expit(eta), _EPS, 1.0 - _EPS)
+
+
+def _logit_mu_eta(eta):
+    p = sc.expit(eta)
+    return np.maximum(p * (1.0 - p), _EPS)
+
+
+def _probit_inv(eta):
+    return np.minimum(sc.ndtr(eta), 1.0 - _EPS)
+
+
+def _cauchit_inv(eta):
+    return np.clip(0.5 + np.arctan(eta) / np.pi, _EPS, 1.0 - _EPS)
+
+
+def _cloglog_inv(eta):
+    return np.clip(-np.expm1(-np.exp(np.asarray(eta, float))), _EPS, 1.0 - _EPS)
+
+
+def _cloglog_mu_eta(eta):
+    eta = np.minimum(np.asarray(eta, float), 700.0)
+    return np.maximum(np.exp(eta - np.exp(eta)), _EPS)
+
+
+LINKS: dict[str, Link] = {
+    "logit": Link("logit", lambda mu: sc.logit(mu), _logit_inv, _logit_mu_eta),
+    "probit": Link("probit", lambda mu: sc.ndtri(mu), _probit_inv,
+                   lambda eta: np.exp(-0.5 * np.asarray(eta, float) ** 2) / np.sqrt(2.0 * np.pi)),
+    "cauchit": Link("cauchit", lambda mu: np.tan(np.pi * (np.asarray(mu, float) - 0.5)), _cauchit_inv,
+                    lambda eta: np.maximum(1.0 / (np.pi * (1.0 + np.asarray(eta, float) ** 2)), _EPS)),
+    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-np.asarray(mu, float))), _cloglog_inv,
+                    _cloglog_mu_eta),
+    "log": Link("log", lambda mu: np.log(mu), lambda eta: np.maximum(np.exp(eta), _EPS),
+                lambda eta: np.maximum(np.exp(eta), _EPS)),
+    "identity": Link("identity", lambda mu: np.asarray(mu, float), lambda eta: np.asarray(eta, float),
+                     lambda eta: np.ones_like(np.asarray(eta, float))),
+    "sqrt": Link("sqrt", lambda mu: np.sqrt(mu), lambda eta: np.asarray(eta, float) ** 2,
+                 lambda eta: 2.0 * np.asarray(eta, float)),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A response distribution with its link; the methods are R's ``family`` object's functions.
+
+    Attributes
+    ----------
+    name : str
+        ``"binomial"`` or ``"poisson"`` (as R's ``family(m)$family``).
+    link : Link
+        The link; ``family.link.name`` is what R prints (``"logit"``).
+    canonical : str
+        The family's canonical link, for which PIRLS's Fisher scoring is Newton's method.
+    """
+
+    name: str
+    link: Link
+    canonical: str
+    _variance: Callable[[np.ndarray], np.ndarray]
+    _dev_resids: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    _loglik: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    _mustart: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    _dev_kernel: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+    @property
+    def is_canonical(self) -> bool:
+        """Canonical link: dμ/dη = V(μ), so PIRLS's weights are wt·dμ/dη and Fisher scoring is Newton."""
+        return self.link.name == self.canonical
+
+    # R's family objects expose the link's functions directly; so does this class.
+    def linkfun(self, mu):
+        return self.link.linkfun(mu)
+
+    def linkinv(self, eta):
+        return self.link.linkinv(eta)
+
+    def mu_eta(self, eta):
+        return self.link.mu_eta(eta)
+
+    def variance(self, mu):
+        """V(μ), the variance function: Var(y) = φ V(μ) / weight with φ = 1 here."""
+        return self._variance(np.asarray(mu, float))
+
+    def dev_resids(self, y, mu, wt):
+        """Unit deviances dᵢ = 2 wtᵢ [ℓ(yᵢ; yᵢ) − ℓ(yᵢ; μᵢ)]; their sum is the GLM deviance."""
+        return self._dev_resids(np.asarray(y, float), np.asarray(mu, float), np.asarray(wt, float))
+
+    def loglik(self, y, mu, wt, n=None):
+        """Log density of each observation, with the constant terms (binomial coefficient, log y!).
+
+        For the binomial, y is the proportion of successes out of ``n`` trials and ``wt`` the prior
+        weight (``n`` × the user's weight); R's ``binomial()$aic`` is ``-2 * sum(loglik)``.
+        """
+        y = np.asarray(y, float)
+        n = np.ones_like(y) if n is None else np.asarray(n, float)
+        return self._loglik(y, np.asarray(mu, float), np.asarray(wt, float), n)
+
+    def loglik_function(self, y, wt, n=None) -> Callable[[np.ndarray], float]:
+        """μ ↦ Σ loglik(y, μ, wt, n) with the terms in y alone (binomial coefficients, log y!) summed once."""
+        y = np.asarray(y, float)
+        n = np.ones_like(y) if n is None else np.asarray(n, float)
+        wt = np.asarray(wt, float)
+        if self.name == "binomial":
+            m = n if np.any(n > 1) else wt
+            size, k = np.round(m), np.round(m * y)
+            scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
+            const = float(np.sum(scale * (sc.gammaln(size + 1.0) - sc.gammaln(k + 1.0) - sc.gammaln(size - k + 1.0))))
+            a, b = scale * k, scale * (size - k)
+            return lambda mu: const + float(np.sum(sc.xlogy(a, mu) + sc.xlog1py(b, -mu)))
+        const = float(-np.sum(wt * sc.gammaln(y + 1.0)))
+        a = wt * y
+        return lambda mu: const + float(np.sum(sc.xlogy(a, mu) - wt * mu))
+
+    def aic(self, y, mu, wt, n=None) -> float:
+        """R's ``family$aic(y, n, mu, wt)``: −2 Σ log density (no parameter penalty)."""
+        return float(-2.0 * np.sum(self.loglik(y, mu, wt, n)))
+
+    def dev_kernel(self, y, mu, wt):
+        """The μ-dependent part of the unit deviance (dᵢ minus a term in yᵢ alone), cheaper to evaluate.
+
+        Binomial: −2 wt [y log μ + (1 − y) log(1 − μ)];  Poisson: 2 wt (μ − y log μ).
+        """
+        return self._dev_kernel(np.asarray(y, float), np.asarray(mu, float), np.asarray(wt, float))
+
+    def mustart(self, y, wt):
+        """Starting means (R's ``family$initialize``): (wt·y + ½)/(wt + 1) or y + 0.1."""
+        return self._mustart(np.asarray(y, float), np.asarray(wt, float))
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.link.name})"
+
+
+# --- binomial --------------------------------------------------------------------------------------
+def _binomial_dev(y, mu, wt):
+    return 2.0 * wt * (sc.xlogy(y, y / mu) + sc.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+
+
+def _binomial_loglik(y, mu, wt, n):
+    # R: m <- if (any(n > 1)) n else wt; ifelse(m > 0, wt/m, 0) * dbinom(round(m*y), round(m), mu, log=TRUE)
+    m = n if np.any(n > 1) else wt
+    size = np.round(m)
+    k = np.round(m * y)
+    logc = sc.gammaln(size + 1.0) - sc.gammaln(k + 1.0) - sc.gammaln(size - k + 1.0)
+    ld = logc + sc.xlogy(k, mu) + sc.xlog1py(size - k, -mu)
+    scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
+    return np.where(scale > 0, scale * ld, 0.0)
+
+
+def _binomial_kernel(y, mu, wt):
+    return -2.0 * wt * (sc.xlogy(y, mu) + sc.xlog1py(1.0 - y, -mu))
+
+
+def _binomial_mustart(y, wt):
+    return (wt * y + 0.5) / (wt + 1.0)
+
+
+# --- poisson ---------------------------------------------------------------------------------------
+def _poisson_dev(y, mu, wt):
+    return 2.0 * wt * (sc.xlogy(y, y / mu) - (y - mu))
+
+
+def _poisson_kernel(y, mu, wt):
+    return 2.0 * wt * (mu - sc.xlogy(y, mu))
+
+
+def _poisson_loglik(y, mu, wt, n):
+    return wt * (sc.xlogy(y, mu) - mu - sc.gammaln(y + 1.0))
+
+
+_FAMILY_SPECS = {
+    "binomial": dict(links=("logit", "probit", "cauchit", "log", "cloglog"), canonical="logit",
+                     variance=lambda mu: np.maximum(mu * (1.0 - mu), _EPS), dev=_binomial_dev, loglik=_binomial_loglik,
+                     mustart=_binomial_mustart, kernel=_binomial_kernel),
+    "poisson": dict(links=("log", "identity", "sqrt"), canonical="log",
+                    variance=lambda mu: mu, dev=_poisson_dev, loglik=_poisson_loglik,
+                    mustart=lambda y, wt: y + 0.1, kernel=_poisson_kernel),
+}
+FAMILIES = tuple(_FAMILY_SPECS)
+
+
+def _make(name: str, link: str | None) -> Family:
+    spec = _FAMILY_SPECS[name]
+    link = spec["canonical"] if link is None else link
+    if isinstance(link, Link):
+        link = link.name
+    if not isinstance(link, str) or link not in spec["links"]:
+        valid = ", ".join(repr(k) for k in spec["links"])
+        raise FamilyError(f"unknown link {link!r} for the {name} family: use one of {valid}")
+    return Family(name, LINKS[link], spec["canonical"], spec["variance"], spec["dev"], spec["loglik"],
+                  spec["mustart"], spec["kernel"])
+
+
+def binomial(link: str = "logit") -> Family:
+    """The binomial family (R's ``binomial(link = "logit")``); links logit, probit, cauchit, log, cloglog."""
+    return _make("binomial", link)
+
+
+def poisson(link: str = "log") -> Family:
+    """The Poisson family (R's ``poisson(link = "log")``); links log, identity, sqrt."""
+    return _make("poisson", link)
+
+
+def get_family(family, link: str | None = None) -> Family:
+    """A :class:`Family` from a name (``"binomial"``, ``"poisson"``) or a Family object.
+
+    Raises
+    ------
+    FamilyError
+        For an unknown family or link, naming the valid ones:
+        ``FamilyError: unknown family 'gamma': glmer fits 'binomial' or 'poisson'``.
+    """
+    if isinstance(family, Family):
+        return family if link is None else _make(family.name, link)
+    if callable(family) and getattr(family, "__name__", None) in _FAMILY_SPECS:
+        family = family.__name__
+    if not isinstance(family, str):
+        raise FamilyError(f"family must be a name such as 'binomial' or a Family object, not "
+                          f"{type(family).__name__}")
+    key = family.strip().lower()
+    if key not in _FAMILY_SPECS:
+        valid = " or ".join(repr(f) for f in FAMILIES)
+        hint = (" (a Gaussian response needs no glmer: use mlmkit.lmer)" if key in ("gaussian", "normal")
+                else "")
+        raise FamilyError(f"unknown family {family!r}: glmer fits {valid}{hint}")
+    return _make(key, link)

@@ -1,0 +1,595 @@
+"""Generalized linear mixed models: lme4's ``glmer`` (Laplace approximation and adaptive Gauss-Hermite).
+
+    d   = glmer_design(formula, data, family, weights, offset)   # lFormula + the family's response
+    f   = GlmerDevFun(d.design, d.response, nAGQ)                # deviance of (θ, β); see mlmkit.pirls
+    opt = optimize_glmer(f)                                      # stage 1 (θ), stage 2 (θ, β), Hessian
+    m   = GlmerResult(d.design, f, opt)
+
+The two stages follow lme4: stage 1 minimises the nAGQ = 0 objective over θ with β found inside
+PIRLS; stage 2 minimises the Laplace (or AGQ) deviance over (θ, β) jointly, starting there.  Stage 2
+here is Newton's method on a central finite-difference Hessian H (the Hessian lme4 computes after
+its Nelder-Mead run), so the last H is at the optimum and the standard errors are lme4's:
+
+    Var(β̂) = 2 · [H⁻¹]_ββ          (H of the deviance −2 log L over (θ, β), as lme4's vcov)
+
+A Newton step that fails (H not positive definite, no decrease) hands over to NLopt's BOBYQA.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+
+from .design import Design, lformula
+from .errors import ConvergenceError, ConvergenceWarning, DataError, FamilyError, ParameterError, SingularFitWarning
+from .families import Family, get_family
+from .linalg import blas_threads
+from .pirls import GlmerDevFun, GlmResponse, PirlsState
+from .results import MixedModelResult
+
+__all__ = ["glmer", "GlmerResult", "GlmerOpt", "GlmerDesign", "glmer_design", "optimize_glmer"]
+
+_W_COL, _O_COL = "(weights)", "(offset)"
+
+
+# --- response -------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class GlmerDesign:
+    design: Design
+    response: GlmResponse
+
+
+def _column_or_array(value, data: pd.DataFrame, what: str):
+    """A weights/offset argument as (column name, None) or (None, float array of len(data))."""
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise DataError(f"{what} column '{value}' is not in the data")
+        return value, None
+    arr = np.asarray(value, dtype=float).ravel() if not isinstance(value, pd.Series) else value.to_numpy(float)
+    if arr.shape != (len(data),):
+        raise DataError(f"{what} has length {arr.size} but the data have {len(data)} rows: give one value per row")
+    return None, arr
+
+
+def _binomial_y(design: Design, w: np.ndarray):
+    """R's ``binomial()$initialize``: proportions y, prior weights and trials from the response."""
+    resp = design.response
+    name = design.parsed.response
+    if resp.shape[1] == 2:
+        s, f = (resp.iloc[:, 0].to_numpy(float), resp.iloc[:, 1].to_numpy(float))
+        if (s < 0).any() or (f < 0).any():
+            bad = "successes" if (s < 0).any() else "failures"
+            raise DataError(f"negative number of {bad} in '{name}' (row {int(np.flatnonzero((s < 0) | (f < 0))[0])}): "
+                            "cbind() takes counts of successes and failures, e.g. cbind(m, n - m) with m <= n")
+        n = s + f
+        y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+        return y, w * n, n
+    col = resp.iloc[:, 0]
+    if pd.api.types.is_bool_dtype(col.dtype):
+        y = col.to_numpy(float)
+    elif isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+        levels = (list(col.cat.categories[col.cat.categories.isin(col.unique())]) if isinstance(col.dtype, pd.CategoricalDtype)
+                  else sorted(col.astype(str).unique()))
+        if len(levels) > 2:
+            raise DataError(f"the binomial response '{name}' has {len(levels)} levels {levels[:5]}: it needs two "
+                            "(the first is failure, the second success); recode it, e.g. y == 'yes'")
+        y = (col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col).to_numpy() != levels[0]
+        y = y.astype(float)
+    else:
+        y = col.to_numpy(float)
+        if (y < 0).any() or (y > 1).any():
+            raise DataError(f"binomial responses must be 0/1 or proportions in [0, 1], but '{name}' ranges from "
+                            f"{y.min():g} to {y.max():g}: for counts use cbind(successes, failures) ~ ...")
+    k = w * y
+    if np.any(np.abs(k - np.round(k)) > 1e-3):
+        warnings.warn(f"non-integer number of successes in the binomial response '{name}': proportions need "
+                      "weights = number of trials", UserWarning, stacklevel=4)
+    return y, w.copy(), np.ones_like(y)
+
+
+def _poisson_y(design: Design, w: np.ndarray):
+    resp = design.response
+    name = design.parsed.response
+    if resp.shape[1] != 1:
+        raise FamilyError(f"cbind() responses are for the binomial family, not poisson ('{name}')")
+    col = resp.iloc[:, 0]
+    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+        raise DataError(f"the Poisson response '{name}' must hold counts (it is {col.dtype})")
+    y = col.to_numpy(float)
+    if (y < 0).any():
+        raise DataError(f"negative counts in the Poisson response '{name}' (minimum {y.min():g})")
+    if np.any(np.abs(y - np.round(y)) > 1e-8):
+        i = int(np.flatnonzero(np.abs(y - np.round(y)) > 1e-8)[0])
+        raise DataError(f"non-integer counts in the Poisson response '{name}' (e.g. {y[i]:g} in row {i}): "
+                        "the Poisson family models counts 0, 1, 2, ...")
+    return y, w.copy(), np.ones_like(y)
+
+
+def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=None) -> GlmerDesign:
+    """Parse the formula (:func:`mlmkit.design.lformula`) and build the family's response.
+
+    Raises
+    ------
+    FamilyError, DataError, FormulaError
+        e.g. ``DataError: weights has length 10 but the data have 71 rows``.
+    """
+    fam = get_family(family)
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    extra, frame = [], data
+    wcol = ocol = None
+    if weights is not None:
+        wcol, warr = _column_or_array(weights, data, "weights")
+        if warr is not None:
+            frame, wcol = frame.assign(**{_W_COL: warr}), _W_COL
+        extra.append(wcol)
+    if offset is not None:
+        ocol, oarr = _column_or_array(offset, data, "offset")
+        if oarr is not None:
+            frame, ocol = frame.assign(**{_O_COL: oarr}), _O_COL
+        extra.append(ocol)
+    design = lformula(formula, frame, check_levels=False, numeric_response=False, extra_columns=tuple(extra))
+    for t in design.terms:
+        if t.n_levels < 2:
+            raise DataError(f"the grouping factor '{t.group}' in '{t.term.source}' has only one level: a random "
+                            "effect needs at least two groups")
+    w = np.ones(design.nobs)
+    if wcol is not None:
+        w = design.frame[wcol].to_numpy(float)
+        if not np.all(np.isfinite(w)) or (w < 0).any():
+            raise DataError("weights must be finite and non-negative")
+    y, pw, trials = (_binomial_y if fam.name == "binomial" else _poisson_y)(design, w)
+    off = np.zeros(design.nobs) if design.offset is None else np.asarray(design.offset, float)
+    if ocol is not None:
+        off = off + design.frame[ocol].to_numpy(float)
+        design = dataclasses.replace(design, offset=off)
+    return GlmerDesign(design, GlmResponse(fam, y, pw, trials, off))
+
+
+# --- optimisation ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class GlmerOpt:
+    """Where the optimisation ended: parameters, deviance, the Hessian, the PIRLS state and diagnostics."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    fun: float
+    state: PirlsState
+    hessian: np.ndarray | None
+    gradient: np.ndarray | None
+    nfev: int
+    message: str
+    converged: bool = True
+    messages: tuple[str, ...] = ()
+    stage1_theta: np.ndarray | None = None
+
+
+class _Counted:
+    """Wraps an objective, counting evaluations."""
+
+    def __init__(self, fun):
+        self.fun, self.n = fun, 0
+
+    def __call__(self, x):
+        self.n += 1
+        return float(self.fun(np.asarray(x, float)))
+
+
+def _bobyqa(fun, x0, lower, *, xtol=1e-8, ftol=1e-8, maxeval=20_000):
+    """NLopt's BOBYQA (lme4's default optimiser family) within lower bounds."""
+    import nlopt
+
+    def f(x, grad):
+        try:
+            v = fun(np.asarray(x))
+        except ConvergenceError:
+            return 1e300
+        return v if np.isfinite(v) else 1e300
+
+    x0 = np.maximum(np.asarray(x0, float), lower)
+    opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
+    opt.set_lower_bounds([float(v) if np.isfinite(v) else -np.inf for v in lower])
+    opt.set_xtol_abs(xtol)
+    opt.set_ftol_abs(ftol)
+    opt.set_maxeval(maxeval)
+    opt.set_min_objective(f)
+    try:
+        x = np.asarray(opt.optimize([float(v) for v in x0]))
+    except nlopt.RoundoffLimited:
+        x = np.asarray(opt.last_optimum_x() if hasattr(opt, "last_optimum_x") else x0)
+    return np.maximum(x, lower)
+
+
+def fd_hessian(fun, x: np.ndarray, f0: float, delta: float = 1e-4, central: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Finite-difference gradient and Hessian with step ``delta`` (the step of lme4's ``deriv12``).
+
+    Gradient and diagonal are central: gᵢ = (f(x+δeᵢ) − f(x−δeᵢ))/2δ, Hᵢᵢ = (f(x+δeᵢ) − 2f(x) + f(x−δeᵢ))/δ².
+    Off-diagonal, ``central=True`` uses the pair x ± δ(eᵢ+eⱼ),
+    Hᵢⱼ = [(f(x+δ(eᵢ+eⱼ)) + f(x−δ(eᵢ+eⱼ)) − 2f(x))/δ² − Hᵢᵢ − Hⱼⱼ]/2 (O(δ²), k(k+1) evaluations in all);
+    ``central=False`` the forward difference (f(x+δeᵢ+δeⱼ) − f(x+δeᵢ) − f(x+δeⱼ) + f(x))/δ² (O(δ),
+    k(k+3)/2 evaluations; standard errors from it differ by ~1e-4 relative).  θ components on their
+    bound are differenced symmetrically too: the deviance is even in a diagonal element of Λ whose
+    column below the diagonal vanishes, which is the case at a boundary fit.
+    """
+    k = len(x)
+    E = np.eye(k) * delta
+    fp = np.array([fun(x + E[i]) for i in range(k)])
+    fm = np.array([fun(x - E[i]) for i in range(k)])
+    g = (fp - fm) / (2 * delta)
+    H = np.diag((fp - 2 * f0 + fm) / delta ** 2)
+    for i in range(k):
+        for j in range(i):
+            if central:
+                s = (fun(x + E[i] + E[j]) + fun(x - E[i] - E[j]) - 2 * f0) / delta ** 2
+                H[i, j] = H[j, i] = 0.5 * (s - H[i, i] - H[j, j])
+            else:
+                H[i, j] = H[j, i] = (fun(x + E[i] + E[j]) - fp[i] - fp[j] + f0) / delta ** 2
+    return g, H
+
+
+def _newton(fun, x, f0, lower, *, maxit=12, tol=1e-4):
+    """Newton's method on finite-difference Hessians, with bounds and step halving.
+
+    Forward-difference Hessians while far from the optimum; once a step is below 1e-3 (relative)
+    the next Hessian is central, and the iteration stops after a step below ``tol``; the Hessian
+    returned is the last one computed (at most one small step away from the returned x).  Returns
+    None when a step fails (Hessian of the free parameters not positive definite, or no decrease),
+    for BOBYQA to take over.
+    """
+    last = np.inf
+    for _ in range(maxit):
+        g, H = fd_hessian(fun, x, f0, central=False)
+        at_bound = np.isfinite(lower) & (x <= lower) & (g >= 0)
+        free = ~at_bound
+        try:
+            R = np.linalg.cholesky(H[np.ix_(free, free)])
+        except np.linalg.LinAlgError:
+            return None
+        step = np.zeros_like(x)
+        step[free] = -scipy.linalg.cho_solve((R, True), g[free])
+        t = 1.0
+        while True:
+            xn = np.maximum(x + t * step, lower)
+            fn = fun(xn)
+            if fn <= f0 + 1e-10 * (1 + abs(f0)):
+                break
+            t *= 0.5
+            if t < 1e-3:
+                return None
+        last = np.max(np.abs(xn - x) / (1.0 + np.abs(x)))
+        x, f0 = xn, fn
+        if last < tol:
+            return x, f0, g, H
+    return None
+
+
+def optimize_glmer(devfun: GlmerDevFun, start=None) -> GlmerOpt:
+    """Stage 1 (θ with β inside PIRLS, BOBYQA), then stage 2 (θ and β by Newton) as lme4's glmer.
+
+    ``start``: a dict with ``theta`` and/or ``fixef`` (lme4's ``start=list(theta=, fixef=)``) or an
+    array of θ.  With both given, stage 1 is skipped.  nAGQ = 0 stops after stage 1.
+    """
+    d = devfun.design
+    k_theta = d.n_theta
+    st_theta = st_beta = None
+    if isinstance(start, dict):
+        st_theta, st_beta = start.get("theta"), start.get("fixef")
+    elif start is not None:
+        st_theta = start
+    theta0 = d.theta_start if st_theta is None else np.asarray(st_theta, float).ravel()
+    if theta0.shape != (k_theta,):
+        raise ParameterError(f"start theta has {theta0.size} values; this model has {k_theta}")
+    tlow = d.theta_lower
+    messages = []
+    f1 = _Counted(devfun.stage1)
+    if st_beta is None or devfun.nAGQ == 0:
+        tight = devfun.nAGQ == 0
+        theta1 = _bobyqa(f1, theta0, tlow, xtol=1e-8 if tight else 1e-2, ftol=1e-10 if tight else 1e-3)
+        beta1 = devfun.pirls(theta1).beta
+    else:
+        theta1, beta1 = np.maximum(theta0, tlow), np.asarray(st_beta, float).ravel()
+        if beta1.shape != (d.p,):
+            raise ParameterError(f"start fixef has {beta1.size} values; this model has {d.p}")
+    if devfun.nAGQ == 0:
+        state = devfun.pirls(theta1)
+        return GlmerOpt(theta1, state.beta, devfun.laplace(state), state, None, None, f1.n,
+                        "stage 1 only (nAGQ = 0)", True, (), theta1)
+    f2 = _Counted(devfun)
+    lower = devfun.lower
+    x = np.concatenate([theta1, beta1])
+    f0 = f2(x)
+    res = _newton(f2, x, f0, lower)
+    how = "Newton on the finite-difference Hessian"
+    if res is None:
+        x = _bobyqa(f2, x, lower, xtol=1e-10, ftol=1e-12)
+        how = "BOBYQA"
+        f0 = f2(x)
+        res = _newton(f2, x, f0, lower, maxit=3)
+        if res is None:
+            g, H = fd_hessian(f2, x, f0)
+            res = (x, f0, g, H)
+    x, fval, g, H = res
+    theta, beta = devfun.split(x)
+    state = devfun.pirls(theta, beta)
+    fval = devfun.laplace(state) if devfun.nAGQ <= 1 else devfun.agq(state)
+    converged, messages = _check_convergence(g, H, x, lower)
+    return GlmerOpt(theta, beta, fval, state, H, g, f1.n + f2.n, how, converged, tuple(messages), theta1)
+
+
+def _check_convergence(g, H, x, lower, tol=2e-3):
+    """lme4's ``checkConv``: the Newton step −H⁻¹g of the free parameters must be below ``tol``."""
+    free = ~(np.isfinite(lower) & (x - lower < 1e-4))
+    if not free.any():
+        return True, []
+    try:
+        scaled = np.abs(np.linalg.solve(H[np.ix_(free, free)], g[free]))
+    except np.linalg.LinAlgError:
+        return False, ["Model is nearly unidentifiable: the Hessian is singular"]
+    worst = float(np.max(np.minimum(scaled, np.abs(g[free]))))
+    if worst > tol:
+        return False, [f"Model failed to converge with max|grad| = {worst:.4g} (tol = {tol})"]
+    return True, []
+
+
+# --- the model ------------------------------------------------------------------------------------
+def glmer(formula: str, data: pd.DataFrame, family="binomial", nAGQ: int = 1, weights=None, offset=None,
+          start=None, *, warn: bool = True) -> "GlmerResult":
+    """Fit a generalized linear mixed model with lme4's formula syntax (R's ``lme4::glmer``).
+
+    Parameters
+    ----------
+    formula : str
+        e.g. ``"cbind(m, n - m) ~ 1 + (1 | batch)"`` or ``"white ~ homework + (1 + homework | schid)"``.
+    data : pandas.DataFrame
+        Not modified.  Rows with missing values in the formula's columns (or weights/offset) are dropped.
+    family : str or Family
+        ``"binomial"`` (logit link) or ``"poisson"`` (log link), or ``mlmkit.families.binomial("probit")``.
+    nAGQ : int
+        1: Laplace approximation; > 1: adaptive Gauss-Hermite quadrature with nAGQ points (one scalar
+        random-effect term only); 0: lme4's fast nAGQ = 0 fit (β estimated inside PIRLS).
+    weights, offset : array-like or column name, optional
+        Prior weights (binomial: number of trials for proportion responses) and an offset added to η.
+    start : dict or array, optional
+        Starting values: ``{"theta": ..., "fixef": ...}``.
+
+    Binomial responses: 0/1 numbers, booleans, a two-level categorical (second level = success),
+    ``cbind(successes, failures)`` or proportions with ``weights``.  The equivalent R call is
+    ``glmer(cbind(m, n - m) ~ 1 + (1 | batch), data = rats, family = binomial)``.
+
+    Raises
+    ------
+    FamilyError
+        Unknown family or link.
+    DataError
+        Responses the family cannot take, bad weights or offset.
+    ConvergenceError
+        PIRLS failed (the message says what to try).
+    """
+    try:
+        nagq = int(nAGQ)
+    except (TypeError, ValueError):
+        raise ParameterError(f"nAGQ must be a whole number, not {nAGQ!r}") from None
+    if nagq != nAGQ or nagq < 0 or nagq > 100:
+        raise ParameterError(f"nAGQ must be a whole number from 0 to 100, not {nAGQ!r}")
+    gd = glmer_design(formula, data, family, weights=weights, offset=offset)
+    d = gd.design
+    if nagq > 1 and (len(d.terms) != 1 or d.terms[0].q != 1):
+        raise ParameterError(f"nAGQ > 1 (adaptive Gauss-Hermite quadrature) needs a single scalar random-effect "
+                             f"term such as (1 | group); '{formula}' has "
+                             f"{', '.join(t.term.source for t in d.terms)}. Use nAGQ=1 (Laplace).")
+    devfun = GlmerDevFun(d, gd.response, nAGQ=nagq)
+    with blas_threads(d.structure):
+        opt = optimize_glmer(devfun, start=start)
+    return mk_glmer_mod(devfun, opt, warn=warn)
+
+
+def mk_glmer_mod(devfun: GlmerDevFun, opt: GlmerOpt, *, warn: bool = True) -> "GlmerResult":
+    """The immutable result; warns like lme4 on a singular or unconverged fit."""
+    m = GlmerResult(design=devfun.design, devfun=devfun, opt=opt)
+    if warn:
+        for msg in opt.messages:
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        if m.is_singular:
+            warnings.warn("boundary (singular) fit: see help('isSingular') — a variance is estimated as 0 or a "
+                          "correlation as ±1; consider a simpler random-effects structure",
+                          SingularFitWarning, stacklevel=3)
+    return m
+
+
+@dataclass(frozen=True, eq=False)
+class GlmerResult(MixedModelResult):
+    """A fitted generalized linear mixed model (immutable; properties are computed on first use).
+
+    Besides the shared names (``fixef``, ``vcov``, ``varcorr``, ``ranef``, ``coef``, ``predict``...):
+    ``family``, ``nAGQ``, ``loglik`` (−deviance/2 at the optimum), ``deviance`` (R's ``deviance()``:
+    Σ squared deviance residuals; the summary's "deviance" column is −2 logLik), ``df_resid``, and for
+    simulation ``y`` (proportions for the binomial), ``prior_weights``, ``trials``, ``offset``.
+    """
+
+    devfun: GlmerDevFun
+    opt: GlmerOpt
+
+    REML = False
+    reml_criterion = None
+    sigma = 1.0
+
+    @property
+    def family(self) -> Family:
+        return self.devfun.response.family
+
+    @property
+    def nAGQ(self) -> int:
+        return self.devfun.nAGQ
+
+    @property
+    def response(self) -> GlmResponse:
+        return self.devfun.response
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.response.y
+
+    @property
+    def prior_weights(self) -> np.ndarray:
+        return self.response.weights
+
+    @property
+    def trials(self) -> np.ndarray:
+        return self.response.trials
+
+    @property
+    def offset(self) -> np.ndarray:
+        return self.response.offset
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return self.opt.messages
+
+    @cached_property
+    def theta(self) -> np.ndarray:
+        return np.asarray(self.opt.theta, float).copy()
+
+    @cached_property
+    def _beta(self) -> np.ndarray:
+        return np.asarray(self.opt.beta, float).copy()
+
+    @cached_property
+    def _b(self):
+        st = self.opt.state
+        lam1, lam2 = self.devfun.pls.lambdas(self.theta)
+        return st.u1 @ lam1.T, (None if st.u2 is None else self.devfun.pls.lam2_times(lam2, st.u2))
+
+    @cached_property
+    def _eta(self) -> np.ndarray:
+        return self.opt.state.eta.copy()
+
+    def _linkinv(self, eta):
+        return self.family.linkinv(eta)
+
+    def _covariance_blocks(self) -> list[np.ndarray]:
+        return [lam @ lam.T for lam in (t.lambda_block(self.theta) for t in self.design.terms)]
+
+    @property
+    def _residual_sd(self):
+        return None
+
+    def _latent_residual_variance(self) -> float:
+        link = self.family.link.name
+        if self.family.name == "binomial" and link == "logit":
+            return float(np.pi ** 2 / 3)
+        if self.family.name == "binomial" and link == "probit":
+            return 1.0
+        raise ParameterError(f"the latent-scale ICC is defined for binomial logit (π²/3) and probit (1) models, "
+                             f"not {self.family}")
+
+    @property
+    def loglik(self) -> float:
+        """lme4's ``logLik``: −(Laplace or AGQ deviance)/2 at the optimum."""
+        return -0.5 * float(self.opt.fun)
+
+    @property
+    def npar(self) -> int:
+        return self.design.p + self.design.n_theta
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.npar
+
+    @cached_property
+    def deviance(self) -> float:
+        """R's ``deviance()`` for glmer: the sum of squared deviance residuals (conditional on û)."""
+        return float(self.opt.state.devres.sum())
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Var(β̂) = 2 [H⁻¹]_ββ from the Hessian of the deviance over (θ, β), as lme4.
+
+        Falls back (with a warning, as lme4) on (R_X'R_X)⁻¹ from the final PIRLS step when the
+        Hessian is unavailable (nAGQ = 0) or not positive definite.
+        """
+        names = list(self.design.fixef_names)
+        k = self.design.n_theta
+        V = None
+        H = self.opt.hessian
+        if H is not None:
+            try:
+                Hi = np.linalg.inv(H)[k:, k:]
+                V = Hi + Hi.T
+                if np.min(np.linalg.eigvalsh(V)) <= 0:
+                    V = None
+            except np.linalg.LinAlgError:
+                V = None
+            if V is None:
+                warnings.warn("variance-covariance matrix computed from finite-difference Hessian is not positive "
+                              "definite: falling back to var-cov estimated from RX", ConvergenceWarning, stacklevel=2)
+        if V is None:
+            V = self._vcov_rx()
+        return pd.DataFrame(V, index=names, columns=names)
+
+    def _vcov_rx(self) -> np.ndarray:
+        st, f, resp = self.opt.state, self.family, self.response
+        mu_eta = f.mu_eta(st.eta)
+        w = resp.weights * mu_eta ** 2 / f.variance(st.mu)
+        zr = st.eta - resp.offset + (resp.y - st.mu) / mu_eta
+        sol = self.devfun.pls.solve(self.theta, self.devfun.pls.lambdas(self.theta), w, zr, self.design.X)
+        Rinv = np.linalg.inv(sol.RX)
+        return Rinv.T @ Rinv
+
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:
+        """Residuals as lme4's ``residuals(m, type)`` (default ``"deviance"``).
+
+        deviance: sign(y − μ)·√dᵢ; pearson: (y − μ)·√(wtᵢ / V(μᵢ)); response: y − μ;
+        working: (y − μ) / (dμ/dη).  ``scaled`` divides by σ, which is 1 for binomial and Poisson.
+        """
+        st, f, resp = self.opt.state, self.family, self.response
+        r = resp.y - st.mu
+        if type == "deviance":
+            return np.sign(r) * np.sqrt(np.maximum(resp.dev_resids(st.mu), 0.0))
+        if type == "pearson":
+            return r * np.sqrt(resp.weights / f.variance(st.mu))
+        if type == "response":
+            return r
+        if type == "working":
+            return r / f.mu_eta(st.eta)
+        raise ParameterError(f"unknown residual type {type!r}: use 'deviance', 'pearson', 'response' or 'working'")
+
+    def refit(self, y) -> "GlmerResult":
+        """Fit the same model to a new response (same design, weights, offset), starting at (θ̂, β̂).
+
+        ``y``: for a binomial ``cbind`` model an (n, 2) array of successes and failures or a vector of
+        proportions (same trials); otherwise a vector like the original response (0/1, counts).
+        """
+        resp = self.response
+        arr = np.asarray(y, dtype=float)
+        n = self.nobs
+        if arr.ndim == 2 and arr.shape == (n, 2):
+            if self.family.name != "binomial":
+                raise DataError("a two-column response is for binomial models")
+            trials = arr.sum(axis=1)
+            yy = np.divide(arr[:, 0], trials, out=np.zeros(n), where=trials > 0)
+            user_w = np.divide(resp.weights, resp.trials, out=np.ones(n), where=resp.trials > 0)
+            new = GlmResponse(resp.family, yy, user_w * trials, trials, resp.offset)
+        elif arr.shape == (n,):
+            new = GlmResponse(resp.family, arr, resp.weights, resp.trials, resp.offset)
+        else:
+            raise DataError(f"refit needs a response of length {n} (or {n} × 2 successes/failures), got shape {arr.shape}")
+        if not np.all(np.isfinite(new.y)) or (new.y < 0).any() or (self.family.name == "binomial" and (new.y > 1).any()):
+            raise DataError(f"refit: response values outside the {self.family.name} family's range")
+        devfun = GlmerDevFun(self.design, new, nAGQ=self.nAGQ)
+        with blas_threads(self.design.structure):
+            opt = optimize_glmer(devfun, start={"theta": self.theta, "fixef": self._beta})
+        return mk_glmer_mod(devfun, opt, warn=False)
+
+    def refit_ml(self) -> "GlmerResult":
+        """glmer fits are maximum likelihood already (for ``anova``)."""
+        return self
+
+    def summary(self):
+        from .display import summarize
+        return summarize(self)
