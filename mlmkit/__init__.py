@@ -14,3 +14,4 @@ from . import simulate
 from . import checks
 from .lmm import lmer
 from .display import summarize, print_varcorr, VarCorr
+from .glmm import glmer
