@@ -221,7 +221,7 @@ def optimize_lmer(devfun: DevFun, start=None, *, optimizer: str = "auto", check:
     gradient, messages = check_convergence(devfun, x) if check else (None, [])
     return OptResult(theta=x, fun=float(fx), nfev=nfev, message=message, gradient=gradient,
                      converged=not messages, messages=tuple(messages),
-                     optimizer="nloptwrap (BOBYQA)" if optimizer == "bobyqa" else "L-BFGS-B")
+                     optimizer="nloptwrap" if optimizer == "bobyqa" else "L-BFGS-B")
 
 
 def mk_mer_mod(devfun: DevFun, opt: OptResult, *, warn: bool = True) -> "LmerResult":
