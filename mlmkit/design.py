@@ -319,19 +319,22 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     if len(data) == 0:
         raise DataError("the data frame is empty: there is nothing to fit")
     used = _check_columns(parsed, data) + [c for c in extra_columns if c not in parsed.formula]
-    frame = data[used].copy()
-    keep = ~frame.isna().any(axis=1).to_numpy()
-    n_dropped = int((~keep).sum())
-    if n_dropped:
-        frame = frame.loc[keep]
-    if len(frame) == 0:
-        raise DataError("no complete rows: every row has a missing value in a column the formula uses")
-    frame = frame.reset_index(drop=True)
-    for c in used:
-        col = frame[c]
-        if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype) \
-                and not np.all(np.isfinite(col.to_numpy(float))):
+    # One pass over plain arrays: pandas' frame-wide isna()/any() costs more than the fit of a small model.
+    arrays = {c: data[c].to_numpy() for c in used}
+    missing = np.zeros(len(data), dtype=bool)
+    for c, a in arrays.items():
+        numeric = a.dtype.kind in "fc"
+        missing |= np.isnan(a) if numeric else pd.isna(a)
+        if numeric and np.isinf(a).any():
             raise DataError(f"column '{c}' has infinite values; remove or recode them before fitting")
+    n_dropped = int(missing.sum())
+    frame = data[used]
+    if n_dropped:
+        if n_dropped == len(data):
+            raise DataError("no complete rows: every row has a missing value in a column the formula uses")
+        frame = frame.loc[~missing]
+    if n_dropped or not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+        frame = frame.reset_index(drop=True)
 
     resp = parsed.response
     m = re.fullmatch(r"cbind\((.*)\)", resp)

@@ -19,6 +19,7 @@ FormulaError: no random-effects term in 'y ~ x' ...
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 
@@ -150,6 +151,11 @@ def parse_formula(formula: str, *, require_random: bool = True) -> ParsedFormula
     """Split an lme4 formula into response, fixed part, offsets and expanded random terms."""
     if not isinstance(formula, str):
         raise FormulaError(f"the formula must be a string such as 'y ~ x + (1 | g)', not {type(formula).__name__}")
+    return _parse(formula, require_random)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(formula: str, require_random: bool) -> ParsedFormula:
     text = " ".join(formula.split())
     if text.count("~") != 1:
         raise FormulaError("a model formula needs exactly one '~' between response and predictors "
@@ -188,7 +194,8 @@ _KNOWN_FUNCTIONS = {"np", "I", "C", "log", "log2", "log10", "log1p", "exp", "sqr
                     "numpy", "sin", "cos", "tan", "round", "floor", "ceil", "int", "float", "str", "min", "max"}
 
 
-def formula_names(formula: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def formula_names(formula: str) -> frozenset[str]:
     """All identifiers a formula mentions that are not known function names (candidate column names).
 
     R's formula operators (``+ - * / : | ^``) are Python operators too, so the formula parses as a
@@ -207,4 +214,4 @@ def formula_names(formula: str) -> set[str]:
     names = {node.id for node in ast.walk(tree)
              if isinstance(node, ast.Name) and node.id not in _KNOWN_FUNCTIONS and node.id != "_bt_"}
     called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-    return (names - called) | backticked
+    return frozenset((names - called) | backticked)
