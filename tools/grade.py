@@ -338,7 +338,11 @@ def grade_submission(sub: Submission, bundles: Path, out: Path, timeout: float) 
     with tempfile.TemporaryDirectory() as tmp:
         # otter wants the file to end in .ipynb and to be the only notebook in its folder
         local = Path(tmp) / f"{sub.exercise}.ipynb"
-        shutil.copy(sub.path, local)
+        nb = json.loads(sub.path.read_text(encoding="utf-8"))
+        # grade with this Python whatever kernel the learner's hub called it
+        nb.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                                       "language": "python"}
+        local.write_text(json.dumps(nb), encoding="utf-8")
         result = Path(tmp) / "result.json"
         code, output = _run([sys.executable, str(Path(__file__).resolve()), "_one", str(bundle),
                              str(local), str(result)], timeout, log=log, cwd=Path(tmp))
@@ -495,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("names", nargs="*", help="exercise names (default: all)")
     b.add_argument("--out", type=Path, default=DIST)
     b.add_argument("--no-run-tests", action="store_true", help="skip grading the solutions")
+    b.add_argument("--exercises-dir", type=Path, default=EXERCISES,
+                   help="folder of master notebooks (default: exercises/)")
     g = sub.add_parser("grade", help="grade a folder of submissions into grades.csv and summary.csv")
     g.add_argument("submissions", type=Path)
     g.add_argument("--exercise", action="append", help="grade only this exercise (repeatable); "
@@ -511,13 +517,13 @@ def main(argv: list[str] | None = None) -> int:
     lk.add_argument("--binder-env", help="GitHub URL of the environment repository (this one) for Binder")
     lk.add_argument("--branch", default="main")
     lk.add_argument("--env-branch", default="main")
-    one = sub.add_parser("_one", help=argparse.SUPPRESS)
-    one.add_argument("autograder")
-    one.add_argument("submission")
-    one.add_argument("result")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_one"]:            # internal: grade one notebook in this (child) process
+        grade_one(*argv[1:4])
+        return 0
     a = p.parse_args(argv)
     if a.cmd == "build":
-        build(a.names, a.out, run_tests=not a.no_run_tests)
+        build(a.names, a.out, run_tests=not a.no_run_tests, exercises_dir=a.exercises_dir)
     elif a.cmd == "grade":
         grade(a.submissions, a.out, a.exercise, a.bundles, a.timeout, a.jobs)
     elif a.cmd == "publish":
@@ -526,8 +532,6 @@ def main(argv: list[str] | None = None) -> int:
         if not (a.hub or a.binder_env):
             p.error("give --hub, --binder-env or both")
         links(a.repo, a.hub, a.binder_env, a.branch, a.env_branch)
-    elif a.cmd == "_one":
-        grade_one(a.autograder, a.submission, a.result)
     return 0
 
 
