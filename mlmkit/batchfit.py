@@ -35,7 +35,7 @@ import pandas as pd
 from .errors import DataError
 from .linalg import PLSSystem
 
-__all__ = ["BatchDeviance", "minimize_bounded", "fast_refit", "with_response"]
+__all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "fast_refit", "with_response"]
 
 _LOG2PI = np.log(2.0 * np.pi)
 _DENSE_BLOCK2_LIMIT = 500_000          # q₂² · n₁ · q₁ above which block 2 is left to linalg.PLSSystem
@@ -89,8 +89,41 @@ class BatchDeviance:
         th = np.concatenate([thetas, np.zeros((K, 1))], axis=1)
         lam = th[:, self._lam_index]                                     # (K, q, q)
         q = lam.shape[1]
-        # The q x q algebra is written out element by element over arrays of shape (K, n1): numpy's
-        # stacked linalg routines spend microseconds per tiny matrix, elementwise code does not.
+        if q <= 2 and self._mode == "one":
+            ldL2, Rf = self._small(lam)
+        else:
+            ldL2, L, R = self._general(lam)
+            Rf = R.reshape(K, -1, p + 1)
+        S = self.XyXy[None] - np.swapaxes(Rf, 1, 2) @ Rf
+        if self._mode == "two":
+            ld2, R2 = self._block2(th, lam, L, R)
+            ldL2 = ldL2 + ld2
+            S = S - np.swapaxes(R2, 1, 2) @ R2
+        return 2.0 * ldL2, S
+
+    def _small(self, lam):
+        """Block 1 with one or two effects per level, written out (Λ lower triangular)."""
+        A, B = self.A11, self.B1
+        a = lam[:, 0, 0][:, None]                                        # (K, 1)
+        if lam.shape[1] == 1:
+            M = a * a * A[None, :, 0, 0] + 1.0                           # L² per level, (K, n1)
+            R = (a / np.sqrt(M))[..., None] * B[None, :, 0, :]
+            return 0.5 * np.log(M).sum(axis=1), R
+        b, c = lam[:, 1, 0][:, None], lam[:, 1, 1][:, None]
+        A00, A01, A11 = A[None, :, 0, 0], A[None, :, 0, 1], A[None, :, 1, 1]
+        T = a * A01 + b * A11
+        M00 = a * (a * A00 + b * A01) + b * T + 1.0
+        l00 = np.sqrt(M00)
+        l10 = c * T / l00
+        M11 = c * c * A11 + 1.0 - l10 * l10
+        R0 = (a[..., None] * B[None, :, 0, :] + b[..., None] * B[None, :, 1, :]) / l00[..., None]
+        R1 = (c[..., None] * B[None, :, 1, :] - l10[..., None] * R0) / np.sqrt(M11)[..., None]
+        return 0.5 * np.log(M00 * M11).sum(axis=1), np.concatenate([R0, R1], axis=1)
+
+    def _general(self, lam):
+        """Block 1 for any number of effects per level: Cholesky written out over (K, n1) arrays."""
+        K, q = lam.shape[0], lam.shape[1]
+        # numpy's stacked linalg routines spend microseconds per tiny matrix; elementwise code does not.
         M = np.einsum("kai,gab,kbj->kgij", lam, self.A11, lam, optimize=False)   # Λ'AΛ (K, n1, q, q)
         C = np.einsum("kai,gap->kgip", lam, self.B1)                             # Λ'B  (K, n1, q, p+1)
         L = np.zeros_like(M)
@@ -103,13 +136,7 @@ class BatchDeviance:
             for i in range(j + 1, q):
                 L[:, :, i, j] = (M[:, :, i, j] - (L[:, :, i, :j] * L[:, :, j, :j]).sum(axis=2)) / ljj
             R[:, :, j] = (C[:, :, j] - np.einsum("kgi,kgip->kgp", L[:, :, j, :j], R[:, :, :j])) / ljj[..., None]
-        Rf = R.reshape(K, -1, p + 1)
-        S = self.XyXy[None] - np.einsum("kgi,kgj->kij", Rf, Rf)
-        if self._mode == "two":
-            ld2, R2 = self._block2(th, lam, L, R)
-            ldL2 = ldL2 + ld2
-            S = S - np.swapaxes(R2, 1, 2) @ R2
-        return 2.0 * ldL2, S
+        return ldL2, L, R
 
     def _block2(self, th, lam, L, R):
         """½ log|L₂₂|² and R₂ for a small second block (see the module docstring)."""
@@ -160,6 +187,18 @@ class BatchDeviance:
             out = ldL2 + ldRX2 + nu * (1.0 + _LOG2PI + np.log(r2 / nu))
         return np.where(r2 > 0, out, np.inf)
 
+    def ml_fixed(self, thetas, j: int, value: float) -> np.ndarray:
+        """ML deviance with β_j held at ``value`` (the others and σ profiled out).
+
+        From the Schur complement: r²_j(θ) = r²(θ) + (value − β̂_j(θ))² / (S_XX⁻¹)_jj.
+        """
+        ldL2, S = self.schur(thetas)
+        beta, r2, vjj = beta_parts(S)
+        r2j = r2 + (value - beta[:, j]) ** 2 / vjj[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ldL2 + self.n * (1.0 + _LOG2PI + np.log(r2j / self.n))
+        return np.where(r2j > 0, out, np.inf)
+
     def ml_sigma(self, thetas, sigma) -> np.ndarray:
         """ML deviance at (θ, σ) with only β profiled out."""
         ldL2, r2, _ = self.components(thetas)
@@ -167,6 +206,15 @@ class BatchDeviance:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = ldL2 + r2 / s2 + self.n * (_LOG2PI + np.log(s2))
         return np.where(s2 > 0, out, np.inf)
+
+
+def beta_parts(S: np.ndarray):
+    """(β̂ (K, p), r² (K,), diag(S_XX⁻¹) (K, p)) from Schur complements S (K, p+1, p+1)."""
+    p = S.shape[1] - 1
+    Vinv = np.linalg.inv(S[:, :p, :p])
+    beta = np.einsum("kij,kj->ki", Vinv, S[:, :p, p])
+    r2 = S[:, p, p] - np.einsum("ki,ki->k", S[:, :p, p], beta)
+    return beta, r2, np.diagonal(Vinv, axis1=1, axis2=2)
 
 
 def _stencil(d: int) -> np.ndarray:

@@ -42,7 +42,7 @@ import pandas as pd
 import scipy.interpolate
 import scipy.stats
 
-from .batchfit import BatchDeviance, minimize_bounded
+from .batchfit import BatchDeviance, beta_parts, minimize_bounded
 from .errors import ConvergenceWarning, MlmkitWarning, ParameterError
 
 __all__ = ["Profile", "ProfileWarning", "profile", "param_names", "plot_profile"]
@@ -142,7 +142,7 @@ class _LmerProblem:
             dev = float(self.bd.ml(theta[None])[0])
         self.theta_hat, self.base = theta, dev
         ldL2, S = self.bd.schur(theta[None])
-        beta, r2, vjj = _beta_parts(S)
+        beta, r2, vjj = beta_parts(S)
         self.sigma_hat = float(np.sqrt(r2[0] / self.n))
         self.vnames, self.fnames = param_names(ml)
         self.nvp, self.p = len(self.vnames), len(self.fnames)
@@ -165,7 +165,7 @@ class _LmerProblem:
     def complete(self, P: np.ndarray) -> np.ndarray:
         """Append β̂ at the rows' θ (the fixed-effect columns of the profile table)."""
         theta = sdcor_to_theta(self.terms, P[:, :-1], P[:, -1])
-        return np.hstack([P, _beta_parts(self.bd.schur(theta)[1])[0]])
+        return np.hstack([P, beta_parts(self.bd.schur(theta)[1])[0]])
 
     def fixef_zeta(self, j: int):
         """ζ as a function of β_j (θ re-optimised, σ profiled out)."""
@@ -173,45 +173,23 @@ class _LmerProblem:
         lower, upper = np.concatenate([t.theta_lower for t in self.terms]), np.full(nt, np.inf)
         est = self.opt[self.nvp + j]
 
-        def dev_at(fw):
-            def f(thetas):
-                ldL2, S = self.bd.schur(thetas)
-                beta, r2, vjj = _beta_parts(S, j)
-                r2j = r2 + (fw - beta[:, j]) ** 2 / vjj
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    out = ldL2 + self.n * (1.0 + np.log(2.0 * np.pi * r2j / self.n))
-                return np.where(r2j > 0, out, np.inf)
-            return f
-
         def zeta(fw, prev):
             start = sdcor_to_theta(self.terms, prev[None, 1:self.nvp], [prev[self.nvp]])[0]
-            theta, fv, _ = minimize_bounded(dev_at(fw), start, lower, upper)
-            ldL2, S = self.bd.schur(theta[None])
-            beta, r2, vjj = _beta_parts(S, j)
-            shift = (fw - beta[0, j]) * vjj_col(S, j)[0]
-            b = beta[0] + shift
-            sig = np.sqrt((r2[0] + (fw - beta[0, j]) ** 2 / vjj[0]) / self.n)
+            theta, fv, _ = minimize_bounded(lambda th: self.bd.ml_fixed(th, j, fw), start, lower, upper)
+            b, r2j = _held_beta(self.bd.schur(theta[None])[1], j, fw)
+            sig = np.sqrt(r2j / self.n)
             z = np.sign(fw - est) * np.sqrt(_devdiff(fv, self.base))
             return np.concatenate([[z], theta_to_sdcor(self.terms, theta[None], [sig])[0], [sig], b])
         return zeta
 
 
-def _beta_parts(S: np.ndarray, j: int | None = None):
-    """(β̂ (K, p), r² (K,), diag or column j of S_XX⁻¹ (K, p) or (K,)) from Schur complements S."""
+def _held_beta(S: np.ndarray, j: int, value: float) -> tuple[np.ndarray, float]:
+    """(β, r²) at one θ with β_j held at ``value``: β = β̂ + V[:, j] (value − β̂_j) / V_jj, V = S_XX⁻¹."""
     p = S.shape[1] - 1
-    Sxx, Sxy = S[:, :p, :p], S[:, :p, p]
-    Vinv = np.linalg.inv(Sxx)
-    beta = np.einsum("kij,kj->ki", Vinv, Sxy)
-    r2 = S[:, p, p] - np.einsum("ki,ki->k", Sxy, beta)
-    diag = np.diagonal(Vinv, axis1=1, axis2=2)
-    return beta, r2, (diag if j is None else diag[:, j])
-
-
-def vjj_col(S: np.ndarray, j: int) -> np.ndarray:
-    """Column j of S_XX⁻¹ divided by its diagonal element: how β̂ moves when β_j is held."""
-    p = S.shape[1] - 1
-    V = np.linalg.inv(S[:, :p, :p])
-    return V[:, :, j] / V[:, j, j][:, None]
+    V = np.linalg.inv(S[0, :p, :p])
+    beta, r2, _ = beta_parts(S)
+    d = value - beta[0, j]
+    return beta[0] + V[:, j] * d / V[j, j], float(r2[0] + d * d / V[j, j])
 
 
 def _devdiff(fv: float, base: float, devtol: float = 1e-9) -> float:
@@ -442,10 +420,46 @@ def profile(m, which=None, *, alphamax: float = 0.01, maxpts: int = 100, delta_c
                    estimate={allnames[w]: float(prob.opt[w]) for w in idx}, forward=fwd, backward=bak)
 
 
+class _GlmerProblem:
+    """Laplace (or AGQ) deviance of a glmer model over (sd, cor, β), all profiled jointly (lme4)."""
+
+    def __init__(self, m):
+        self.m = m
+        self.terms = m.design.terms
+        self.nt = m.design.n_theta
+        self.vnames, self.fnames = param_names(m)
+        self.nvp, self.p = len(self.vnames), len(self.fnames)
+        self.npar1 = self.nvp + self.p
+        self.base = float(m.opt.fun)
+        self.opt = np.concatenate([theta_to_sdcor(self.terms, m.theta[None])[0], m.fixef.to_numpy()])
+        se = np.sqrt(np.diag(m.vcov.to_numpy()))
+        is_cor = np.array([n.startswith("cor_") for n in self.vnames])
+        self.lower = np.concatenate([np.where(is_cor, -1.0, 0.0), np.full(self.p, -np.inf)])
+        self.upper = np.concatenate([np.where(is_cor, 1.0, np.inf), np.full(self.p, np.inf)])
+        self.scale = np.concatenate([np.where(is_cor, 1.0, np.maximum(np.abs(self.opt[:self.nvp]), 1e-2)),
+                                     np.maximum(np.abs(self.opt[self.nvp:]), se)])
+        self.stderr = se
+
+    def dev(self, P: np.ndarray) -> np.ndarray:
+        """Deviance at rows (sd/cor..., β...) — one penalised IRLS per row."""
+        from .errors import ConvergenceError
+        theta = sdcor_to_theta(self.terms, P[:, :self.nvp])
+        out = np.empty(len(P))
+        for k in range(len(P)):
+            try:
+                out[k] = self.m.devfun(np.concatenate([theta[k], P[k, self.nvp:]]))
+            except ConvergenceError:
+                out[k] = np.inf
+        return out
+
+    def complete(self, P: np.ndarray) -> np.ndarray:
+        return P
+
+
 def _problem(m):
     if getattr(m, "family", None) is None:
         return _LmerProblem(m)
-    raise ParameterError("profiles of glmer fits need mlmkit.glmm")
+    return _GlmerProblem(m)
 
 
 def _varpar_zeta(prob, w: int):

@@ -187,6 +187,16 @@ class MixedModelResult:
         from .intervals import confint
         return confint(self, parm=parm, method=method, level=level, **kwargs)
 
+    def profile(self, which=None, **kwargs):
+        """Likelihood profile of the deviance (see :func:`mlmkit.profile.profile`)."""
+        from .profile import profile
+        return profile(self, which=which, **kwargs)
+
+    def simulate(self, nsim: int = 1, seed=None, use_re: bool = False) -> pd.DataFrame:
+        """New responses from the fitted model (see :func:`mlmkit.bootstrap.simulate`)."""
+        from .bootstrap import simulate
+        return simulate(self, nsim=nsim, seed=seed, use_re=use_re)
+
     def _repr_html_(self):
         return self.summary()._repr_html_()
 

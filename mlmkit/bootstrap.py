@@ -1,0 +1,324 @@
+"""Parametric bootstrap: simulate responses from a fitted model, refit, collect a statistic.
+
+lme4's ``simulate()`` / ``refit()`` / ``bootMer()``.  One replicate b = 1..nsim:
+
+    u*_b ~ N(0, I),  b*_b = σ Λ(θ̂) u*_b           (new random effects; ``use_re=True`` keeps b̂)
+    y*_b = X β̂ + Z b*_b + offset + σ ε*_b,  ε*_b ~ N(0, I)          (lmer)
+    y*_b ~ family(μ = g⁻¹(X β̂ + Z b*_b + offset))                    (glmer: binomial, Poisson)
+    t*_b = statistic(refit(m, y*_b))
+
+The refit keeps the design (X, Z, grouping) and starts at θ̂; only the response changes.  Each
+replicate draws from its own stream, ``np.random.SeedSequence(seed).spawn(nsim)[b]``, so the
+replicates are the same whether they run in one process or in ``n_jobs`` joblib workers.  Work is
+shipped to workers in chunks and a tqdm bar counts finished replicates.
+
+Beyond one machine, joblib's Dask backend runs the same code on a cluster::
+
+    from dask.distributed import Client
+    import joblib
+    client = Client("scheduler-address:8786")
+    with joblib.parallel_config(backend="dask"):
+        boot = mlmkit.bootstrap(m, statistic, nsim=10_000, n_jobs=-1)
+
+Percentile intervals follow ``boot::boot.ci(type = "perc")`` (order statistics interpolated on the
+normal scale), which lme4's ``confint(method = "boot")`` uses.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from .errors import MlmkitError, MlmkitWarning, ParameterError
+
+__all__ = ["simulate", "bootstrap", "BootstrapResult", "default_statistic", "refit", "seed_sequence"]
+
+
+class BootstrapWarning(MlmkitWarning):
+    """Some bootstrap refits failed, or a percentile needed an extreme order statistic."""
+
+
+# --------------------------------------------------------------------------------------------------
+# simulation
+# --------------------------------------------------------------------------------------------------
+def seed_sequence(seed) -> np.random.SeedSequence:
+    """A SeedSequence from None, an int, a SeedSequence or a numpy Generator."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(0, 2 ** 63)))
+    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+        return np.random.SeedSequence(None if seed is None else int(seed))
+    raise ParameterError(f"seed must be None, a non-negative integer, a SeedSequence or a numpy Generator, not {seed!r}")
+
+
+def _new_random_effects(m, rng: np.random.Generator, scale: float) -> np.ndarray:
+    """Z b* with b* ~ N(0, scale² Λ Λ') for every term (n,)."""
+    out = np.zeros(m.nobs)
+    for t in m.design.terms:
+        lam = t.lambda_block(m.theta)
+        b = scale * rng.standard_normal((t.n_levels, t.q)) @ lam.T          # rows: levels
+        out += np.einsum("ij,ij->i", t.values, b[t.codes])
+    return out
+
+
+def _simulate_one(m, rng: np.random.Generator, use_re: bool) -> np.ndarray:
+    family = getattr(m, "family", None)
+    if use_re:
+        eta = m.predict(type="link")
+    else:
+        eta = m.predict(re_form="~0", type="link") + _new_random_effects(m, rng, m.sigma if family is None else 1.0)
+    if family is None:
+        return eta + m.sigma * rng.standard_normal(m.nobs)
+    mu = family.linkinv(eta)
+    if family.name == "binomial":
+        trials = np.asarray(m.trials, float)
+        k = rng.binomial(np.round(trials).astype(np.int64), np.clip(mu, 0.0, 1.0))
+        return np.divide(k, trials, out=np.zeros(m.nobs), where=trials > 0)
+    if family.name == "poisson":
+        return rng.poisson(mu).astype(float)
+    raise ParameterError(f"simulate() supports gaussian (lmer), binomial and Poisson models, not {family}")
+
+
+def simulate(m, nsim: int = 1, seed=None, use_re: bool = False) -> pd.DataFrame:
+    """New responses from a fitted model (lme4's ``simulate(m, nsim, seed)``).
+
+    Parameters
+    ----------
+    m : LmerResult or GlmerResult
+    nsim : int
+        Number of simulated responses.
+    seed : None, int, SeedSequence or Generator
+        Replicate b uses the stream ``SeedSequence(seed).spawn(nsim)[b]`` (as :func:`bootstrap`).
+    use_re : bool
+        False (lme4's default, ``re.form = NA``): draw new random effects from N(0, σ²ΛΛ') — new
+        clusters from the same population.  True (``re.form = NULL``): keep the estimated random
+        effects b̂ — the same clusters, new observations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``nobs`` rows and columns ``sim_1`` … ``sim_<nsim>``.  Binomial responses are proportions of
+        the model's trials (what :meth:`refit` takes back), Poisson responses counts.
+    """
+    nsim = _count(nsim, "nsim")
+    children = seed_sequence(seed).spawn(nsim)
+    cols = {f"sim_{b + 1}": _simulate_one(m, np.random.default_rng(children[b]), use_re) for b in range(nsim)}
+    return pd.DataFrame(cols)
+
+
+def refit(m, y):
+    """``m`` refitted to response ``y`` with the same design, warm-started (lmer: the batched fast path)."""
+    if getattr(m, "family", None) is None:
+        from .batchfit import fast_refit
+        return fast_refit(m, y)
+    return m.refit(y)
+
+
+def default_statistic(fit) -> pd.Series:
+    """lme4's ``bootFun``: standard deviations, correlations, σ and fixed effects, with confint's names."""
+    from .profile import param_names, theta_to_sdcor
+    vnames, fnames = param_names(fit)
+    sig = None if fit._residual_sd is None else [fit.sigma]
+    vals = list(theta_to_sdcor(fit.design.terms, fit.theta[None], sig)[0])
+    if sig is not None:
+        vals.append(fit.sigma)
+    return pd.Series(vals + list(fit.fixef.to_numpy()), index=vnames + fnames)
+
+
+# --------------------------------------------------------------------------------------------------
+# the bootstrap
+# --------------------------------------------------------------------------------------------------
+def _count(n, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ParameterError(f"{what} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _as_row(value) -> tuple[list, list | None]:
+    """A statistic's value as (values, names or None)."""
+    if isinstance(value, pd.Series):
+        return list(value.to_numpy(float)), [str(i) for i in value.index]
+    if isinstance(value, dict):
+        return [float(v) for v in value.values()], [str(k) for k in value]
+    arr = np.atleast_1d(np.asarray(value, float)).ravel()
+    return list(arr), None
+
+
+def _run_chunk(m, statistic, seeds, use_re):
+    """Replicates for a list of SeedSequences: (values or None, error message or None) each."""
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ss in seeds:
+            rng = np.random.default_rng(ss)
+            try:
+                fit = refit(m, _simulate_one(m, rng, use_re))
+                out.append((_as_row(statistic(fit))[0], None))
+            except (MlmkitError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                out.append((None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def bootstrap(m, statistic=None, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool = True,
+              use_re: bool = False) -> "BootstrapResult":
+    """Parametric bootstrap of ``statistic`` (lme4's ``bootMer``).
+
+    Parameters
+    ----------
+    m : LmerResult or GlmerResult
+        The fitted model to simulate from and refit.
+    statistic : callable, optional
+        ``statistic(fit)`` → a number, array, dict or Series (named values become the columns of
+        ``replicates``).  Default: :func:`default_statistic` (sds, correlations, σ, fixed effects).
+    nsim : int
+        Number of replicates.
+    seed : None, int, SeedSequence or Generator
+        Reproducible whatever ``n_jobs`` is: replicate b uses ``SeedSequence(seed).spawn(nsim)[b]``.
+    n_jobs : int
+        joblib workers (1: in this process; -1: one per core; a Dask cluster through
+        ``joblib.parallel_config(backend="dask")``, see the module docstring).
+    progress : bool
+        Show a tqdm progress bar.
+    use_re : bool
+        Simulate conditionally on the estimated random effects (see :func:`simulate`).
+
+    Returns
+    -------
+    BootstrapResult
+        ``replicates`` (DataFrame, nsim rows; NaN where a refit failed), ``t0`` (the statistic on
+        the fit itself), ``confint(level)``.
+
+    A refit that fails leaves a row of NaN and is counted in ``n_failed`` (with a warning), as lme4's
+    ``bootMer`` does.
+    """
+    from tqdm.auto import tqdm
+    statistic = default_statistic if statistic is None else statistic
+    if not callable(statistic):
+        raise ParameterError("statistic must be a function of a fitted model, e.g. lambda fit: fit.fixef['X']")
+    nsim = _count(nsim, "nsim")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ParameterError(f"n_jobs must be a non-zero integer (1 = no parallelism, -1 = all cores), got {n_jobs!r}")
+    ss = seed_sequence(seed)
+    children = ss.spawn(nsim)
+    t0_vals, names = _as_row(statistic(m))
+    rows: list = []
+    with tqdm(total=nsim, disable=not progress, desc="bootstrap", unit="fit") as bar:
+        if n_jobs == 1:
+            for k in range(0, nsim, 10):
+                part = _run_chunk(m, statistic, children[k:k + 10], use_re)
+                rows.extend(part)
+                bar.update(len(part))
+        else:
+            from joblib import Parallel, delayed, effective_n_jobs
+            workers = effective_n_jobs(n_jobs)
+            size = max(1, min(50, nsim // (4 * workers)))
+            chunks = [children[k:k + size] for k in range(0, nsim, size)]
+            par = Parallel(n_jobs=n_jobs, return_as="generator")
+            for part in par(delayed(_run_chunk)(m, statistic, c, use_re) for c in chunks):
+                rows.extend(part)
+                bar.update(len(part))
+    k = len(t0_vals)
+    values = np.full((nsim, k), np.nan)
+    errors = []
+    for b, (vals, err) in enumerate(rows):
+        if vals is None:
+            errors.append(err)
+        elif len(vals) != k:
+            raise ParameterError(f"the statistic returned {len(vals)} values for replicate {b + 1} but {k} for "
+                                 "the original fit: it must return the same number every time")
+        else:
+            values[b] = vals
+    names = names or ([getattr(statistic, "__name__", "t")] if k == 1 else [f"t{i + 1}" for i in range(k)])
+    if errors:
+        warnings.warn(f"{len(errors)} of {nsim} bootstrap refits failed (their rows are NaN); first: {errors[0]}",
+                      BootstrapWarning, stacklevel=2)
+    return BootstrapResult(replicates=pd.DataFrame(values, columns=names),
+                           t0=pd.Series(t0_vals, index=names), nsim=nsim, seed=ss.entropy,
+                           n_failed=len(errors), errors=tuple(errors))
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Replicates of a parametric bootstrap (lme4's ``bootMer`` result, boot's ``t`` and ``t0``)."""
+
+    replicates: pd.DataFrame
+    t0: pd.Series
+    nsim: int
+    seed: int | None
+    n_failed: int
+    errors: tuple
+
+    def confint(self, level: float = 0.95, type: str = "perc") -> pd.DataFrame:
+        """Bootstrap intervals: ``"perc"`` (default), ``"basic"`` or ``"norm"``, as boot::boot.ci.
+
+        perc:  the α/2 and 1 − α/2 quantiles of the replicates (interpolated as boot's ``norm.inter``);
+        basic: 2 t0 − (those quantiles, swapped);  norm: t0 − bias ∓ Φ⁻¹(1 − α/2)·sd(t*).
+        """
+        from .intervals import check_level, percent_labels
+        level = check_level(level)
+        a = (1.0 - level) / 2.0
+        alphas = np.array([a, 1.0 - a])
+        out = np.full((self.replicates.shape[1], 2), np.nan)
+        extreme = False
+        for j, col in enumerate(self.replicates.columns):
+            t = self.replicates[col].to_numpy()
+            t = t[np.isfinite(t)]
+            if t.size < 2:
+                continue
+            t0 = float(self.t0.iloc[j])
+            if type == "perc":
+                out[j], ext = _norm_inter(t, alphas)
+            elif type == "basic":
+                q, ext = _norm_inter(t, alphas[::-1])
+                out[j] = 2.0 * t0 - q
+            elif type == "norm":
+                ext = False
+                bias = t.mean() - t0
+                half = t.std(ddof=1) * scipy.stats.norm.ppf(1.0 - a)
+                out[j] = [t0 - bias - half, t0 - bias + half]
+            else:
+                raise ParameterError(f"unknown bootstrap interval type {type!r}: use 'perc', 'basic' or 'norm'")
+            extreme |= ext
+        if extreme:
+            warnings.warn(f"extreme order statistics used as endpoints: {self.nsim} replicates are too few for a "
+                          f"{100 * level:g}% interval", BootstrapWarning, stacklevel=2)
+        return pd.DataFrame(out, index=self.replicates.columns, columns=percent_labels(level))
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()
+
+    def summary(self) -> pd.DataFrame:
+        """original, bias (mean of replicates − original) and std. error of each statistic (boot's print)."""
+        rep = self.replicates
+        return pd.DataFrame({"original": self.t0.to_numpy(), "bias": rep.mean().to_numpy() - self.t0.to_numpy(),
+                             "std. error": rep.std(ddof=1).to_numpy()}, index=rep.columns)
+
+    def __repr__(self):
+        head = f"Parametric bootstrap: {self.nsim} replicates" + (f", {self.n_failed} failed" if self.n_failed else "")
+        return head + "\n" + self.summary().to_string()
+
+
+def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, bool]:
+    """boot's ``norm.inter``: order statistic (R + 1)α, interpolated on the normal quantile scale."""
+    t = np.sort(t)
+    R = len(t)
+    rk = (R + 1) * alpha
+    extreme = not np.all((rk > 1) & (rk < R))
+    k = np.trunc(rk).astype(int)
+    out = np.empty(len(alpha))
+    for i in range(len(alpha)):
+        if k[i] == rk[i] and 0 < k[i] <= R:
+            out[i] = t[k[i] - 1]
+        elif k[i] <= 0:
+            out[i] = t[0]
+        elif k[i] >= R:
+            out[i] = t[-1]
+        else:
+            z1, z2, z3 = scipy.stats.norm.ppf([alpha[i], k[i] / (R + 1), (k[i] + 1) / (R + 1)])
+            out[i] = t[k[i] - 1] + (z1 - z2) / (z3 - z2) * (t[k[i]] - t[k[i] - 1])
+    return out, extreme
