@@ -419,11 +419,8 @@ def condvar(m) -> dict[str, list[pd.DataFrame]]:
     ParameterError
         When the model carries no Cholesky factor (a result type this function does not know).
     """
-    f = getattr(m, "_factor", None)
-    if f is None or not hasattr(f, "L1"):
-        raise ParameterError(f"condvar needs a fitted lmer or glmer model, not {type(m).__name__}")
+    f, scale = _pls_factor(m)
     s = m.design.structure
-    scale = float(m.sigma) ** 2 if getattr(m, "sigma", None) is not None else 1.0
     q1 = s.q1
     L1inv = np.linalg.inv(f.L1)                                   # (n1, q1, q1)
     C1 = np.swapaxes(L1inv, 1, 2) @ L1inv                         # M⁻¹ = L₁⁻ᵀ L₁⁻¹ per level
@@ -448,6 +445,23 @@ def condvar(m) -> dict[str, list[pd.DataFrame]]:
             v = Cov2[idx[:, :, None], idx[:, None, :]]
         out.setdefault(t.group, []).append(scale * v)
     return out
+
+
+def _pls_factor(m):
+    """The Cholesky factor of Λ'Z'WZΛ + I and the scale σ² of the conditional covariance.
+
+    An lmer fit carries its factor (W = I) and σ.  For a glmer fit W holds the working weights
+    wᵢ = priorᵢ · (dμ/dη)ᵢ² / V(μᵢ) at the converged conditional modes, and σ² = 1.
+    """
+    if getattr(m, "_factor", None) is not None and hasattr(m._factor, "L1"):
+        return m._factor, float(m.sigma) ** 2
+    state, family = getattr(getattr(m, "opt", None), "state", None), getattr(m, "family", None)
+    if state is None or family is None:
+        raise ParameterError(f"condvar needs a fitted lmer or glmer model, not {type(m).__name__}")
+    from .linalg import PLSSystem
+    w = np.asarray(m.prior_weights, float) * family.mu_eta(state.eta) ** 2 / family.variance(state.mu)
+    system = PLSSystem(m.design.structure, m.design.X, np.zeros(m.nobs), sqrtw=np.sqrt(w))
+    return system.factor(np.asarray(m.theta, float)), 1.0
 
 
 def caterpillar(m, group=None, *, level=0.95, sort=True, ax=None):
