@@ -233,26 +233,27 @@ def fd_hessian(fun, x: np.ndarray, f0: float, delta: float = 1e-4, central: bool
     return g, H
 
 
-def _newton(fun, x, f0, lower, *, maxit=12, tol=1e-4):
+def _newton(fun, x, f0, lower, *, maxit=15, tol=1e-4):
     """Newton's method on finite-difference Hessians, with bounds and step halving.
 
-    Forward-difference Hessians while far from the optimum; once a step is below 1e-3 (relative)
-    the next Hessian is central, and the iteration stops after a step below ``tol``; the Hessian
-    returned is the last one computed (at most one small step away from the returned x).  Returns
-    None when a step fails (Hessian of the free parameters not positive definite, or no decrease),
-    for BOBYQA to take over.
+    Where the Hessian of the free parameters is not positive definite (away from the optimum, or
+    along a flat direction of a boundary fit) its eigenvalues are replaced by their absolute values,
+    floored at 1e-3 of the largest.  Parameters on their lower bound whose gradient points outwards
+    stay there.  Stops after a step below ``tol`` (relative) and returns (x, f, gradient, Hessian),
+    the Hessian being the last one computed, at most one small step from x; returns None when no
+    step decreases the deviance, for BOBYQA to take over.
     """
-    last = np.inf
     for _ in range(maxit):
         g, H = fd_hessian(fun, x, f0, central=False)
-        at_bound = np.isfinite(lower) & (x <= lower) & (g >= 0)
-        free = ~at_bound
-        try:
-            R = np.linalg.cholesky(H[np.ix_(free, free)])
-        except np.linalg.LinAlgError:
-            return None
+        free = ~(np.isfinite(lower) & (x <= lower) & (g >= 0))
+        Hf, gf = H[np.ix_(free, free)], g[free]
         step = np.zeros_like(x)
-        step[free] = -scipy.linalg.cho_solve((R, True), g[free])
+        try:
+            step[free] = -scipy.linalg.cho_solve((np.linalg.cholesky(Hf), True), gf)
+        except np.linalg.LinAlgError:
+            ev, V = np.linalg.eigh(Hf)
+            ev = np.maximum(np.abs(ev), 1e-3 * np.abs(ev).max())
+            step[free] = -V @ ((V.T @ gf) / ev)
         t = 1.0
         while True:
             xn = np.maximum(x + t * step, lower)
@@ -262,6 +263,14 @@ def _newton(fun, x, f0, lower, *, maxit=12, tol=1e-4):
             t *= 0.5
             if t < 1e-3:
                 return None
+        # A variance heading for 0 along a flat direction (curvature vanishing at a boundary fit)
+        # makes Newton converge only linearly: try the bound itself.
+        for j in np.flatnonzero(np.isfinite(lower) & (step < 0) & (xn > lower)):
+            xb = xn.copy()
+            xb[j] = lower[j]
+            fb = fun(xb)
+            if fb <= fn:
+                xn, fn = xb, fb
         last = np.max(np.abs(xn - x) / (1.0 + np.abs(x)))
         x, f0 = xn, fn
         if last < tol:
@@ -286,11 +295,15 @@ def optimize_glmer(devfun: GlmerDevFun, start=None) -> GlmerOpt:
     if theta0.shape != (k_theta,):
         raise ParameterError(f"start theta has {theta0.size} values; this model has {k_theta}")
     tlow = d.theta_lower
-    messages = []
     f1 = _Counted(devfun.stage1)
     if st_beta is None or devfun.nAGQ == 0:
         tight = devfun.nAGQ == 0
-        theta1 = _bobyqa(f1, theta0, tlow, xtol=1e-8 if tight else 1e-2, ftol=1e-10 if tight else 1e-3)
+        tol = dict(xtol=1e-8, ftol=1e-10) if tight else dict(xtol=1e-2, ftol=1e-3)
+        theta1 = _bobyqa(f1, theta0, tlow, **tol)
+        for alt in _flipped(d, theta1):
+            cand = _bobyqa(f1, alt, tlow, **tol)
+            if f1(cand) < f1(theta1) - 1e-8:
+                theta1 = cand
         beta1 = devfun.pirls(theta1).beta
     else:
         theta1, beta1 = np.maximum(theta0, tlow), np.asarray(st_beta, float).ravel()
@@ -302,24 +315,53 @@ def optimize_glmer(devfun: GlmerDevFun, start=None) -> GlmerOpt:
                         "stage 1 only (nAGQ = 0)", True, (), theta1)
     f2 = _Counted(devfun)
     lower = devfun.lower
-    x = np.concatenate([theta1, beta1])
-    f0 = f2(x)
-    res = _newton(f2, x, f0, lower)
-    how = "Newton on the finite-difference Hessian"
-    if res is None:
-        x = _bobyqa(f2, x, lower, xtol=1e-10, ftol=1e-12)
-        how = "BOBYQA"
-        f0 = f2(x)
-        res = _newton(f2, x, f0, lower, maxit=3)
-        if res is None:
-            g, H = fd_hessian(f2, x, f0)
-            res = (x, f0, g, H)
-    x, fval, g, H = res
+    res = _stage2(f2, np.concatenate([theta1, beta1]), lower)
+    for alt in _flipped(d, res[0][:k_theta]):
+        cand = _stage2(f2, np.concatenate([alt, res[0][k_theta:]]), lower)
+        if cand[1] < res[1] - 1e-8:
+            res = cand
+    x, fval, g, H, how = res
     theta, beta = devfun.split(x)
     state = devfun.pirls(theta, beta)
     fval = devfun.laplace(state) if devfun.nAGQ <= 1 else devfun.agq(state)
     converged, messages = _check_convergence(g, H, x, lower)
     return GlmerOpt(theta, beta, fval, state, H, g, f1.n + f2.n, how, converged, tuple(messages), theta1)
+
+
+def _stage2(f2, x, lower):
+    """Newton from x; BOBYQA when a Newton step fails.  Returns (x, f, gradient, Hessian, method)."""
+    f0 = f2(x)
+    res = _newton(f2, x, f0, lower)
+    if res is not None:
+        return (*res, "Newton on the finite-difference Hessian")
+    x = _bobyqa(f2, x, lower, xtol=1e-10, ftol=1e-12)
+    f0 = f2(x)
+    res = _newton(f2, x, f0, lower, maxit=3)
+    if res is None:
+        g, H = fd_hessian(f2, x, f0)
+        res = (x, f0, g, H)
+    return (*res, "BOBYQA")
+
+
+def _flipped(design: Design, theta: np.ndarray) -> list[np.ndarray]:
+    """Equivalent θ for each column of a Λ block whose diagonal is 0 but whose entries below it are not.
+
+    Negating a whole column of Λ leaves ΛΛ' unchanged; with the diagonal at its bound 0 the negated
+    column is again a valid θ, but on the other side of a barrier a local optimiser cannot cross
+    (moving the diagonal off 0 lowers the deviance for one sign of the column and raises it for the
+    other).  Restarting from the mirror image escapes such spurious boundary optima.
+    """
+    out = []
+    for t in design.terms:
+        rows, cols = t.tri_indices
+        for c in range(t.q):
+            diag = t.theta_offset + np.flatnonzero((rows == c) & (cols == c))[0]
+            below = t.theta_offset + np.flatnonzero((rows > c) & (cols == c))
+            if theta[diag] < 1e-6 and below.size and np.any(np.abs(theta[below]) > 1e-6):
+                alt = np.array(theta, float)
+                alt[below] = -alt[below]
+                out.append(alt)
+    return out
 
 
 def _check_convergence(g, H, x, lower, tol=2e-3):
