@@ -42,18 +42,23 @@ read_bench <- function(path) {
 
 timings <- list()
 time_it <- function(id, what, reps, fun, data = NULL, formula = NULL, summarise = NULL) {
-  times <- numeric(reps); res <- NULL; warns <- character()
+  times <- numeric(reps); cpu <- numeric(reps); res <- NULL; warns <- character()
   for (i in seq_len(reps)) {
     gc(verbose = FALSE)
-    times[i] <- round(system.time(res <- withCallingHandlers(fun(),
+    st <- system.time(res <- withCallingHandlers(fun(),
       warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") },
-      message = function(m) invokeRestart("muffleMessage")))[["elapsed"]], 3)
+      message = function(m) invokeRestart("muffleMessage")))
+    times[i] <- round(st[["elapsed"]], 3)
+    cpu[i] <- round(st[["user.self"]] + st[["sys.self"]], 3)
   }
-  cat(sprintf("%-24s reps %2d  median %9.3f s  (min %.3f, max %.3f)\n", id, reps,
-              median(times), min(times), max(times)))
+  load <- readLines("/proc/loadavg")
+  cat(sprintf("%-32s reps %2d  median %9.3f s  (min %.3f, max %.3f)  cpu %9.3f s  load %s\n",
+              id, reps, median(times), min(times), max(times), median(cpu),
+              sub(" .*", "", load)))
   entry <- list(id = id, what = what, data = data, formula = formula, reps = reps,
                 median = S(round(median(times), 4)), min = S(min(times)), times = A(times),
-                warnings = I(unique(warns)))
+                median_cpu = S(round(median(cpu), 4)), cpu_times = A(cpu),
+                loadavg_after = load, warnings = I(unique(warns)))
   if (!is.null(summarise)) entry$fit <- summarise(res)
   timings[[length(timings) + 1]] <<- entry
   invisible(res)
@@ -143,13 +148,17 @@ out <- list(
     cpu = if (length(cpu)) trimws(sub("^model name\\s*:", "", cpu[1])) else NA,
     memory = trimws(sub("^MemTotal:", "", mem)),
     platform = R.version$platform,
-    BLAS = La_library(),
+    BLAS = extSoftVersion()[["BLAS"]],
+    LAPACK = La_library(),
     loadavg_start = load_start,
     loadavg_end = readLines("/proc/loadavg")
   ),
   date = format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"),
-  note = paste("Median wall time (system.time elapsed) of the model call only; data reading",
-               "excluded. Machine shared with other processes (see loadavg)."),
+  note = paste("median: median wall time (system.time elapsed) of the model call only; data",
+               "reading excluded. median_cpu: median user+system CPU time of this R process",
+               "(less sensitive to other load; lme4 here is single-threaded, reference BLAS).",
+               "The machine is shared with other processes (see loadavg_*), so wall times",
+               "are upper bounds."),
   timings = timings
 )
 dir.create("benchmarks", showWarnings = FALSE)
