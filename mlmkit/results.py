@@ -125,44 +125,68 @@ class MixedModelResult:
 
     def predict(self, newdata: pd.DataFrame | None = None, re_form=None, allow_new_levels: bool = False,
                 type: str = "response") -> np.ndarray:
-        """Predictions with (``re_form=None``) or without (``re_form="~0"`` or ``False``) random effects.
+        """Predictions, like lme4's ``predict(m, newdata, re.form, allow.new.levels, type)``.
 
-        New levels of a grouping factor raise an error unless ``allow_new_levels=True``, in which case
-        their random effects are 0 (the population-level prediction), as in lme4.
+        ``re_form=None`` uses every random-effects term; ``"~0"``, ``"NA"`` or ``False`` none (the
+        population-level prediction, Xβ̂); a formula of random terms such as ``"~(1 | Subject)"`` uses
+        just those.  New levels of a grouping factor raise an error unless ``allow_new_levels=True``,
+        in which case their random effects are 0, as in lme4.  ``type="link"`` gives the linear
+        predictor of a GLMM.
         """
         if type not in ("response", "link"):
             raise ParameterError(f"unknown prediction type '{type}': use 'response' or 'link'")
-        use_re = not _is_no_re(re_form)
         d = self.design
+        terms = self._re_form_terms(re_form)
         if newdata is None:
             eta = d.X @ self._beta + (d.offset if d.offset is not None else 0.0)
-            if use_re:
-                b1, b2 = self._b
-                eta = eta + d.structure.Zb(b1, b2)
-        else:
-            if not isinstance(newdata, pd.DataFrame):
-                raise DataError("newdata must be a pandas DataFrame")
-            X = d.fixed_matrix(newdata)
-            eta = X @ self._beta
-            if d.parsed.offsets:
-                from .design import evaluate
-                eta = eta + np.sum([np.asarray(evaluate(o, newdata), float) for o in d.parsed.offsets], axis=0)
-            if use_re:
-                for t, b in zip(d.terms, self._term_effects):
-                    missing = [v for v in t.term.group_vars if v not in newdata.columns]
-                    if missing:
-                        raise DataError(f"newdata lacks the grouping column '{missing[0]}' needed for "
-                                        f"'{t.term.source}'; pass re_form='~0' for population-level predictions")
-                    codes_new, labels = _grouping(t.term, newdata)
-                    pos = pd.Index(list(t.levels)).get_indexer(list(labels))
-                    if (pos < 0).any() and not allow_new_levels:
-                        new = [labels[i] for i in np.flatnonzero(pos < 0)][:5]
-                        raise DataError(f"new level(s) {new} of '{t.group}' not in the fitted data; use "
-                                        "allow_new_levels=True to predict them at the population level")
-                    bb = np.vstack([b, np.zeros((1, t.q))])
-                    Zt = _fixed_matrix(t.term.expr, newdata, d.formula)[0]
-                    eta = eta + np.einsum("ij,ij->i", Zt, bb[pos[codes_new]])
+            for k in terms:
+                t = d.terms[k]
+                eta = eta + np.einsum("ij,ij->i", t.values, self._term_effects[k][t.codes])
+            return eta if type == "link" else self._linkinv(eta)
+        if not isinstance(newdata, pd.DataFrame):
+            raise DataError("newdata must be a pandas DataFrame")
+        eta = d.fixed_matrix(newdata) @ self._beta
+        if d.parsed.offsets:
+            from .design import evaluate
+            eta = eta + np.sum([np.asarray(evaluate(o, newdata), float) for o in d.parsed.offsets], axis=0)
+        for k in terms:
+            t, b = d.terms[k], self._term_effects[k]
+            missing = [v for v in t.term.group_vars if v not in newdata.columns]
+            if missing:
+                raise DataError(f"newdata lacks the grouping column '{missing[0]}' needed for "
+                                f"'{t.term.source}'; pass re_form='~0' for population-level predictions")
+            codes_new, labels = _grouping(t.term, newdata)
+            pos = pd.Index(list(t.levels)).get_indexer(list(labels))
+            if (pos < 0).any() and not allow_new_levels:
+                new = [labels[i] for i in np.flatnonzero(pos < 0)][:5]
+                raise DataError(f"new level(s) {new} of '{t.group}' not in the fitted data; use "
+                                "allow_new_levels=True to predict them at the population level")
+            bb = np.vstack([b, np.zeros((1, t.q))])          # row -1: a new level's effects are 0
+            Zt = _fixed_matrix(t.term.expr, newdata, d.formula)[0]
+            eta = eta + np.einsum("ij,ij->i", Zt, bb[pos[codes_new]])
         return eta if type == "link" else self._linkinv(eta)
+
+    def _re_form_terms(self, re_form) -> list[int]:
+        """Indices of the design's terms that ``re_form`` keeps."""
+        terms = self.design.terms
+        if re_form is None:
+            return list(range(len(terms)))
+        if _is_no_re(re_form):
+            return []
+        if not isinstance(re_form, str):
+            raise ParameterError(f"re_form must be None, '~0' or a formula of random terms, not {re_form!r}")
+        from .formula import parse_formula
+        wanted = parse_formula("y " + re_form.strip() if re_form.strip().startswith("~") else "y ~ " + re_form).random
+        key = (lambda expr, group: ("".join(expr.split()), "".join(group.split())))
+        have = {key(t.term.expr, t.group): k for k, t in enumerate(terms)}
+        out = []
+        for w in wanted:
+            k = have.get(key(w.expr, w.group))
+            if k is None:
+                raise ParameterError(f"re_form term '{w.source}' is not in the model; its terms are "
+                                     + ", ".join(sorted({t.term.source for t in terms})))
+            out.append(k)
+        return out
 
     # --- teaching helpers ---------------------------------------------------------------------
     def icc(self) -> pd.Series:

@@ -272,3 +272,16 @@ def test_gradient_optimizer_agrees_with_bobyqa(cid):
 def test_repr_is_the_summary():
     m = lmer_fit("sleep_slope")[1]
     assert repr(m).startswith("Linear mixed model fit by REML")
+
+
+def test_predict_with_a_subset_of_random_terms():
+    case, m, _ = lmer_fit("sleep_uncorr_explicit")          # (1 | Subject) + (0 + Days | Subject)
+    df = case_data(case)
+    full, none = m.predict(), m.predict(re_form="~0")
+    icpt = m.predict(re_form="~ (1 | Subject)")
+    re = m.ranef["Subject"]
+    np.testing.assert_allclose(icpt - none, re.loc[df["Subject"], "(Intercept)"].to_numpy())
+    np.testing.assert_allclose(m.predict(df, re_form="~(1|Subject)"), icpt)
+    np.testing.assert_allclose(full, m.fitted)
+    with pytest.raises(mlmkit.errors.ParameterError, match="not in the model"):
+        m.predict(re_form="~ (1 | Days)")
