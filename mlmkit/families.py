@@ -48,7 +48,9 @@ class Link:
 
 
 # Clamps as in lme4's glmFamily.cpp (glmer's own link code, smoother than R's family.c thresholds):
-# μ is kept inside [eps, 1 − eps] and dμ/dη above eps so PIRLS weights never vanish.
+# μ is kept inside [eps, 1 − eps] and dμ/dη above eps so PIRLS weights never vanish (for the
+# probit link lme4 clamps only the upper end; the lower end is clamped here too, as R's family.c
+# does, so that log μ stays finite).
 def _logit_inv(eta):
     return np.clip(sc.expit(eta), _EPS, 1.0 - _EPS)
 
@@ -59,7 +61,7 @@ def _logit_mu_eta(eta):
 
 
 def _probit_inv(eta):
-    return np.minimum(sc.ndtr(eta), 1.0 - _EPS)
+    return np.clip(sc.ndtr(eta), _EPS, 1.0 - _EPS)
 
 
 def _cauchit_inv(eta):
@@ -67,7 +69,7 @@ def _cauchit_inv(eta):
 
 
 def _cloglog_inv(eta):
-    return np.clip(-np.expm1(-np.exp(np.asarray(eta, float))), _EPS, 1.0 - _EPS)
+    return np.clip(-np.expm1(-np.exp(np.minimum(np.asarray(eta, float), 700.0))), _EPS, 1.0 - _EPS)
 
 
 def _cloglog_mu_eta(eta):
@@ -78,7 +80,7 @@ def _cloglog_mu_eta(eta):
 LINKS: dict[str, Link] = {
     "logit": Link("logit", lambda mu: sc.logit(mu), _logit_inv, _logit_mu_eta),
     "probit": Link("probit", lambda mu: sc.ndtri(mu), _probit_inv,
-                   lambda eta: np.exp(-0.5 * np.asarray(eta, float) ** 2) / np.sqrt(2.0 * np.pi)),
+                   lambda eta: np.maximum(np.exp(-0.5 * np.asarray(eta, float) ** 2) / np.sqrt(2.0 * np.pi), _EPS)),
     "cauchit": Link("cauchit", lambda mu: np.tan(np.pi * (np.asarray(mu, float) - 0.5)), _cauchit_inv,
                     lambda eta: np.maximum(1.0 / (np.pi * (1.0 + np.asarray(eta, float) ** 2)), _EPS)),
     "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-np.asarray(mu, float))), _cloglog_inv,

@@ -236,15 +236,17 @@ def fd_hessian(fun, x: np.ndarray, f0: float, delta: float = 1e-4, central: bool
 def _newton(fun, x, f0, lower, *, maxit=15, tol=1e-4):
     """Newton's method on finite-difference Hessians, with bounds and step halving.
 
-    Where the Hessian of the free parameters is not positive definite (away from the optimum, or
+    Hessians are forward differences while far from the optimum and central once the previous step
+    was below 1e-2 (relative), so the one returned, for the standard errors, is central.  Where the Hessian of the free parameters is not positive definite (away from the optimum, or
     along a flat direction of a boundary fit) its eigenvalues are replaced by their absolute values,
     floored at 1e-3 of the largest.  Parameters on their lower bound whose gradient points outwards
     stay there.  Stops after a step below ``tol`` (relative) and returns (x, f, gradient, Hessian),
     the Hessian being the last one computed, at most one small step from x; returns None when no
     step decreases the deviance, for BOBYQA to take over.
     """
+    last = np.inf
     for _ in range(maxit):
-        g, H = fd_hessian(fun, x, f0, central=False)
+        g, H = fd_hessian(fun, x, f0, central=last < 1e-2)
         free = ~(np.isfinite(lower) & (x <= lower) & (g >= 0))
         Hf, gf = H[np.ix_(free, free)], g[free]
         step = np.zeros_like(x)

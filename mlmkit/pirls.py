@@ -413,7 +413,15 @@ class GlmerDevFun:
                 mu_eta = fam.mu_eta(eta)
                 w = resp.weights * mu_eta ** 2 / fam.variance(mu)
             zr = (eta - resp.offset if joint else eta - resp.offset - X @ beta) + (resp.y - mu) / mu_eta
-            sol = pls.solve(theta, lams, w, zr, X if joint else None)
+            if not (np.all(np.isfinite(w)) and np.all(w >= 0) and np.all(np.isfinite(zr))):
+                raise ConvergenceError(_PIRLS_HELP.format(
+                    what=f"the {fam.link.name} link gives means outside the {fam.name} family's range",
+                    theta=np.round(theta, 4)))
+            try:
+                sol = pls.solve(theta, lams, w, zr, X if joint else None)
+            except np.linalg.LinAlgError:
+                raise ConvergenceError(_PIRLS_HELP.format(what="the weighted least-squares system is singular",
+                                                          theta=np.round(theta, 4))) from None
             nbeta = sol.beta if joint else beta
             step = scale = np.inf
             if u1 is not None:
