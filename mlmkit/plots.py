@@ -9,8 +9,9 @@ never modified.  Wrong arguments raise :class:`mlmkit.errors.ParameterError` or
     >>> plots.caterpillar(m, group="School")                            # doctest: +SKIP
     ParameterError: 'School' is not a grouping factor of this model; it has: Subject
 
-:func:`plot_profile` (ζ against each parameter of ``m.profile()``) is defined in :mod:`mlmkit.profile`
-and re-exported here, so every figure of the course is in this module.
+:func:`plot_profile` (ζ against each parameter of ``m.profile()``, from :mod:`mlmkit.profile`) and
+:func:`plot_power_curve` (from :mod:`mlmkit.power`) are re-exported here, so every figure of the
+course is in this module.
 
 A figure needs a fitted model only through the result contract (``fixef``, ``coef``, ``ranef``,
 ``varcorr``, ``fitted``, ``residuals``) except :func:`condvar`, which reads the model's Cholesky factor.
@@ -24,10 +25,11 @@ import scipy.sparse as sp
 import scipy.stats
 
 from .errors import DataError, ParameterError
+from .power import plot_power_curve
 from .profile import plot_profile
 
 __all__ = ["shrinkage", "group_panels", "fitted_lines", "ranef_contour", "condvar", "caterpillar",
-           "residual_diagnostics", "plot_profile"]
+           "residual_diagnostics", "plot_profile", "plot_power_curve"]
 
 _FLAT, _MULTI, _POP = "#d95f02", "#1b9e77", "black"
 

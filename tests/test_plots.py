@@ -305,9 +305,19 @@ def test_residual_diagnostics_small_sample_ppoints_and_axes(sleep):
 # --------------------------------------------------------------------------------------------------
 # re-exported from mlmkit.profile
 def test_plot_profile_is_reexported_and_draws_one_panel_per_parameter(sleep):
-    from mlmkit import profile
+    import importlib
+    profile = importlib.import_module("mlmkit.profile")
     assert plots.plot_profile is profile.plot_profile
     m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
     prof = profile.profile(m)
     axes = plots.plot_profile(prof, which=["sd_(Intercept)|Subject", "sigma"])
     assert [a.get_title() for a in axes] == ["sd_(Intercept)|Subject", "sigma"]
+
+
+def test_plot_power_curve_is_reexported_and_draws_the_table():
+    import importlib
+    assert plots.plot_power_curve is importlib.import_module("mlmkit.power").plot_power_curve
+    table = pd.DataFrame({"n_clusters": [10, 20], "power": [0.4, 0.7], "lower": [0.3, 0.6], "upper": [0.5, 0.8]})
+    ax = plots.plot_power_curve(table, target=0.8)
+    (bars,) = ax.containers
+    np.testing.assert_allclose(bars.lines[0].get_ydata(), [0.4, 0.7])
