@@ -169,11 +169,13 @@ CELLS = [
     md(r"""
     ## Exercises
 
-    Every lesson has an exercise notebook in `exercises/` (for example `exercises/lesson01_*.ipynb` goes
-    with lesson 1). Each question has a cell like `grader.check("q1")` that tells you at once whether your
-    answer is right and, if not, what the likely slip is (a standard deviation where a variance was
-    asked, a REML estimate where ML was meant, ...). Your instructor may collect and grade the same
-    notebooks automatically.
+    Every lesson ends with an exercise named after it, `lessonNN_<topic>` (for example
+    `lesson01_variance_components`). Each question has a cell like `grader.check("q1")` that tells you at
+    once whether your answer is right and, if not, what the likely slip is (a standard deviation where a
+    variance was asked, a REML estimate where ML was meant, ...). Your instructor hands out the student
+    versions and may grade them automatically. Working on your own, build them with
+    `python tools/grade.py build` and open `exercises/dist/student/`; the notebooks in `exercises/` are
+    the instructors' masters and contain the solutions, so try first.
 
     **Next:** [Lesson 1 — variance components](01_variance_components.ipynb).
     """),

@@ -222,8 +222,9 @@ CELLS = [
 
     ## Exercise
 
-    Continue with `exercises/lesson01_*.ipynb`: simulate the model with fewer clusters and see what
-    happens to the between-cluster variance and the intercept's standard error.
+    **Exercise `lesson01_variance_components`:** simulate 40 clusters of 15 with other seeds, recover
+    the parameters and the ICC, and see in small simulations how ML underestimates the between-cluster
+    variance.
 
     **Next:** [Lesson 2 — level-1 and level-2 predictors](02_predictors.ipynb).
     """),

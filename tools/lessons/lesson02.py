@@ -225,8 +225,8 @@ CELLS = [
 
     ## Exercise
 
-    Continue with `exercises/lesson02_*.ipynb`: change the number of clusters and watch which standard
-    errors shrink.
+    **Exercise `lesson02_predictors`:** a level-2 predictor whose mean is far from 0 — the correlation of
+    fixed effects before and after centring, and why its standard error is large.
 
     **Next:** [Lesson 3 — random slopes](03_random_slopes.ipynb).
     """),

@@ -125,8 +125,9 @@ CELLS = [
     }, index=["tau2_u0", "tau2_u1", "correlation", "sigma2"])
     """),
     md(r"""
-    By chance the 20 slope deviations drawn have a variance of only 1.02: the model recovered what is in
-    the data, and no estimator could do better with 20 clusters. Sampling variation of variance
+    By chance the 20 slope deviations drawn have a variance of only 1.02 — and, although drawn
+    independently, a sample correlation of 0.21 with the intercept deviations. The model recovered what
+    is in the data; no estimator could do better with 20 clusters. Sampling variation of variance
     components is large — remember this when you plan a study (lesson 9).
 
     ## What random slopes look like
@@ -173,6 +174,17 @@ CELLS = [
     for name, (low, high) in printed.items():
         check(f"{name} lower", ci.loc[name, "2.5 %"], low)
         check(f"{name} upper", ci.loc[name, "97.5 %"], high)
+    """),
+    md(r"""
+    The profile itself shows how the interval arises: $\zeta$, the signed square root of the rise in
+    deviance, against the correlation. The interval is where $|\zeta| < 1.96$. The curve bends, so the
+    interval is not symmetric around 0.17; for correlations near ±1 it bends much more, which is why
+    profile intervals are preferred to "estimate ± 1.96 SE" for variance parameters.
+    """),
+    code(r"""
+    prof = m2.profile(which="cor_X.(Intercept)|Cluster")
+    plots.plot_profile(prof)
+    plt.show()
     """),
     md(r"""
     The interval for the correlation runs from −0.28 to 0.56: it comfortably includes 0, as it should
@@ -276,8 +288,9 @@ CELLS = [
 
     ## Exercise
 
-    Continue with `exercises/lesson03_*.ipynb`: simulate correlated random effects of your own and find
-    out how many clusters it takes before the profile interval of the correlation excludes 0.
+    **Exercise `lesson03_random_slopes`:** correlated random effects of your own with `mvrnorm`, the
+    steepest and flattest cluster, shrinkage of the slopes, a singular fit, and the profile interval of
+    the correlation.
 
     **Next:** [Lesson 4 — rat tumours: a binomial multilevel model](04_rats.ipynb).
     """),

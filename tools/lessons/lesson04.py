@@ -118,7 +118,7 @@ CELLS = [
     check("batch variance", m_ml.varcorr["vcov"].iloc[0], "0.4417")
     check("batch sd (tau)", m_ml.varcorr["sdcor"].iloc[0], "0.6646")
     check("b", b, "-1.9369")
-    check("its standard error", se_b, "0.1211")
+    check("its standard error", se_b, "0.1211", slack=1)   # a finite-difference Hessian: lme4 1.1-31 gives 0.12107
     """),
     md(r"""
     The batches' log-odds of a tumour are estimated to be normally distributed with mean −1.94 and
@@ -129,20 +129,20 @@ CELLS = [
 
     `ranef` holds each batch's predicted offset $\hat\xi_j$, `fixef` the population mean $\hat b$, and
     `coef` their sum, the batch's own log-odds $\hat\beta_j = \hat b + \hat\xi_j$ (R: `ranef(m)`,
-    `fixef(m)`, `coef(m)`). Batch labels are text, so they sort as R sorts them: "1", "10", "11", ...
+    `fixef(m)`, `coef(m)`). Rows are labelled by batch; select them by label, as below.
     """),
     code(r"""
     xi = m_ml.ranef["batch"]["(Intercept)"]
     beta = m_ml.coef["batch"]["(Intercept)"]
     for label, printed_xi, printed_beta in [("1", "-0.6298720", "-2.566785"), ("10", "-0.6096908", "-2.546604"),
                                             ("12", "-0.5888596", "-2.525773"), ("14", "-0.5673326", "-2.504246")]:
-        check(f"ranef, batch {label}", xi[label], printed_xi, slack=300)
-        check(f"coef, batch {label}", beta[label], printed_beta, slack=30)
+        check(f"ranef, batch {label}", xi[label], printed_xi, slack=50)
+        check(f"coef, batch {label}", beta[label], printed_beta, slack=5)
     print("coef = fixef + ranef:", np.allclose(beta, b + xi))
     """),
     md(r"""
-    (The random effects agree with the tutorial to four or five decimals: glmer's Laplace optimum is
-    found numerically, and the conditional modes inherit the optimiser's tolerance.)
+    (The random effects agree with the tutorial to five decimals rather than seven: glmer's optimum is
+    found numerically, and the predicted random effects inherit the optimiser's tolerance.)
 
     ## Shrinkage
 
@@ -159,7 +159,7 @@ CELLS = [
     """),
     md(r"""
     Every estimate moves towards the population value, the zeros most of all: a batch with 0 of 20 now
-    gets about 5%, because a rate of exactly 0 is implausible given the other 70 batches. How far an
+    gets about 7%, because a rate of exactly 0 is implausible given the other 70 batches. How far an
     estimate moves depends on how much data the batch has and how far it sits from the rest — small,
     extreme batches move most. This *partial pooling* lies between two extremes: no pooling (the flat
     model) and complete pooling (one rate for all batches).
@@ -209,7 +209,8 @@ CELLS = [
 
     ## Exercise
 
-    Continue with `exercises/lesson04_*.ipynb`: find the batches that move most and explain why.
+    **Exercise `lesson04_*`** (in `exercises/`): find the batches whose estimates move most, and explain
+    why.
 
     **Next:** [Lesson 5 — alcohol consumption by country](05_alcohol.ipynb).
     """),

@@ -197,8 +197,8 @@ CELLS = [
     md(r"""
     ## Exercise
 
-    Continue with `exercises/lesson05_*.ipynb`: compute the ICC and the shrinkage weights yourself and
-    find the country whose estimate moves the most.
+    **Exercise `lesson05_alcohol`:** the ICC, the shrinkage weight $\lambda_j$ computed by hand, and
+    reading the shrinkage plot.
 
     **Next:** [Lesson 6 — sleep deprivation: varying intercepts and slopes](06_sleepstudy.ipynb).
     """),

@@ -48,12 +48,15 @@ CELLS = [
     """),
     code(r"""
     sleep = mk.datasets.load("sleepstudy")
-    plots.group_panels(sleep, "Days", "Reaction", "Subject")
+    ax = sleep.pivot(index="Days", columns="Subject", values="Reaction").plot(
+        legend=False, color="0.45", lw=0.9, figsize=(5, 3.5))
+    ax.set_ylabel("Reaction (ms)")
+    ax.set_title("one line per person")
     plt.show()
     """),
     md(r"""
     Most people slow down day by day, but they start at different levels and slow down at different
-    rates — some hardly at all.
+    rates — some hardly at all. (Below, a panel per person shows the same data in detail.)
 
     ## One subject
 
@@ -296,8 +299,9 @@ CELLS = [
     md(r"""
     ## Exercise
 
-    Continue with `exercises/lesson06_*.ipynb`: fit the variants yourself, read Σ, and decide with a
-    likelihood-ratio test which random-effects structure the data support.
+    **Exercise `lesson06_sleepstudy`:** the share of people whose reaction time would *improve* with
+    sleep loss, a likelihood-ratio test for the correlation, and predictions with and without the random
+    effects.
 
     **Next:** [Lesson 7 — school achievement and formula pitfalls](07_imm10.ipynb).
     """),

@@ -211,7 +211,7 @@ CELLS = [
     mk.anova(m_int, m_uncor, m_slope)
     """),
     md(r"""
-    The random slope improves the fit enormously; the correlation adds a little more. (Tests of a
+    The random slope improves the fit enormously, and the correlation improves it further. (Tests of a
     variance against 0 are conservative, because 0 is on the boundary of the parameter space.)
 
     ## A logistic multilevel model
@@ -267,8 +267,8 @@ CELLS = [
 
     ## Exercise
 
-    Continue with `exercises/lesson07_*.ipynb`: spot the implicit intercept, fit the model that was really
-    meant, and decide on a random-effects structure.
+    **Exercise `lesson07_imm23`:** this lesson's models on the 23-school data — the ICC, the
+    `(homework | schid)` trap, and a likelihood-ratio test for the random slope.
 
     **Next:** [Lesson 8 — three-level nested and crossed designs](08_nested_crossed.ipynb).
     """),

@@ -208,7 +208,7 @@ CELLS = [
 
     ## Exercise
 
-    Continue with `exercises/lesson08_*.ipynb`: build the nested factor yourself, fix a mislabelled
+    **Exercise `lesson08_*`** (in `exercises/`): build the nested factor yourself, repair a mislabelled
     design and compute the three-level ICCs.
 
     **Next:** [Lesson 9 — how many clusters do I need?](09_power.ipynb)
