@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+from scipy.special import chdtrc
 
 from .errors import DataError, ParameterError
 
@@ -190,7 +190,7 @@ def anova(*models, names=None, refit: bool = True, **named) -> AnovaTable:
     chisq = np.concatenate([[np.nan], 2.0 * np.maximum(0.0, np.diff(ll))])
     df = np.concatenate([[np.nan], np.diff(k)])
     with np.errstate(invalid="ignore"):
-        p = np.where(df == 0, np.nan, scipy.stats.chi2.sf(chisq, np.where(df > 0, df, np.nan)))
+        p = np.where(df == 0, np.nan, chdtrc(np.where(df > 0, df, np.nan), chisq))
     table = AnovaTable({"npar": k, "AIC": -2.0 * ll + 2.0 * k, "BIC": -2.0 * ll + k * np.log(n),
                         "logLik": ll, "deviance": -2.0 * ll, "Chisq": chisq, "Df": df, "Pr(>Chisq)": p},
                        index=pd.Index(labels))

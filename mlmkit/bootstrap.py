@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+from scipy.special import ndtri
 
 from .errors import MlmkitError, MlmkitWarning, ParameterError
 
@@ -279,7 +279,7 @@ class BootstrapResult:
             elif type == "norm":
                 ext = False
                 bias = t.mean() - t0
-                half = t.std(ddof=1) * scipy.stats.norm.ppf(1.0 - a)
+                half = t.std(ddof=1) * ndtri(1.0 - a)
                 out[j] = [t0 - bias - half, t0 - bias + half]
             else:
                 raise ParameterError(f"unknown bootstrap interval type {type!r}: use 'perc', 'basic' or 'norm'")
@@ -319,6 +319,6 @@ def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, bool]:
         elif k[i] >= R:
             out[i] = t[-1]
         else:
-            z1, z2, z3 = scipy.stats.norm.ppf([alpha[i], k[i] / (R + 1), (k[i] + 1) / (R + 1)])
+            z1, z2, z3 = ndtri([alpha[i], k[i] / (R + 1), (k[i] + 1) / (R + 1)])
             out[i] = t[k[i] - 1] + (z1 - z2) / (z3 - z2) * (t[k[i]] - t[k[i] - 1])
     return out, extreme

@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+from scipy.special import chdtrc, chdtri, ndtri
 
 from .errors import ParameterError
 
@@ -118,7 +118,7 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
     if key == "Wald":
         out = pd.DataFrame(np.nan, index=pd.Index(vnames + fnames), columns=cols)
         se = np.sqrt(np.diag(result.vcov.to_numpy()))
-        z = scipy.stats.norm.ppf([a, 1.0 - a])
+        z = ndtri(np.array([a, 1.0 - a]))
         out.loc[fnames] = result.fixef.to_numpy()[:, None] + se[:, None] * z[None, :]
         return out.loc[names]
     if key == "profile":
@@ -126,9 +126,9 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
         nptot = len(vnames) + len(fnames)
         if "alphamax" not in kwargs:
             # lme4 profiles to |ζ| = √χ²₀.₉₉(npar); a level beyond that needs a longer profile.
-            zmax = scipy.stats.norm.ppf(1.0 - a)
-            if zmax > 0.98 * np.sqrt(scipy.stats.chi2.ppf(0.99, nptot)):
-                kwargs["alphamax"] = float(scipy.stats.chi2.sf((zmax + 0.5) ** 2, nptot))
+            zmax = ndtri(1.0 - a)
+            if zmax > 0.98 * np.sqrt(chdtri(nptot, 0.01)):
+                kwargs["alphamax"] = float(chdtrc(nptot, (zmax + 0.5) ** 2))
         return profile(result, which=names, **kwargs).confint(level=level)
     from .bootstrap import bootstrap, default_statistic
     boot = bootstrap(result, default_statistic, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)

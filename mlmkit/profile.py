@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.interpolate
-import scipy.stats
+from scipy.special import chdtri, ndtri
 
 from .batchfit import BatchDeviance, beta_parts, minimize_bounded
 from .errors import ConvergenceWarning, MlmkitWarning, ParameterError
@@ -254,6 +253,7 @@ class _BackSpline:
 
 def _splines(x: np.ndarray, z: np.ndarray):
     """(forward natural cubic spline ζ(x), backward spline x(ζ)); raises ValueError like R does."""
+    import scipy.interpolate
     if len(x) < 4:
         raise ValueError("fewer than 4 profile points")
     if np.any(np.diff(x) <= 0):
@@ -310,7 +310,7 @@ class Profile:
         from .intervals import check_level, percent_labels
         check_level(level)
         a = (1.0 - level) / 2.0
-        zq = scipy.stats.norm.ppf([a, 1.0 - a])
+        zq = ndtri(np.array([a, 1.0 - a]))
         names = list(self.names) if parm is None else list(parm)
         out = np.full((len(names), 2), np.nan)
         for k, name in enumerate(names):
@@ -381,7 +381,7 @@ def profile(m, which=None, *, alphamax: float = 0.01, maxpts: int = 100, delta_c
     allnames = prob.vnames + prob.fnames
     idx = resolve_parm(which, prob.vnames, prob.fnames)
     nptot = len(allnames)
-    cutoff = float(np.sqrt(scipy.stats.chi2.ppf(1.0 - alphamax, nptot)))
+    cutoff = float(np.sqrt(chdtri(nptot, alphamax)))     # √χ²_{1−alphamax}(nptot)
     delta = cutoff * delta_cutoff
     opt_row = np.concatenate([[0.0], prob.opt])
     frames, fwd, bak = [], {}, {}
@@ -512,7 +512,7 @@ def plot_profile(prof: Profile, ax=None, *, which=None, level: float = 0.95, abs
         if len(axes) < n:
             raise ParameterError(f"plot_profile needs {n} Axes (one per parameter), got {len(axes)}")
     a = (1.0 - level) / 2.0
-    zq = float(scipy.stats.norm.ppf(1.0 - a))
+    zq = float(ndtri(1.0 - a))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ProfileWarning)
         ci = prof.confint(level=level, parm=names)
