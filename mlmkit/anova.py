@@ -88,11 +88,16 @@ class AnovaTable(pd.DataFrame):
             lines += ["---", "Signif. codes:  0 ‘***’ 0.001 ‘**’ 0.01 ‘*’ 0.05 ‘.’ 0.1 ‘ ’ 1"]
         return "\n".join(lines)
 
+    def _is_full(self) -> bool:
+        return list(self.columns) == _COLUMNS          # a selection of columns prints as a DataFrame
+
     def __repr__(self) -> str:
+        if not self._is_full():
+            return repr(pd.DataFrame(self))
         return "\n".join(list(getattr(self, "heading", None) or []) + [self.to_text()])
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<div>{h}</div>" for h in (getattr(self, "heading", None) or []))
+        head = "".join(f"<div>{h}</div>" for h in (getattr(self, "heading", None) or [])) if self._is_full() else ""
         return head + pd.DataFrame(self)._repr_html_()
 
 

@@ -12,7 +12,9 @@ replicate draws from its own stream, ``np.random.SeedSequence(seed).spawn(nsim)[
 replicates are the same whether they run in one process or in ``n_jobs`` joblib workers.  Work is
 shipped to workers in chunks and a tqdm bar counts finished replicates.
 
-Beyond one machine, joblib's Dask backend runs the same code on a cluster::
+Workers take a few seconds to start (each imports mlmkit), so ``n_jobs > 1`` pays off for runs
+of a minute or more; one refit of a tutorial-sized lmer model takes a few milliseconds.  Beyond one
+machine, joblib's Dask backend runs the same code on a cluster::
 
     from dask.distributed import Client
     import joblib

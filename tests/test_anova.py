@@ -75,6 +75,8 @@ def test_table_is_a_dataframe():
     assert np.isnan(a.loc["m0", "Chisq"])
     sub = a[["AIC", "BIC"]]
     assert isinstance(sub, pd.DataFrame)
+    assert repr(sub) == repr(pd.DataFrame(sub))               # no lme4 layout for a part of the table
+    assert "refitting" in a._repr_html_() and "<table" in a._repr_html_()
 
 
 def test_no_refit_compares_reml_criteria():
