@@ -424,9 +424,11 @@ class _GlmerProblem:
     """Laplace (or AGQ) deviance of a glmer model over (sd, cor, β), all profiled jointly (lme4)."""
 
     def __init__(self, m):
-        self.m = m
+        from .pirls import GlmerDevFun
+        # A deviance function of its own: PIRLS warm-starts from its last mode, and the fit's own
+        # function must not change under the user's feet.
+        self.devfun = GlmerDevFun(m.design, m.response, nAGQ=m.nAGQ)
         self.terms = m.design.terms
-        self.nt = m.design.n_theta
         self.vnames, self.fnames = param_names(m)
         self.nvp, self.p = len(self.vnames), len(self.fnames)
         self.npar1 = self.nvp + self.p
@@ -447,7 +449,7 @@ class _GlmerProblem:
         out = np.empty(len(P))
         for k in range(len(P)):
             try:
-                out[k] = self.m.devfun(np.concatenate([theta[k], P[k, self.nvp:]]))
+                out[k] = self.devfun(np.concatenate([theta[k], P[k, self.nvp:]]))
             except ConvergenceError:
                 out[k] = np.inf
         return out
