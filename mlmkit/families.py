@@ -151,7 +151,10 @@ class Family:
         return self._loglik(y, np.asarray(mu, float), np.asarray(wt, float), n)
 
     def loglik_function(self, y, wt, n=None) -> Callable[[np.ndarray], float]:
-        """μ ↦ Σ loglik(y, μ, wt, n) with the terms in y alone (binomial coefficients, log y!) summed once."""
+        """μ ↦ Σ loglik(y, μ, wt, n) with the terms in y alone (binomial coefficients, log y!) summed once.
+
+        The sum runs over the last axis, so a (B, n) array of means gives B log-likelihoods.
+        """
         y = np.asarray(y, float)
         n = np.ones_like(y) if n is None else np.asarray(n, float)
         wt = np.asarray(wt, float)
@@ -161,10 +164,10 @@ class Family:
             scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
             const = float(np.sum(scale * (sc.gammaln(size + 1.0) - sc.gammaln(k + 1.0) - sc.gammaln(size - k + 1.0))))
             a, b = scale * k, scale * (size - k)
-            return lambda mu: const + float(np.sum(sc.xlogy(a, mu) + sc.xlog1py(b, -mu)))
+            return lambda mu: const + np.sum(sc.xlogy(a, mu) + sc.xlog1py(b, -mu), axis=-1)
         const = float(-np.sum(wt * sc.gammaln(y + 1.0)))
         a = wt * y
-        return lambda mu: const + float(np.sum(sc.xlogy(a, mu) - wt * mu))
+        return lambda mu: const + np.sum(sc.xlogy(a, mu) - wt * mu, axis=-1)
 
     def aic(self, y, mu, wt, n=None) -> float:
         """R's ``family$aic(y, n, mu, wt)``: −2 Σ log density (no parameter penalty)."""

@@ -8,7 +8,8 @@ import scipy.stats
 from mlmkit.design import lformula
 from mlmkit.glmm import glmer_design
 from mlmkit.linalg import PLSSystem
-from mlmkit.pirls import GlmerDevFun, WeightedPLS, gh_rule
+from mlmkit.pirls import GlmerDevFun, gh_rule
+from mlmkit.wpls import WeightedPLS
 
 
 def _data(seed=1):
