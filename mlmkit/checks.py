@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 __all__ = [
-    "number", "close", "proportion", "between", "integer", "choice", "boolean", "model",
+    "defined", "number", "close", "proportion", "between", "integer", "choice", "boolean", "model",
     "Notebook", "CheckResult",
 ]
 
@@ -44,6 +44,17 @@ _KINDS = (None, "variance", "sd", "proportion", "probability", "logodds", "corre
 
 # --------------------------------------------------------------------------------------------------
 # plain values
+def defined(answer: Any, name: str = "answer") -> Any:
+    """The answer itself, unless it is missing (``None``: never defined) or still the ``...`` placeholder."""
+    if answer is None:
+        raise AssertionError(
+            f"`{name}` has no value: the variable is not defined (did the cell that sets it run "
+            "without an error?) or it is None.")
+    if answer is Ellipsis:
+        raise AssertionError(f"`{name}` is still `...`: replace the three dots with your answer.")
+    return answer
+
+
 def number(answer: Any, name: str = "answer") -> float:
     """The answer as a finite float, or an AssertionError saying why it is not one.
 
@@ -51,12 +62,7 @@ def number(answer: Any, name: str = "answer") -> float:
     ``m.fixef[["X"]]`` works).  ``None`` is what the grader passes for a variable that was never
     defined, and ``...`` is the placeholder of the student notebook; both get their own message.
     """
-    if answer is None:
-        raise AssertionError(
-            f"`{name}` has no value: the variable is not defined (did the cell that sets it run "
-            "without an error?) or it is None.")
-    if answer is Ellipsis:
-        raise AssertionError(f"`{name}` is still `...`: replace the three dots with your answer.")
+    defined(answer, name)
     if isinstance(answer, (bool, np.bool_)):
         raise AssertionError(f"`{name}` is {answer}, a truth value; this question asks for a number.")
     if isinstance(answer, str):
@@ -242,8 +248,10 @@ def choice(answer: Any, options: Iterable[Any], name: str = "answer", expected: 
     blanks) and, when ``expected`` is given, the right one; ``explain`` maps a wrong option to what
     is wrong with it."""
     options = list(options)
-    if answer is None or answer is Ellipsis:
-        number(answer, name)            # the shared messages for "not defined" and "still ..."
+    defined(answer, name)
+    if (isinstance(answer, (Integral, np.integer)) and not isinstance(answer, (bool, np.bool_))
+            and options and all(isinstance(o, str) for o in options)):
+        answer = str(answer)            # a label such as "70" given as the number 70
     got = _norm(answer)
     normed = [_norm(o) for o in options]
     if got not in normed:
@@ -258,8 +266,7 @@ def choice(answer: Any, options: Iterable[Any], name: str = "answer", expected: 
 
 def boolean(answer: Any, name: str = "answer", expected: bool | None = None, explain: str = "") -> bool:
     """Check a True/False answer (``explain`` is shown when it is the wrong one)."""
-    if answer is None or answer is Ellipsis:
-        number(answer, name)
+    defined(answer, name)
     if isinstance(answer, str):
         raise AssertionError(f"`{name}` is the text {answer!r}; write True or False without quotes.")
     if not isinstance(answer, (bool, np.bool_)):
@@ -318,8 +325,7 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
         The fitting criterion and the number of observations; ``data_hint`` is added to a wrong-nobs
         message (e.g. "fit it to the whole imm23 data").
     """
-    if m is None or m is Ellipsis:
-        number(m, name)
+    defined(m, name)
     if isinstance(m, str):
         raise AssertionError(f"`{name}` is the text {m!r}; pass the formula to mlmkit.lmer(formula, data) "
                              "and assign the fitted model.")

@@ -132,6 +132,21 @@ def test_integer(answer, kw, fragment):
         checks.integer(answer, **kw)
 
 
+@pytest.mark.parametrize("answer, fragment", [(None, "has no value"), (..., "still `...`")])
+def test_defined(answer, fragment):
+    df = pd.DataFrame({"y": [1.0]})
+    assert checks.defined(df, "df") is df
+    with pytest.raises(AssertionError, match=fragment):
+        checks.defined(answer, "df")
+
+
+def test_choice_accepts_a_label_given_as_a_number():
+    assert checks.choice(70, ["1", "70"], expected="70") == "70"
+    assert checks.choice(np.int64(1), ["1", "70"]) == "1"
+    with pytest.raises(AssertionError, match="not one of the options"):
+        checks.choice(True, ["1", "70"])
+
+
 def test_choice():
     opts = ["REML", "ML"]
     assert checks.choice(" reml ", opts, expected="REML") == "REML"
