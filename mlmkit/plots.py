@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
-import scipy.stats
+from scipy.special import ndtri
 
 from .errors import DataError, ParameterError
 from .power import plot_power_curve
@@ -51,8 +51,12 @@ def _grid(ax, n, ncols, panel_size, sharex=True, sharey=True):
     import matplotlib.pyplot as plt
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
-                             sharex=sharex, sharey=sharey, squeeze=False, layout="constrained")
+    width, height = panel_size[0] * ncols + 0.6, panel_size[1] * nrows + 0.8
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), sharex=sharex, sharey=sharey,
+                             squeeze=False)
+    # fixed margins in inches: constrained layout would cost seconds with many panels
+    fig.subplots_adjust(left=0.65 / width, right=1 - 0.1 / width, bottom=0.5 / height,
+                        top=1 - 0.45 / height, hspace=0.35, wspace=0.12)
     axes = axes.ravel()
     for a in axes[n:]:
         a.set_visible(False)
@@ -234,12 +238,13 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
     if tables:
         fig = axes[0].figure
         if ax is None:
-            fig.legend(loc="outside upper center", ncol=len(tables), frameon=False)
+            fig.legend(loc="upper center", ncol=len(tables), frameon=False, bbox_to_anchor=(0.5, 1.0))
         else:
             axes[0].legend(fontsize=7, frameon=False)
     if ax is None:
-        axes[0].figure.supxlabel(x)
-        axes[0].figure.supylabel(y)
+        fig = axes[0].figure
+        fig.supxlabel(x, y=0.02, fontsize=10)
+        fig.supylabel(y, x=0.01, fontsize=10)
     return axes
 
 
@@ -493,7 +498,7 @@ def caterpillar(m, group=None, *, level=0.95, sort=True, ax=None):
     re = m.ranef[g]
     sd = np.sqrt(np.concatenate([np.diagonal(v, axis1=1, axis2=2) for v in condvar(m)[g]], axis=1))
     est = re.to_numpy(float)
-    z = scipy.stats.norm.ppf(0.5 + level / 2.0)
+    z = float(ndtri(0.5 + level / 2.0))
     order = np.argsort(est[:, 0], kind="stable") if sort else np.arange(len(re))
     k = est.shape[1]
     if ax is None:
@@ -525,10 +530,10 @@ def _ppoints(n):
 
 def _qq(ax, values, title):
     v = np.sort(np.asarray(values, float))
-    q = scipy.stats.norm.ppf(_ppoints(len(v)))
+    q = ndtri(_ppoints(len(v)))
     ax.scatter(q, v, s=8, color=_MULTI)
     # R's qqline: the line through the first and third quartiles
-    qy, qx = np.quantile(v, [0.25, 0.75]), scipy.stats.norm.ppf([0.25, 0.75])
+    qy, qx = np.quantile(v, [0.25, 0.75]), ndtri(np.array([0.25, 0.75]))
     slope = (qy[1] - qy[0]) / (qx[1] - qx[0])
     ax.axline((qx[0], qy[0]), slope=slope, color=_POP, lw=0.9)
     ax.set_xlabel("normal quantiles")
