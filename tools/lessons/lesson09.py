@@ -92,12 +92,18 @@ CELLS = [
     ## A power curve over the number of clusters
     """),
     code(r"""
-    curve = mk.power_curve("y ~ x1 + z1 + (1 | cluster)", "z1", [10, 20, 40], nsim=100, seed=2,
+    curve = mk.power_curve("y ~ x1 + z1 + (1 | cluster)", "z1", [10, 40], nsim=100, seed=2,
                            new_design=True, progress=False, **design)
     curve.table[["n_clusters", "power", "se", "lower", "upper"]]
     """),
+    md(r"""
+    `mk.power_curve` takes a list of cluster counts. We already have the point for 20 clusters (`res`),
+    so we add its row to the table instead of simulating it again; `plots.plot_power_curve` draws the
+    table with 95% intervals and a dashed line at the 80% target.
+    """),
     code(r"""
-    ax = plots.plot_power_curve(curve, target=0.8)
+    table = pd.concat([curve.table, pd.DataFrame([res.row()])]).sort_values("n_clusters")
+    ax = plots.plot_power_curve(table, target=0.8)
     ax.set_title("power for the school-level effect z1 (10 pupils per school)", fontsize=9)
     plt.show()
     """),
@@ -110,20 +116,18 @@ CELLS = [
     Keep the total number of pupils at 400 and split it differently:
     """),
     code(r"""
-    splits = {"40 schools of 10": (40, 10), "20 schools of 20": (20, 20), "10 schools of 40": (10, 40)}
-    power_z1 = {}
-    for label in ["40 schools of 10", "10 schools of 40"]:
-        J, n = splits[label]
-        r = mk.power("y ~ x1 + z1 + (1 | cluster)", "z1", n_clusters=J, nsim=100, seed=3, new_design=True,
-                     progress=False, **{**design, "cluster_size": n})
-        power_z1[label] = r.power
-    pd.Series(power_z1, name="power for z1")
+    few_big = mk.power("y ~ x1 + z1 + (1 | cluster)", "z1", n_clusters=10, nsim=100, seed=3, new_design=True,
+                       progress=False, **{**design, "cluster_size": 40})
+    many_small = curve.results[-1]            # 40 schools of 10, simulated above
+    print(f"40 schools of 10 pupils: power {many_small.power:.2f}")
+    print(f"10 schools of 40 pupils: power {few_big.power:.2f}")
     """),
     md(r"""
     The school-level effect loses much of its power when 400 pupils come from 10 schools instead of 40.
     The standard errors of one simulated study per split show why:
     """),
     code(r"""
+    splits = {"40 schools of 10": (40, 10), "20 schools of 20": (20, 20), "10 schools of 40": (10, 40)}
     ses = {}
     for label, (J, n) in splits.items():
         study = mk.simulate.multilevel(n_clusters=J, seed=11, **{**design, "cluster_size": n})
