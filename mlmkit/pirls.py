@@ -74,12 +74,36 @@ class GlmResponse:
         return self.dev_resids(mu0) - self.kernel(mu0)
 
     @cached_property
+    def dev_const_sum(self) -> float:
+        return float(self.dev_const.sum())
+
+    @cached_property
     def _loglik(self):
         return self.family.loglik_function(self.y, self.weights, self.trials)
 
     def aic(self, mu):
         """−2 Σ log p(yᵢ | μᵢ) with the constants (R's ``family$aic``); one value per row of a 2-D μ."""
         return -2.0 * self._loglik(mu)
+
+    @cached_property
+    def kernel_to_aic(self) -> float | None:
+        """C with aic(μ) = Σ kernel(μ) + C, or None where the two differ in μ (a binomial whose
+        successes m·y are not whole numbers: R's aic rounds them, the deviance does not)."""
+        y, wt, n = self.y, self.weights, self.trials
+        if self.family.name == "binomial":
+            m = n if np.any(n > 1) else wt
+            scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
+            k = np.round(m * y)
+            if not (np.allclose(scale * k, wt * y, rtol=1e-12, atol=1e-12)
+                    and np.allclose(scale * (np.round(m) - k), wt * (1 - y), rtol=1e-12, atol=1e-12)):
+                return None
+        mu0 = self.family.mustart(y, wt)
+        return float(self.aic(mu0) - self.kernel(mu0).sum())
+
+    def aic_from(self, mu, kernel_sum):
+        """:meth:`aic` from the kernel sum PIRLS already has (one logarithm fewer per observation)."""
+        c = self.kernel_to_aic
+        return self.aic(mu) if c is None else kernel_sum + c
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,7 +254,8 @@ class GlmerDevFun:
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
-        return float(state.ldL2 + state.sum_u2 + self.response.aic(state.mu))
+        r = self.response
+        return float(state.ldL2 + state.sum_u2 + r.aic_from(state.mu, state.devres.sum() - r.dev_const_sum))
 
     def stage1(self, theta, tol: float | None = None) -> float:
         """nAGQ = 0 objective: Laplace deviance at the joint mode (β̃, ũ) of the penalised likelihood.
@@ -314,7 +339,8 @@ class GlmerDevFun:
             done = (step <= self.tol * scale) | ((step < 1e-10 * scale) & (step >= 0.5 * last))
             if done.any():
                 ldL2 = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).reshape(Ba, -1).sum(axis=1)
-                out[active[done]] = ldL2[done] + (u[done] ** 2).sum(axis=(1, 2)) + resp.aic(mu[done])
+                u2sum = (u[done] ** 2).sum(axis=(1, 2))
+                out[active[done]] = ldL2[done] + u2sum + resp.aic_from(mu[done], pdev[done] - u2sum)
                 keep = ~done
                 if not keep.any():
                     return out

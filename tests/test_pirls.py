@@ -9,7 +9,7 @@ from mlmkit.design import lformula
 from mlmkit.glmm import glmer_design
 from mlmkit.linalg import PLSSystem
 from mlmkit.pirls import GlmerDevFun, gh_rule
-from mlmkit.wpls import WeightedPLS
+from mlmkit.wpls import DensePLS, WeightedPLS
 
 
 def _data(seed=1):
@@ -36,16 +36,18 @@ DESIGNS = [
 ]
 
 
+@pytest.mark.parametrize("solver", [WeightedPLS, DensePLS])
 @pytest.mark.parametrize("formula,what", DESIGNS)
-def test_weighted_pls_matches_lmer_factorisation(formula, what):
-    """Same weighted penalised least squares problem, two implementations: linalg.PLSSystem (lmer)."""
+def test_weighted_pls_matches_lmer_factorisation(formula, what, solver):
+    """Same weighted penalised least squares problem, three implementations: linalg.PLSSystem (lmer),
+    the blocked WeightedPLS and the dense DensePLS."""
     df = _data()
     d = lformula(formula, df, check_levels=False)
     rng = np.random.default_rng(7)
     theta = np.where(d.theta_lower == 0, rng.uniform(0.4, 1.5, d.n_theta), rng.uniform(-0.5, 0.5, d.n_theta))
     w = rng.uniform(0.2, 3.0, d.nobs)
     z = rng.normal(size=d.nobs)
-    pls = WeightedPLS(d)
+    pls = solver(d)
     lams = pls.lambdas(theta)
     ref = PLSSystem(d.structure, d.X, z, np.sqrt(w)).factor(theta)
     joint = pls.solve(theta, lams, w, z, d.X)
@@ -64,6 +66,7 @@ def test_weighted_pls_matches_lmer_factorisation(formula, what):
     v1, v2 = ref0.u(np.empty(0))
     np.testing.assert_allclose(only.u1, v1, rtol=1e-8, atol=1e-10)
     assert pls.logdet(theta, lams, w)[0] == pytest.approx(ref.ldL2, rel=1e-12)
+    np.testing.assert_allclose(pls.Zb(lams, joint.u1, joint.u2), d.structure.Zb(*ref.b()), rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("formula,what", DESIGNS[:4])
@@ -156,3 +159,44 @@ def test_warm_start_does_not_change_the_deviance():
     fresh = GlmerDevFun(gd.design, gd.response)(x)
     assert again == pytest.approx(first, abs=1e-9)
     assert fresh == pytest.approx(first, abs=1e-9)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (1 | a)", "y ~ x + (1 + x | a)"])
+def test_batched_pirls_equals_one_by_one(formula):
+    """GlmerDevFun.batch (all points at once, one grouping factor) against single evaluations."""
+    gd = glmer_design(formula, _data(), "poisson")
+    f = GlmerDevFun(gd.design, gd.response)
+    x0 = np.concatenate([np.where(gd.design.theta_lower == 0, 0.6, 0.1), [0.3, 0.4]])
+    f(x0)
+    rng = np.random.default_rng(11)
+    xs = x0 + rng.normal(0, 0.05, (12, len(x0)))
+    xs[:, 0] = np.abs(xs[:, 0])
+    together = f.batch(xs)
+    single = []
+    for x in xs:
+        f(x0)
+        single.append(f(x))
+    np.testing.assert_allclose(together, single, rtol=0, atol=1e-9)
+
+
+def test_dense_and_blocked_solvers_give_the_same_deviance():
+    gd = glmer_design("y ~ x + (1 | a) + (1 + z | b)", _data(), "poisson")
+    dense = GlmerDevFun(gd.design, gd.response)
+    assert isinstance(dense.pls, DensePLS)
+    blocked = GlmerDevFun(gd.design, gd.response)
+    object.__setattr__(blocked, "pls", WeightedPLS(gd.design))
+    x = np.array([0.5, 0.4, 0.1, 0.3, 0.2, 0.35])
+    assert dense(x) == pytest.approx(blocked(x), abs=1e-9)
+    assert dense.stage1(x[:4]) == pytest.approx(blocked.stage1(x[:4]), abs=1e-9)
+
+
+def test_aic_from_the_deviance_kernel():
+    df = _binomial_groups()
+    gd = glmer_design("cbind(m, n - m) ~ 1 + (1 | g)", df, "binomial")
+    r = gd.response
+    mu = np.linspace(0.2, 0.6, len(df))
+    assert r.kernel_to_aic is not None
+    assert r.aic_from(mu, r.kernel(mu).sum()) == pytest.approx(r.aic(mu), rel=1e-12)
+    # non-integer successes: R's aic rounds m·y, the deviance does not, so no shortcut
+    frac = glmer_design("p ~ 1 + (1 | g)", df.assign(p=(df.m + 0.5) / (df.n + 1)), "binomial", weights="n")
+    assert frac.response.kernel_to_aic is None
