@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import os
 import re
@@ -175,7 +174,7 @@ def _clean_message(message: str) -> str:
 
 def _notebook_errors(nb) -> list[str]:
     errors = []
-    for i, cell in enumerate(getattr(nb, "cells", []) or [], 1):
+    for cell in getattr(nb, "cells", []) or []:
         for o in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             if o.get("output_type") == "error":
                 errors.append(f"{o.get('ename')}: {o.get('evalue')}".strip()[:200])
@@ -222,7 +221,8 @@ def questions_of(autograder: Path) -> dict[str, float]:
     from otter.test_files.exception_test import ExceptionTestFile
 
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(autograder) as z:
-        names = sorted(n for n in z.namelist() if n.startswith("tests/") and n.endswith(".py"))
+        names = sorted((n for n in z.namelist() if n.startswith("tests/") and n.endswith(".py")),
+                       key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
         out = {}
         for n in names:
             path = z.extract(n, tmp)
