@@ -33,21 +33,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .linalg import PLSSystem
+from .linalg import PLSSystem, level_sums
 
 __all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "fast_refit", "with_response"]
 
 _LOG2PI = np.log(2.0 * np.pi)
 _DENSE_BLOCK2_LIMIT = 500_000          # q₂² · n₁ · q₁ above which block 2 is left to linalg.PLSSystem
-
-
-def _level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], b.shape[1])."""
-    out = np.empty((n_levels, a.shape[1], b.shape[1]))
-    for j in range(a.shape[1]):          # loops over columns only, never over rows or groups
-        for k in range(b.shape[1]):
-            out[:, j, k] = np.bincount(codes, weights=a[:, j] * b[:, k], minlength=n_levels)
-    return out
 
 
 class BatchDeviance:
@@ -58,8 +49,8 @@ class BatchDeviance:
         X = np.asarray(X, float)
         self.n, self.p = X.shape
         Xy = np.column_stack([X, np.asarray(y, float)])
-        self.A11 = _level_sums(s.codes1, s.n1, s.z1, s.z1)
-        self.B1 = _level_sums(s.codes1, s.n1, s.z1, Xy)
+        self.A11 = level_sums(s.codes1, s.n1, s.z1, s.z1)
+        self.B1 = level_sums(s.codes1, s.n1, s.z1, Xy)
         self.XyXy = Xy.T @ Xy
         self._lam_index = s.lam1_index         # index -1 (a structural zero) reads an appended 0
         self._mode = "one"

@@ -46,7 +46,7 @@ def blas_threads(structure: "REStructure | None" = None):
     return _controller().limit(limits=1, user_api="blas")
 
 
-def _level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], b.shape[1])."""
     out = np.empty((n_levels, a.shape[1], b.shape[1]))
     for j in range(a.shape[1]):          # loops over columns only, never over rows or groups
@@ -181,8 +181,8 @@ class PLSSystem:
         if sqrtw is not None:
             Xy = Xy * sqrtw[:, None]
             z1 = z1 * sqrtw[:, None]
-        self.A11 = _level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
-        self.B1 = _level_sums(s.codes1, s.n1, z1, Xy)           # (n1, q1, p+1)
+        self.A11 = level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
+        self.B1 = level_sums(s.codes1, s.n1, z1, Xy)           # (n1, q1, p+1)
         if s.q1 <= 3:       # contiguous per-element copies for the small-block path of factor()
             self.A_soa = np.ascontiguousarray(self.A11.transpose(1, 2, 0))
             self.B_soa = np.ascontiguousarray(self.B1.transpose(1, 0, 2))
