@@ -209,8 +209,8 @@ CELLS = [
 
     ## Exercise
 
-    **Exercise `lesson04_*`** (in `exercises/`): find the batches whose estimates move most, and explain
-    why.
+    **Exercise `lesson04_rats`:** the flat and multilevel estimates yourself, the typical batch's tumour
+    probability, and which batch the shrinkage plot moves most — and why.
 
     **Next:** [Lesson 5 — alcohol consumption by country](05_alcohol.ipynb).
     """),

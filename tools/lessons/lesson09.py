@@ -152,8 +152,9 @@ CELLS = [
 
     ## Exercise
 
-    **Exercise `lesson09_*`** (in `exercises/`): plan a study of your own — find the number of clusters
-    that gives 80% power, and check the type I error rate by simulating with the effect set to 0.
+    **Exercise `lesson09_power`:** plan a study of a school-level programme — the design effect, a
+    back-of-the-envelope power, then `mk.power` and `mk.power_curve` to find the number of schools for
+    80% power.
 
     This is the last lesson. Back to the [overview](00_welcome.ipynb).
     """),
