@@ -290,3 +290,50 @@ def test_binder_link_pulls_the_content_into_the_mlmkit_environment():
     pull = unquote(parse_qs(urlparse(link).query)["urlpath"][0])
     q = parse_qs(urlparse(pull).query)
     assert q["repo"] == ["https://github.com/org/course.git"] and q["urlpath"] == ["lab/tree/course/exercises/ex.ipynb"]
+
+
+# --- every master notebook (structure only; building and grading all of them is slow) -------------------------
+MASTERS = sorted((ROOT / "exercises").glob("lesson[0-9][0-9]_*.ipynb"))
+
+
+def test_an_exercise_for_lessons_1_to_7_and_9():
+    assert sorted({int(p.name[6:8]) for p in MASTERS}) == [1, 2, 3, 4, 5, 6, 7, 9]
+
+
+def _questions(path):
+    """(question name, [(hidden, test source)]) for each question of a master notebook."""
+    import ast
+    import yaml
+    out, current, in_tests = [], None, False
+    for cell in _cells(path):
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "raw" and src.startswith("# BEGIN QUESTION"):
+            current = (yaml.safe_load(src.split("\n", 1)[1])["name"], [])
+            out.append(current)
+        elif cell["cell_type"] == "raw" and src.startswith("# BEGIN TESTS"):
+            in_tests = True
+        elif cell["cell_type"] == "raw" and src.startswith("# END TESTS"):
+            in_tests = False
+        elif in_tests:
+            config = yaml.safe_load(src.split('"""')[1].replace("# BEGIN TEST CONFIG", ""))
+            body = src.split('""" # END TEST CONFIG', 1)[1]
+            tree = ast.parse(body)
+            assert len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef), (path.name, body[:80])
+            current[1].append((bool(config.get("hidden")), config["points"], body))
+    return out
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
+def test_master_notebook_structure(master):
+    import yaml
+    cells = _cells(master)
+    config = yaml.safe_load("".join(cells[0]["source"]).split("\n", 1)[1])
+    assert config["name"] == master.stem and config["init_cell"] is False
+    assert config["tests"] == {"ok_format": False}
+    assert f'grader = mk.checks.Notebook("{master.stem}.ipynb")' in _code(master)
+    questions = _questions(master)
+    assert [q for q, _ in questions] == [f"q{i}" for i in range(1, len(questions) + 1)]
+    for name, tests in questions:
+        assert any(not h for h, _, _ in tests), f"{name}: no public test (learners get no feedback)"
+        assert any(h and p > 0 for h, p, _ in tests), f"{name}: no hidden test worth points"
+        assert "import otter" not in "".join(b for _, _, b in tests)
