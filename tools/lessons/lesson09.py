@@ -58,10 +58,24 @@ CELLS = [
     lrt
     """),
     md(r"""
-    This study would (or would not) have detected the effect; one study tells us little about the next.
+    The `Chisq` column is twice the difference of the two ML log-likelihoods; checking it by hand
+    confirms what the table means:
+    """),
+    code(r"""
+    by_hand = 2 * (m1.refit_ml().loglik - m0.refit_ml().loglik)
+    assert np.isclose(lrt["Chisq"].iloc[1], by_hand), (lrt["Chisq"].iloc[1], by_hand)
+    print(f"likelihood-ratio statistic {by_hand:.3f}: as in the table")
+    """),
+    md(r"""
+    This study detects the effect; but one study tells us little about the next.
     Power is the share of many such studies that reject at $\alpha = 0.05$.
 
     ## Many turns: `mk.power`
+
+    | R (package simr) | Python (mlmkit) |
+    |---|---|
+    | `powerSim(fit, test = fixed("z1", "lr"), nsim = 100)` | `mk.power(formula, "z1", n_clusters=20, nsim=100, **design)` |
+    | `powerCurve(fit, along = "cluster", ...)` | `mk.power_curve(formula, "z1", [10, 20, 40], **design)` |
 
     `mk.power(formula, test, n_clusters=..., nsim=..., **design)` runs the loop: it simulates `nsim` data
     sets from the design, fits the formula to each and tests the named fixed effect (likelihood-ratio
