@@ -25,14 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import warnings
+
 import numpy as np
+import pandas as pd
 
 from .design import Design
-from .errors import ConvergenceError
+from .errors import ConvergenceError, DataError, FamilyError
 from .families import Family
-from .wpls import bsolve_small, chol_small, fsolve_small, make_pls
+from .wpls import WeightedPLS, bsolve_small, chol_small, fsolve_small, make_pls
 
-__all__ = ["GlmResponse", "PirlsState", "GlmerDevFun", "gh_rule"]
+__all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
 
 
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +107,79 @@ class GlmResponse:
         """:meth:`aic` from the kernel sum PIRLS already has (one logarithm fewer per observation)."""
         c = self.kernel_to_aic
         return self.aic(mu) if c is None else kernel_sum + c
+
+
+def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np.ndarray) -> GlmResponse:
+    """The family's view of a design's response (R's ``family$initialize``), checked.
+
+    Binomial: ``cbind(s, f)`` gives y = s/(s + f) with prior weights (s + f)·weights; 0/1 numbers,
+    booleans and two-level categoricals (the second level is success) give y in {0, 1}; proportions
+    take ``weights`` as their numbers of trials.  Poisson: non-negative whole counts.
+
+    Raises
+    ------
+    DataError
+        e.g. ``binomial responses must be 0/1 or proportions in [0, 1], but 'y' ranges from 0 to 2``.
+    FamilyError
+        A ``cbind()`` response with a family other than the binomial.
+    """
+    w = np.asarray(weights, float)
+    y, pw, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(design, w)
+    return GlmResponse(family, y, pw, trials, np.asarray(offset, float))
+
+
+def _binomial_y(design: Design, w: np.ndarray):
+    """R's ``binomial()$initialize``: proportions y, prior weights and trials from the response."""
+    resp = design.response
+    name = design.parsed.response
+    if resp.shape[1] == 2:
+        s, f = (resp.iloc[:, 0].to_numpy(float), resp.iloc[:, 1].to_numpy(float))
+        if (s < 0).any() or (f < 0).any():
+            bad = "successes" if (s < 0).any() else "failures"
+            raise DataError(f"negative number of {bad} in '{name}' (row {int(np.flatnonzero((s < 0) | (f < 0))[0])}): "
+                            "cbind() takes counts of successes and failures, e.g. cbind(m, n - m) with m <= n")
+        n = s + f
+        y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+        return y, w * n, n
+    col = resp.iloc[:, 0]
+    if pd.api.types.is_bool_dtype(col.dtype):
+        y = col.to_numpy(float)
+    elif isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+        levels = (list(col.cat.categories[col.cat.categories.isin(col.unique())]) if isinstance(col.dtype, pd.CategoricalDtype)
+                  else sorted(col.astype(str).unique()))
+        if len(levels) > 2:
+            raise DataError(f"the binomial response '{name}' has {len(levels)} levels {levels[:5]}: it needs two "
+                            "(the first is failure, the second success); recode it, e.g. y == 'yes'")
+        y = (col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col).to_numpy() != levels[0]
+        y = y.astype(float)
+    else:
+        y = col.to_numpy(float)
+        if (y < 0).any() or (y > 1).any():
+            raise DataError(f"binomial responses must be 0/1 or proportions in [0, 1], but '{name}' ranges from "
+                            f"{y.min():g} to {y.max():g}: for counts use cbind(successes, failures) ~ ...")
+    k = w * y
+    if np.any(np.abs(k - np.round(k)) > 1e-3):
+        warnings.warn(f"non-integer number of successes in the binomial response '{name}': proportions need "
+                      "weights = number of trials", UserWarning, stacklevel=5)
+    return y, w.copy(), np.ones_like(y)
+
+
+def _poisson_y(design: Design, w: np.ndarray):
+    resp = design.response
+    name = design.parsed.response
+    if resp.shape[1] != 1:
+        raise FamilyError(f"cbind() responses are for the binomial family, not poisson ('{name}')")
+    col = resp.iloc[:, 0]
+    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+        raise DataError(f"the Poisson response '{name}' must hold counts (it is {col.dtype})")
+    y = col.to_numpy(float)
+    if (y < 0).any():
+        raise DataError(f"negative counts in the Poisson response '{name}' (minimum {y.min():g})")
+    if np.any(np.abs(y - np.round(y)) > 1e-8):
+        i = int(np.flatnonzero(np.abs(y - np.round(y)) > 1e-8)[0])
+        raise DataError(f"non-integer counts in the Poisson response '{name}' (e.g. {y[i]:g} in row {i}): "
+                        "the Poisson family models counts 0, 1, 2, ...")
+    return y, w.copy(), np.ones_like(y)
 
 
 @dataclass(frozen=True, eq=False)

@@ -198,5 +198,6 @@ def test_aic_from_the_deviance_kernel():
     assert r.kernel_to_aic is not None
     assert r.aic_from(mu, r.kernel(mu).sum()) == pytest.approx(r.aic(mu), rel=1e-12)
     # non-integer successes: R's aic rounds m·y, the deviance does not, so no shortcut
-    frac = glmer_design("p ~ 1 + (1 | g)", df.assign(p=(df.m + 0.5) / (df.n + 1)), "binomial", weights="n")
+    with pytest.warns(UserWarning, match="non-integer"):
+        frac = glmer_design("p ~ 1 + (1 | g)", df.assign(p=(df.m + 0.5) / (df.n + 1)), "binomial", weights="n")
     assert frac.response.kernel_to_aic is None
