@@ -235,7 +235,7 @@ class GlmerDevFun:
         """Bounds of x = (θ, β): Λ's diagonal ≥ 0, everything else free."""
         return np.concatenate([self.design.theta_lower, np.full(self.design.p, -np.inf)])
 
-    def pirls(self, theta, beta=None, tol: float | None = None) -> PirlsState:
+    def pirls(self, theta, beta=None, tol: float | None = None, start=None) -> PirlsState:
         """Conditional mode at θ with β fixed, or jointly with β when ``beta`` is None (stage 1).
 
         Iterates until the mode is accurate to ``tol`` (relative; default ``self.tol`` = 1e-13) and
@@ -243,6 +243,8 @@ class GlmerDevFun:
         enough for finite-difference Hessians.
         With a canonical link PIRLS is Newton's method (quadratic convergence): once the predicted
         error of the new iterate is below 1e-14, only log|L|² is recomputed there.
+
+        ``start`` = (u1, u2) replaces the warm start (the previous mode).
 
         Raises
         ------
@@ -258,7 +260,7 @@ class GlmerDevFun:
         if beta is None:
             beta = self._warm.get("beta", np.zeros(X.shape[1]))
         beta = np.asarray(beta, float)
-        u1, u2 = self._warm.get("u1"), self._warm.get("u2")
+        u1, u2 = (self._warm.get("u1"), self._warm.get("u2")) if start is None else start
         if u1 is None:                    # first call: IRLS from the family's starting means
             eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
         else:
@@ -266,7 +268,9 @@ class GlmerDevFun:
         mu = fam.linkinv(eta)
         kern = resp.kernel(mu)
         pdev = np.inf if u1 is None else kern.sum() + _sq(u1, u2)
-        last_step = np.inf
+        # a predicted start (see _predicted) is within ~1e-8 of the mode; telling the convergence test
+        # so (as if the previous step had been 1e-3) lets one Newton step finish
+        last_step = np.inf if start is None else 1e-3
         for it in range(1, self.maxit + 1):
             if canonical:
                 mu_eta = fam.variance(mu)
@@ -344,21 +348,56 @@ class GlmerDevFun:
         return x[:self.n_theta], x[self.n_theta:]
 
     def __call__(self, x) -> float:
+        return self._value(x)[0]
+
+    def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
-        state = self.pirls(theta, beta)
-        return self.laplace(state) if self.nAGQ <= 1 else self.agq(state)
+        state = self.pirls(theta, beta, start=start)
+        self._warm["x"] = np.array(x, float)
+        return (self.laplace(state) if self.nAGQ <= 1 else self.agq(state)), state
+
+    def _predicted(self, xs: np.ndarray) -> np.ndarray:
+        """Points near the last mode one by one, each PIRLS started at a first-order prediction.
+
+        The points of a finite-difference scheme are c + Σ dⱼeⱼ around the last point c.  Once
+        c + dⱼeⱼ has been evaluated, ∂u/∂xⱼ ≈ (u(c + dⱼeⱼ) − u(c))/dⱼ, and later points start at
+        u(c) + Σ dⱼ ∂u/∂xⱼ: an error O(d²) instead of O(d), which saves one PIRLS step each.
+        """
+        c = self._warm.get("x")
+        if c is None or len(c) != xs.shape[1]:
+            return np.array([self(x) for x in xs])
+        uc = (self._warm["u1"], self._warm["u2"])
+        centre = dict(self._warm)
+        slopes, out = {}, []
+        for x in xs:
+            d = x - c
+            nz = np.flatnonzero(d)
+            start = None
+            if nz.size and all(j in slopes for j in nz):
+                start = (uc[0] + sum(slopes[j][0] * d[j] for j in nz),
+                         None if uc[1] is None else uc[1] + sum(slopes[j][1] * d[j] for j in nz))
+            value, st = self._value(x, start)
+            out.append(value)
+            if nz.size == 1 and nz[0] not in slopes:
+                j = nz[0]
+                slopes[j] = ((st.u1 - uc[0]) / d[j], None if uc[1] is None else (st.u2 - uc[1]) / d[j])
+            self._warm.clear()
+            self._warm.update(centre)
+        return np.array(out)
 
     def batch(self, xs) -> np.ndarray:
         """Deviances at the rows of ``xs`` = (θ, β), e.g. the points of a finite-difference Hessian.
 
         With one grouping factor and the Laplace approximation, PIRLS runs for all points at once on
         stacked arrays (the per-level sums of every point in one ``bincount``), starting from the
-        current mode; otherwise the points are evaluated one by one.  Either way each value is
-        converged as in :meth:`pirls`.
+        current mode; otherwise the points are evaluated one by one from predicted modes
+        (:meth:`_predicted`).  Either way each value is converged as in :meth:`pirls`.
         """
         xs = np.atleast_2d(np.asarray(xs, float))
-        if self.nAGQ > 1 or self.pls.q2 or len(xs) < 3 or "u1" not in self._warm:
+        if "u1" not in self._warm:
             return np.array([self(x) for x in xs])
+        if self.nAGQ > 1 or self.pls.q2 or len(xs) < 3:
+            return self._predicted(xs)
         return self._laplace_batch(xs)
 
     def _laplace_batch(self, xs: np.ndarray) -> np.ndarray:
