@@ -57,7 +57,9 @@ CELLS = [
     ## The tools
 
     Every lesson starts with the same imports. `mlmkit` is imported as `mk`; its figures live in
-    `mlmkit.plots`.
+    `mlmkit.plots`. Most lessons also fit their models with statsmodels' `MixedLM`, Python's other
+    mixed-model implementation, where it can express them: an independent check, and a bridge if you
+    meet statsmodels elsewhere.
     """),
     code(r"""
     import numpy as np

@@ -104,6 +104,14 @@ CELLS = [
     """),
     md(r"""
     The same numbers as the R tutorial: anything you read in it about these data holds here too.
+    `mk.simulate.variance_components()` wraps these steps (seeds and parameters are arguments, with the
+    tutorial's values as defaults):
+    """),
+    code(r"""
+    sim = mk.simulate.variance_components()
+    print("identical to the hand-made data:", np.array_equal(sim["y"], df["y"]))
+    """),
+    md(r"""
 
     ## Fitting the model
 

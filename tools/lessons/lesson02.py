@@ -102,6 +102,7 @@ CELLS = [
     df.insert(0, "y", g00 + g01 * df["Z"] + df["u0j"] + B1 * df["X"] + df["eij"])
     check("first y", df["y"].iloc[0], "0.3386258")
     check("last y", df["y"].iloc[-1], "6.658694")
+    print("same as mk.simulate.level_predictors():", np.array_equal(mk.simulate.level_predictors()["y"], df["y"]))
     """),
     md(r"""
     ## Fitting
