@@ -406,3 +406,16 @@ def test_non_integer_binomial_successes_warn_like_r(imm):
     df = imm.assign(p=np.where(imm.white == 1, 0.7, 0.2))
     with pytest.warns(UserWarning, match="non-integer"):
         glmer("p ~ homework + (1 | schid)", df)
+
+
+def test_start_values_reach_the_same_fit():
+    rats = _rats()
+    m = glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats)
+    again = glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, start={"theta": [0.5], "fixef": [-1.5]})
+    assert again.loglik == pytest.approx(m.loglik, abs=1e-8)
+    np.testing.assert_allclose(again.fixef, m.fixef, rtol=1e-6)
+    assert glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, start=[2.0]).loglik == pytest.approx(m.loglik, abs=1e-8)
+    with pytest.raises(ParameterError, match="theta"):
+        glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, start=[1.0, 2.0])
+    with pytest.raises(ParameterError, match="fixef"):
+        glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, start={"theta": [1.0], "fixef": [0.0, 1.0]})
