@@ -550,7 +550,7 @@ class GlmerResult(MixedModelResult):
             try:
                 Hi = np.linalg.inv(H)[k:, k:]
                 V = Hi + Hi.T
-                if np.min(np.linalg.eigvalsh(V)) <= 0:
+                if V.size and np.min(np.linalg.eigvalsh(V)) <= 0:
                     V = None
             except np.linalg.LinAlgError:
                 V = None
