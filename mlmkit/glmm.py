@@ -102,7 +102,11 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
 # --- optimisation ---------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class GlmerOpt:
-    """Where the optimisation ended: parameters, deviance, the Hessian, the PIRLS state and diagnostics."""
+    """Where the optimisation ended: parameters, deviance, the Hessian, the PIRLS state and diagnostics.
+
+    ``hessian`` and ``gradient`` are the finite-difference ones of the last Newton step (central,
+    at most one step of relative size < 1e-4 before (θ, β)); None for nAGQ = 0.
+    """
 
     theta: np.ndarray
     beta: np.ndarray
