@@ -21,8 +21,9 @@ CELLS = [
     import numpy as np
     import pandas as pd
     import matplotlib.pyplot as plt
-    import statsmodels.api as sm
-    from scipy.special import expit, logit
+    from scipy.special import expit
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     import mlmkit as mk
     from mlmkit import plots
@@ -56,13 +57,14 @@ CELLS = [
 
     $$m \sim \text{Binomial}(n, \theta), \qquad \log\frac{\theta}{1-\theta} = \beta .$$
 
-    In R this is `glm(cbind(m, n - m) ~ 1, family = binomial)`. statsmodels' `GLM` fits the same model; we
-    give it one row per rat (a binomial count is a sum of 0/1 outcomes, and the likelihood is the same).
+    In R this is `glm(cbind(m, n - m) ~ 1, family = binomial)`. statsmodels' `GLM` (also available as
+    `statsmodels.api.GLM`) fits the same model; we give it one row per rat (a binomial count is a sum of
+    0/1 outcomes, and the likelihood is the same).
     """),
     code(r"""
     b42 = rats[rats["batch"] == "42"].iloc[0]
     tumour = np.repeat([1, 0], [b42["m"], b42["n"] - b42["m"]])          # 2 ones, 11 zeros
-    glm42 = sm.GLM(tumour, np.ones((len(tumour), 1)), family=sm.families.Binomial()).fit()
+    glm42 = GLM(tumour, np.ones((len(tumour), 1)), family=Binomial()).fit()
     theta42 = expit(glm42.params[0])
     check("theta for batch 42", theta42, "0.1538462")
     """),
