@@ -105,7 +105,8 @@ DATA_NAMES = {"sleepstudy_reml": "sleepstudy", "sleepstudy_ml": "sleepstudy", "s
               "tutorial_vc": "df", "imm10_slopes": "mlmdata", "imm10_uncorrelated": "mlmdata",
               "penicillin": "Penicillin", "pastes_nested": "Pastes", "dyestuff2_singular": "Dyestuff2",
               "cake_factors": "cake", "cake_many_fixed": "cake", "rats_glmer": "rats_df",
-              "rats_glmer_agq": "rats_df", "imm10_glmer": "mlmdata", "cbpp_glmer": "cbpp"}
+              "rats_glmer_agq": "rats_df", "imm10_glmer": "mlmdata", "cbpp_glmer": "cbpp",
+              "cbpp_glmer_tight": "cbpp"}
 GLMER_CASES = [c for c in DATA_NAMES if "glmer" in c]
 LMER_CASES = [c for c in DATA_NAMES if c not in GLMER_CASES]
 
@@ -284,11 +285,13 @@ GLMER_FITS = {
     "rats_glmer": ("cbind(m, n - m) ~ 1 + (1 | batch)", "rats", {}),
     "rats_glmer_agq": ("cbind(m, n - m) ~ 1 + (1 | batch)", "rats", {"nAGQ": 9}),
     "imm10_glmer": ("white ~ homework + (1 + homework | schid)", "imm10", {}),
-    "cbpp_glmer": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", {}),
+    # lme4's default PIRLS tolerance leaves its cbpp standard errors ~1.3% off; mlmkit is compared with
+    # lme4 run with tolPwrss = 1e-12 (tools/summary_reference.R), which it matches digit for digit.
+    "cbpp_glmer_tight": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", {}),
 }
 
 
-@pytest.mark.parametrize("case", GLMER_CASES)
+@pytest.mark.parametrize("case", list(GLMER_FITS))
 def test_glmer_summary_matches_lme4(case):
     glmm = pytest.importorskip("mlmkit.glmm", reason="glmer is not in this checkout yet")
     formula, data, kw = GLMER_FITS[case]
