@@ -28,12 +28,13 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from .optimize import bobyqa, fd_gradient, fd_hessian
 from .design import Design, lformula
-from .errors import ConvergenceError, ConvergenceWarning, DataError, ParameterError, SingularFitWarning
+from .errors import ConvergenceWarning, DataError, ParameterError
 from .families import Family, get_family
 from .linalg import blas_threads
 from .pirls import GlmerDevFun, GlmResponse, PirlsState, glm_response
-from .results import MixedModelResult
+from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["glmer", "GlmerResult", "GlmerOpt", "GlmerDesign", "glmer_design", "optimize_glmer"]
 
@@ -135,73 +136,6 @@ class _Counted:
         xs = np.asarray(xs, float)
         self.n += len(xs)
         return np.asarray(self.batch(xs) if self.batch is not None else [self.fun(x) for x in xs], float)
-
-
-def _many(fun, xs) -> np.ndarray:
-    return fun.many(xs) if hasattr(fun, "many") else np.array([fun(x) for x in xs], float)
-
-
-def _bobyqa(fun, x0, lower, *, xtol=1e-8, ftol=1e-8, maxeval=20_000):
-    """NLopt's BOBYQA (lme4's default optimiser family) within lower bounds."""
-    import nlopt
-
-    def f(x, grad):
-        try:
-            v = fun(np.asarray(x))
-        except ConvergenceError:
-            return 1e300
-        return v if np.isfinite(v) else 1e300
-
-    x0 = np.maximum(np.asarray(x0, float), lower)
-    opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
-    opt.set_lower_bounds([float(v) if np.isfinite(v) else -np.inf for v in lower])
-    opt.set_xtol_abs(xtol)
-    opt.set_ftol_abs(ftol)
-    opt.set_maxeval(maxeval)
-    opt.set_min_objective(f)
-    try:
-        x = np.asarray(opt.optimize([float(v) for v in x0]))
-    except nlopt.RoundoffLimited:
-        x = np.asarray(opt.last_optimum_x() if hasattr(opt, "last_optimum_x") else x0)
-    return np.maximum(x, lower)
-
-
-def fd_gradient(fun, x: np.ndarray, delta: float = 1e-4) -> np.ndarray:
-    """Central finite-difference gradient (f(x+δeᵢ) − f(x−δeᵢ)) / 2δ."""
-    E = np.eye(len(x)) * delta
-    f = _many(fun, np.vstack([x + E, x - E]))
-    return (f[:len(x)] - f[len(x):]) / (2 * delta)
-
-
-def fd_hessian(fun, x: np.ndarray, f0: float, delta: float = 1e-4, central: bool = True
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Finite-difference gradient and Hessian with step ``delta`` (the step of lme4's ``deriv12``).
-
-    Gradient and diagonal are central: gᵢ = (f(x+δeᵢ) − f(x−δeᵢ))/2δ, Hᵢᵢ = (f(x+δeᵢ) − 2f(x) + f(x−δeᵢ))/δ².
-    Off-diagonal, ``central=True`` uses the pair x ± δ(eᵢ+eⱼ),
-    Hᵢⱼ = [(f(x+δ(eᵢ+eⱼ)) + f(x−δ(eᵢ+eⱼ)) − 2f(x))/δ² − Hᵢᵢ − Hⱼⱼ]/2 (O(δ²), k(k+1) evaluations in all);
-    ``central=False`` the forward difference (f(x+δeᵢ+δeⱼ) − f(x+δeᵢ) − f(x+δeⱼ) + f(x))/δ² (O(δ),
-    k(k+3)/2 evaluations; rats' intercept SE comes out 0.12105 instead of 0.12107).  θ components on
-    their bound are differenced symmetrically too: the deviance is even in a diagonal element of Λ
-    whose column below the diagonal vanishes, which is the case at a boundary fit.
-    """
-    k = len(x)
-    E = np.eye(k) * delta
-    ii, jj = np.tril_indices(k, -1)
-    pts = [x + E, x - E, x + E[ii] + E[jj]]
-    if central:
-        pts.append(x - E[ii] - E[jj])
-    f = _many(fun, np.vstack(pts))
-    fp, fm, fpp = f[:k], f[k:2 * k], f[2 * k:2 * k + len(ii)]
-    g = (fp - fm) / (2 * delta)
-    H = np.diag((fp - 2 * f0 + fm) / delta ** 2)
-    if central:
-        fmm = f[2 * k + len(ii):]
-        off = 0.5 * ((fpp + fmm - 2 * f0) / delta ** 2 - H[ii, ii] - H[jj, jj])
-    else:
-        off = (fpp - fp[ii] - fp[jj] + f0) / delta ** 2
-    H[ii, jj] = H[jj, ii] = off
-    return g, H
 
 
 def _newton(fun, x, f0, lower, *, maxit=40, tol=1e-4, final_hessian=True):
@@ -316,7 +250,7 @@ def optimize_glmer(devfun: GlmerDevFun, start=None) -> GlmerOpt:
 def _stage1(f1, theta0, lower, tight: bool) -> np.ndarray:
     """Minimise the nAGQ = 0 objective over θ with BOBYQA (lme4's stage-1 optimiser): loosely when it
     only gives stage 2 its start, tightly when nAGQ = 0 is the fit itself."""
-    return _bobyqa(f1, theta0, lower, **(dict(xtol=1e-8, ftol=1e-10) if tight else dict(xtol=1e-2, ftol=1e-3)))
+    return bobyqa(f1, theta0, lower, **(dict(xtol_abs=1e-8, ftol_abs=1e-10) if tight else dict(xtol_abs=1e-2, ftol_abs=1e-3)), maxeval=20_000)[0]
 
 
 def _stage2(f2, x, lower):
@@ -325,7 +259,7 @@ def _stage2(f2, x, lower):
     res = _newton(f2, x, f0, lower)
     if res is not None:
         return (*res, "Newton on the finite-difference Hessian")
-    x = _bobyqa(f2, x, lower, xtol=1e-10, ftol=1e-12)
+    x = bobyqa(f2, x, lower, xtol_abs=1e-10, ftol_abs=1e-12, maxeval=20_000)[0]
     f0 = f2(x)
     res = _newton(f2, x, f0, lower, maxit=3)
     if res is None:
@@ -426,12 +360,7 @@ def mk_glmer_mod(devfun: GlmerDevFun, opt: GlmerOpt, *, warn: bool = True) -> "G
     """The immutable result; warns like lme4 on a singular or unconverged fit."""
     m = GlmerResult(design=devfun.design, devfun=devfun, opt=opt)
     if warn:
-        for msg in opt.messages:
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-        if m.is_singular:
-            warnings.warn("boundary (singular) fit: see help('isSingular') — a variance is estimated as 0 or a "
-                          "correlation as ±1; consider a simpler random-effects structure",
-                          SingularFitWarning, stacklevel=3)
+        warn_about_fit(m, opt.messages)
     return m
 
 

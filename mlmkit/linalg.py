@@ -18,7 +18,6 @@ block 2 and costs a few numpy calls per evaluation, whatever the number of group
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 from dataclasses import dataclass
 from functools import cached_property

@@ -14,7 +14,6 @@ n observations and p fixed effects:
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,9 +22,9 @@ import pandas as pd
 import scipy.optimize
 
 from .design import Design, lformula
-from .errors import ConvergenceWarning, SingularFitWarning
 from .linalg import PLSFactor, PLSSystem, blas_threads
-from .results import MixedModelResult
+from .optimize import bobyqa, fd_hessian
+from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "mk_mer_mod", "lmer", "LmerResult"]
 
@@ -99,55 +98,6 @@ class OptResult:
     optimizer: str = "bobyqa"
 
 
-def _derivatives(devfun: "DevFun", x: np.ndarray, h: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite-difference gradient and Hessian of the criterion at x (lme4's ``deriv12``).
-
-    1 + 2k + k(k−1)/2 evaluations of the criterion, each a few vectorised operations.
-    """
-    k = len(x)
-    steps = h * np.maximum(1.0, np.abs(x))
-    f0 = devfun(x)
-    E = np.diag(steps)
-    fp = np.array([devfun(x + E[i]) for i in range(k)])
-    fm = np.array([devfun(x - E[i]) for i in range(k)])
-    g = (fp - fm) / (2 * steps)
-    H = np.diag((fp - 2 * f0 + fm) / steps ** 2)
-    for i in range(k):
-        for j in range(i):
-            fij = devfun(x + E[i] + E[j])
-            H[i, j] = H[j, i] = (fij - fp[i] - fp[j] + f0) / (steps[i] * steps[j])
-    return g, H
-
-
-def _bobyqa(fun, x0, lower, *, xtol_abs=1e-8, ftol_abs=1e-8, maxeval=100_000):
-    """NLopt's BOBYQA with the settings of lme4's default optimizer (``nloptwrap``).
-
-    Using the same algorithm from the same start with the same tolerances makes mlmkit stop where lme4
-    stops, so the printed digits agree even where the likelihood is flat near its maximum.
-    """
-    import nlopt
-    count = {"n": 0}
-
-    def f(x, grad):
-        count["n"] += 1
-        val = float(fun(np.asarray(x)))
-        return val if np.isfinite(val) else 1e300
-
-    opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
-    opt.set_lower_bounds([float(v) if np.isfinite(v) else -np.inf for v in lower])
-    opt.set_xtol_abs(xtol_abs)
-    opt.set_ftol_abs(ftol_abs)
-    opt.set_maxeval(maxeval)
-    opt.set_min_objective(f)
-    try:
-        x = np.asarray(opt.optimize([float(v) for v in x0]))
-        message = {nlopt.FTOL_REACHED: "ftol_abs reached", nlopt.XTOL_REACHED: "xtol_abs reached",
-                   nlopt.MAXEVAL_REACHED: "maxeval reached"}.get(opt.last_optimize_result(), "success")
-    except nlopt.RoundoffLimited:
-        x, message = np.asarray(opt.last_optimum_x() if hasattr(opt, "last_optimum_x") else x0), "roundoff limited"
-    return x, count["n"], message
-
-
 def _lbfgsb(devfun, x0, lower, maxiter=1000):
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     fun = devfun.value_and_gradient if devfun.has_gradient else devfun
@@ -166,7 +116,7 @@ def check_convergence(devfun: "DevFun", theta: np.ndarray, tol: float = 2e-3) ->
     free = ~(np.isfinite(lower) & (theta - lower < 1e-4))
     if not free.any():
         return None, []
-    g, H = _derivatives(devfun, theta)
+    g, H = fd_hessian(devfun, theta, devfun(theta), central=False)
     H = H[np.ix_(free, free)]
     messages = []
     try:
@@ -203,7 +153,7 @@ def optimize_lmer(devfun: DevFun, start=None, *, optimizer: str = "auto", check:
         optimizer = "L-BFGS-B" if devfun.design.structure.q2 >= _LARGE_BLOCK and devfun.has_gradient else "bobyqa"
     optimizer = optimizer.lower()
     if optimizer == "bobyqa":
-        x, nfev, message = _bobyqa(devfun, x0, lower)
+        x, nfev, message = bobyqa(devfun, x0, lower)
     elif optimizer in ("l-bfgs-b", "lbfgsb"):
         x, nfev, message = _lbfgsb(devfun, x0, lower)
     else:
@@ -228,12 +178,7 @@ def mk_mer_mod(devfun: DevFun, opt: OptResult, *, warn: bool = True) -> "LmerRes
     """Assemble the result of a fit; warns like lme4 on a singular or unconverged fit."""
     m = LmerResult(design=devfun.design, devfun=devfun, opt=opt)
     if warn:
-        for msg in opt.messages:
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-        if m.is_singular:
-            warnings.warn("boundary (singular) fit: see help('isSingular') — a variance is estimated as 0 or a "
-                          "correlation as ±1; consider a simpler random-effects structure",
-                          SingularFitWarning, stacklevel=3)
+        warn_about_fit(m, opt.messages)
     return m
 
 

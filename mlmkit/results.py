@@ -15,7 +15,20 @@ import pandas as pd
 from .design import Design, _fixed_matrix, _grouping
 from .errors import DataError, ParameterError
 
-__all__ = ["MixedModelResult"]
+__all__ = ["MixedModelResult", "warn_about_fit"]
+
+
+def warn_about_fit(result, messages=()) -> None:
+    """Warn as lme4 does after a fit: each convergence message, then a boundary (singular) fit."""
+    import warnings
+
+    from .errors import ConvergenceWarning, SingularFitWarning
+    for msg in messages:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+    if result.is_singular:
+        warnings.warn("boundary (singular) fit: see help('isSingular') — a variance is estimated as 0 or a "
+                      "correlation as ±1; consider a simpler random-effects structure",
+                      SingularFitWarning, stacklevel=4)
 
 @dataclass(frozen=True, eq=False)
 class MixedModelResult:
