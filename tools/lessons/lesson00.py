@@ -94,6 +94,12 @@ CELLS = [
     sleep.head()
     """),
     md(r"""
+    We let each person $j$ have their own straight line over days, with the lines scattered around an
+    average line (lesson 6 takes this model apart):
+
+    $$\text{Reaction}_{ij} = (b_0 + \zeta_{j0}) + (b_1 + \zeta_{j1})\,\text{Days}_{ij} + \epsilon_{ij},
+    \qquad (\zeta_{j0}, \zeta_{j1}) \sim N(0, \Sigma),\ \ \epsilon_{ij} \sim N(0, \sigma^2).$$
+
     In R you would write the call on the left; in Python the call on the right. The formula is the same
     string.
 
