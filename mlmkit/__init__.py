@@ -18,3 +18,4 @@ from .glmm import glmer
 from .anova import anova
 from .bootstrap import bootstrap
 from .power import power, power_curve
+from . import plots

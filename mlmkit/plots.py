@@ -26,12 +26,19 @@ from scipy.special import ndtri
 
 from .errors import DataError, ParameterError
 from .power import plot_power_curve
-from .profile import plot_profile
 
 __all__ = ["shrinkage", "group_panels", "fitted_lines", "ranef_contour", "condvar", "caterpillar",
            "residual_diagnostics", "plot_profile", "plot_power_curve"]
 
 _FLAT, _MULTI, _POP = "#d95f02", "#1b9e77", "black"
+
+
+def __getattr__(name):
+    # plot_profile lives in mlmkit.profile, whose spline machinery `import mlmkit` need not load
+    if name == "plot_profile":
+        from .profile import plot_profile
+        return plot_profile
+    raise AttributeError(f"module 'mlmkit.plots' has no attribute {name!r}")
 
 
 def _axes(ax, figsize):
