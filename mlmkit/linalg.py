@@ -314,24 +314,52 @@ def _congruence(lam: sp.spmatrix, P: np.ndarray) -> np.ndarray:
 
 
 def chol_batched(M: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack of SPD matrices (n, q, q); elementwise when q = 1."""
-    if M.shape[-1] == 1:
+    """Lower Cholesky factors of a stack (n, q, q) of small SPD matrices.
+
+    Elementwise for q = 1.  For q ≤ 6 the column recurrence runs over q only, each step one
+    vectorised operation on all n matrices, far cheaper than LAPACK called once per matrix when n is
+    large; a matrix that is not positive definite gives NaN rather than an exception, which PIRLS
+    turns into a step-halving.
+    """
+    q = M.shape[-1]
+    if q == 1:
         return np.sqrt(M)
-    return np.linalg.cholesky(M)
+    if q > 6:
+        return np.linalg.cholesky(M)
+    L = np.zeros_like(M)
+    for j in range(q):
+        d = M[:, j, j] - (L[:, j, :j] ** 2).sum(axis=-1)
+        L[:, j, j] = np.sqrt(d)
+        for i in range(j + 1, q):
+            L[:, i, j] = (M[:, i, j] - (L[:, i, :j] * L[:, j, :j]).sum(axis=-1)) / L[:, j, j]
+    return L
 
 
 def forward_solve_batched(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve L X = B for a stack of lower-triangular L (n, q, q) and B (n, q, m)."""
-    if L.shape[-1] == 1:
-        return B / L
-    return np.linalg.solve(L, B)
+    """Solve L X = B per level: L (n, q, q) lower triangular, B (n, q) or (n, q, m)."""
+    q = L.shape[-1]
+    if q == 1:
+        return B / (L[:, :, 0] if B.ndim == 2 else L)
+    if q > 6:
+        return np.linalg.solve(L, B[..., None])[..., 0] if B.ndim == 2 else np.linalg.solve(L, B)
+    X = np.empty(B.shape)
+    for i in range(q):
+        acc = B[:, i] - (np.einsum("nk,nk...->n...", L[:, i, :i], X[:, :i]) if i else 0.0)
+        X[:, i] = acc / (L[:, i, i] if B.ndim == 2 else L[:, i, i][:, None])
+    return X
 
 
 def backward_solve_batched(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve L' x = b for a stack of lower-triangular L (n, q, q) and vectors b (n, q)."""
-    if L.shape[-1] == 1:
+    """Solve L' x = b per level: L (n, q, q) lower triangular, b (n, q)."""
+    q = L.shape[-1]
+    if q == 1:
         return b / L[:, :, 0]
-    return np.linalg.solve(np.swapaxes(L, 1, 2), b[..., None])[..., 0]
+    if q > 6:
+        return np.linalg.solve(np.swapaxes(L, 1, 2), b[..., None])[..., 0]
+    x = np.empty(b.shape)
+    for i in range(q - 1, -1, -1):
+        x[:, i] = (b[:, i] - (L[:, i + 1:, i] * x[:, i + 1:]).sum(axis=-1)) / L[:, i, i]
+    return x
 
 
 def _chol_psd(S: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ import pandas as pd
 from .design import Design
 from .errors import ConvergenceError, DataError, FamilyError
 from .families import Family
-from .wpls import WeightedPLS, bsolve_small, chol_small, fsolve_small, make_pls
+from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
+from .wpls import WeightedPLS, make_pls
 
 __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
 
@@ -446,9 +447,9 @@ class GlmerDevFun:
                     A[:, :, j, m] = A[:, :, m, j] = np.bincount(idx, (wz * z1[:, m]).ravel(),
                                                                 minlength=size).reshape(Ba, n1)
             M = np.matmul(np.matmul(lam.transpose(0, 2, 1)[:, None], A), lam[:, None]) + eye
-            L = chol_small(M.reshape(size, q1, q1))
-            r = fsolve_small(L, np.matmul(c, lam).reshape(size, q1))
-            unew = bsolve_small(L, r).reshape(Ba, n1, q1)
+            L = chol_batched(M.reshape(size, q1, q1))
+            r = forward_solve_batched(L, np.matmul(c, lam).reshape(size, q1))
+            unew = backward_solve_batched(L, r).reshape(Ba, n1, q1)
             step = np.abs(unew - u).max(axis=(1, 2))
             scale = 1.0 + np.abs(u).max(axis=(1, 2))
             done = (step <= self.tol * scale) | ((step < 1e-10 * scale) & (step >= 0.5 * last))

@@ -22,10 +22,13 @@ import scipy.sparse as sp
 
 from .design import Design
 from .linalg import PLSSystem
+from .linalg import backward_solve_batched as bsolve_small
+from .linalg import chol_batched as chol_small
+from .linalg import forward_solve_batched as fsolve_small
 
 _dpotrf, _dpotrs = scipy.linalg.lapack.dpotrf, scipy.linalg.lapack.dpotrs
 
-__all__ = ["PLSSolution", "WeightedPLS", "DensePLS", "make_pls", "chol_small", "fsolve_small", "bsolve_small"]
+__all__ = ["PLSSolution", "WeightedPLS", "DensePLS", "make_pls"]
 
 _DENSE_LIMIT = 4_000_000        # largest q2² (or q2 · n1 · q1) kept as a dense array
 
@@ -335,42 +338,6 @@ class DensePLS(WeightedPLS):
         beta = sol[q:] if X is not None else None
         RX = L[q:, q:] if X is not None else None
         return PLSSolution(u1, u2, beta, ldL2, None, RX)
-
-
-def chol_small(M: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack (n, q, q) of small SPD matrices, column by column.
-
-    For q of 2 or 3 this is a few elementwise operations on (n,) arrays, far cheaper than LAPACK
-    called once per matrix through numpy's batched interface.
-    """
-    q = M.shape[-1]
-    if q > 6:
-        return np.linalg.cholesky(M)
-    L = np.zeros_like(M)
-    for j in range(q):
-        d = M[:, j, j] - (L[:, j, :j] ** 2).sum(axis=-1)
-        L[:, j, j] = np.sqrt(d)
-        for i in range(j + 1, q):
-            L[:, i, j] = (M[:, i, j] - (L[:, i, :j] * L[:, j, :j]).sum(axis=-1)) / L[:, j, j]
-    return L
-
-
-def fsolve_small(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve L X = B per level: L (n, q, q) lower triangular, B (n, q) or (n, q, m)."""
-    X = np.empty_like(B)
-    for i in range(L.shape[-1]):
-        acc = B[:, i] - (np.einsum("nk,nk...->n...", L[:, i, :i], X[:, :i]) if i else 0.0)
-        X[:, i] = acc / (L[:, i, i] if B.ndim == 2 else L[:, i, i][:, None])
-    return X
-
-
-def bsolve_small(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve L' x = b per level: L (n, q, q) lower triangular, b (n, q)."""
-    q = L.shape[-1]
-    x = np.empty_like(b)
-    for i in range(q - 1, -1, -1):
-        x[:, i] = (b[:, i] - (L[:, i + 1:, i] * x[:, i + 1:]).sum(axis=-1)) / L[:, i, i]
-    return x
 
 
 def make_pls(design: Design) -> WeightedPLS:
