@@ -247,8 +247,10 @@ CELLS = [
 
     ## Exercise
 
-    **Exercise `lesson08_*`** (in `exercises/`): build the nested factor yourself, repair a mislabelled
-    design and compute the three-level ICCs.
+    This lesson has no graded exercise. Try on your own: simulate a design with 10 schools instead of 30
+    and see how the school variance behaves; renumber `classroom` within schools and repair the formula;
+    and fit imm23's schools with `(1 | schid)` only, as in the exercise `lesson07_imm23`, to see which
+    variance the regions take away.
 
     **Next:** [Lesson 9 — how many clusters do I need?](09_power.ipynb)
     """),
