@@ -68,9 +68,9 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and string labels of a grouping variable, with R's level order.
 
     Numbers sort numerically and print without a trailing ``.0`` (``Cluster`` 1..20 → "1".."20");
-    categoricals keep their category order (unused levels dropped, as lme4 does); text labels that are
-    all whole numbers ("1".."71") sort as numbers, the order R gave the integer column they came from;
-    any other text sorts as text.
+    categoricals keep their category order (unused levels dropped, as lme4 does); text sorts as text,
+    as R sorts a character column ("1", "10", "11", ... for rats' batch read as text, as the tutorial
+    prints it).
     """
     s = pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -83,14 +83,7 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
         labels = [str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniq]
         return codes.astype(np.int64), np.array(labels, dtype=object)
     codes, uniq = pd.factorize(s.astype(str).to_numpy(object), sort=True)
-    uniq = np.asarray(uniq, dtype=object)
-    if all(u.isdigit() for u in uniq):
-        # labels such as rats' batch "1".."71" came from integers in the R original: keep R's numeric order
-        order = np.argsort([int(u) for u in uniq], kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        return rank[codes].astype(np.int64), uniq[order].astype(object)
-    return codes.astype(np.int64), uniq.astype(object)
+    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
 
 
 @dataclass(frozen=True, eq=False)

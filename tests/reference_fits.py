@@ -23,8 +23,16 @@ def reference(kind: str = "lmer") -> dict[str, dict]:
 
 
 def case_data(case: dict) -> pd.DataFrame:
+    """The case's data with R's factors as pandas categoricals, their levels in R's order.
+
+    R made ``factor(x)`` of these columns: numbers sort as numbers, text as text, which is what
+    ``pd.Categorical`` does with the values ``read_csv`` gives.
+    """
     path = ROOT / (case.get("data_file") or f"data/{case['data']}.csv")
-    return pd.read_csv(path, dtype={c: str for c in case.get("categorical", [])})
+    df = pd.read_csv(path)
+    for c in case.get("categorical", []):
+        df[c] = df[c].astype("category")
+    return df
 
 
 @functools.lru_cache(maxsize=None)

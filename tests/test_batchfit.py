@@ -107,7 +107,9 @@ def test_fast_refit_reaches_the_engines_optimum(formula, file, mode):
             warnings.simplefilter("ignore")
             engine = m.refit(y)
         assert fast.opt.fun <= engine.opt.fun + 1e-7
-        np.testing.assert_allclose(fast.fixef, engine.fixef, rtol=1e-5, atol=1e-6 * m.sigma)
+        # BOBYQA (the engine) stops once the criterion changes by < 1e-8; where it is that flat the
+        # fixed effects of two equally good optima differ by up to ~2e-5 relative.
+        np.testing.assert_allclose(fast.fixef, engine.fixef, rtol=5e-5, atol=1e-6 * m.sigma)
         ml = fast_refit(m, y, REML=False)
         assert not ml.REML and ml.deviance <= engine.refit_ml().deviance + 1e-7
 

@@ -19,7 +19,7 @@ def test_r_names(formulaic, r):
     ([3, 1, 2, 3], ["1", "2", "3"], [2, 0, 1, 2]),
     ([3.0, 10.0, 2.0], ["2", "3", "10"], [1, 2, 0]),
     (["b", "a", "b"], ["a", "b"], [1, 0, 1]),
-    (["10", "9", "100"], ["9", "10", "100"], [1, 0, 2]),               # whole-number text: numeric order
+    (["10", "9", "100"], ["10", "100", "9"], [0, 2, 1]),               # text sorts as text, as in R
     (pd.Categorical(["lo", "hi"], categories=["lo", "hi", "unused"]), ["lo", "hi"], [0, 1]),
     ([True, False], ["FALSE", "TRUE"], [1, 0]),
 ])

@@ -280,7 +280,7 @@ def test_predict_with_a_subset_of_random_terms():
     full, none = m.predict(), m.predict(re_form="~0")
     icpt = m.predict(re_form="~ (1 | Subject)")
     re = m.ranef["Subject"]
-    np.testing.assert_allclose(icpt - none, re.loc[df["Subject"], "(Intercept)"].to_numpy())
+    np.testing.assert_allclose(icpt - none, re.loc[df["Subject"].astype(str), "(Intercept)"].to_numpy())
     np.testing.assert_allclose(m.predict(df, re_form="~(1|Subject)"), icpt)
     np.testing.assert_allclose(full, m.fitted)
     with pytest.raises(mlmkit.errors.ParameterError, match="not in the model"):
