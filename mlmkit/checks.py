@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 __all__ = [
+    "matches_printed",
     "defined", "number", "close", "proportion", "between", "integer", "choice", "boolean", "model",
     "Notebook", "CheckResult",
 ]
@@ -554,3 +555,24 @@ class Notebook:
             questions = sorted(set(questions) | {f[:-3] for f in os.listdir(self.tests_dir)
                                                  if f.endswith(".py") and not f.startswith("__")})
         return [self.check(q, env) for q in questions]
+
+
+def matches_printed(label: str, value: Any, printed: str, *, slack: float = 0.0,
+                    source: str = "the tutorial") -> None:
+    """Assert that ``value`` agrees with a number as ``source`` printed it, to its printed digits.
+
+    The lessons' visible checks: ``value`` must lie within half a unit of the last printed digit of
+    ``printed`` (plus ``slack`` units where lme4 versions differ), so a kit that has drifted fails
+    loudly instead of showing a slightly different number.
+
+    >>> matches_printed("variance", 5.92966, "5.930")
+    matches the tutorial: variance = 5.930
+    >>> matches_printed("variance", 5.9, "5.930")
+    Traceback (most recent call last):
+    AssertionError: variance = 5.9, but the tutorial printed 5.930
+    """
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    unit = 10.0 ** -decimals
+    assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-12, \
+        f"{label} = {float(value):.6g}, but {source} printed {printed}"
+    print(f"matches {source}: {label} = {printed}")

@@ -293,3 +293,18 @@ def test_notebook_unknown_question(tmp_path):
     _write_notebook(tmp_path / "ex1.ipynb")
     with pytest.raises(ValueError, match="no tests for question 'q9' \\(questions: q1\\)"):
         checks.Notebook(str(tmp_path / "ex1.ipynb")).check("q9", {})
+
+
+@pytest.mark.parametrize("value,printed,slack,ok", [
+    (5.92966, "5.930", 0, True), (5.9304, "5.930", 0, True), (5.9306, "5.930", 0, False),
+    (5.9306, "5.930", 1, True), (4011.66, "4011.7", 0, True), (-0.01799895, "-0.01799895", 0, True),
+    (2.0, "2", 0, True), (2.6, "2", 0, False),
+])
+def test_matches_printed(value, printed, slack, ok, capsys):
+    from mlmkit.checks import matches_printed
+    if ok:
+        matches_printed("x", value, printed, slack=slack)
+        assert capsys.readouterr().out == f"matches the tutorial: x = {printed}\n"
+    else:
+        with pytest.raises(AssertionError, match=f"but the tutorial printed {printed}"):
+            matches_printed("x", value, printed, slack=slack)

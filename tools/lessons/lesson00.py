@@ -72,16 +72,12 @@ CELLS = [
     pd.set_option("display.precision", 4)      # show 4 decimals in tables
     """),
     md(r"""
-    Each lesson also defines `check`, which passes silently unless a number differs from the one the
-    source tutorial printed (rounded to the digits it printed):
+    Each lesson calls `check` — mlmkit's `mk.checks.matches_printed` — on its key numbers: it prints
+    "matches the tutorial" when a number agrees with the one the source tutorial printed, to the digits
+    it printed, and stops the lesson with an error when it does not:
     """),
     code(r"""
-    def check(label, value, printed, slack=0):
-        decimals = len(printed.split(".")[1]) if "." in printed else 0
-        unit = 10.0 ** -decimals
-        assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-12, \
-            f"{label} = {float(value):.6g}, but the tutorial printed {printed}"
-        print(f"matches the tutorial: {label} = {printed}")
+    check = mk.checks.matches_printed      # value agrees with the tutorial to its printed digits
     """),
     md(r"""
     ## A first model in two lines

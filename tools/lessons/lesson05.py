@@ -31,12 +31,7 @@ CELLS = [
     pd.set_option("display.precision", 4)
 
 
-    def check(label, value, printed, slack=0):
-        decimals = len(printed.split(".")[1]) if "." in printed else 0
-        unit = 10.0 ** -decimals
-        assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-12, \
-            f"{label} = {float(value):.6g}, but the tutorial printed {printed}"
-        print(f"matches the tutorial: {label} = {printed}")
+    check = mk.checks.matches_printed      # value agrees with the tutorial to its printed digits
     """),
     md(r"""
     ## The data
