@@ -19,6 +19,7 @@ block 2 and costs a few numpy calls per evaluation, whatever the number of group
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -201,39 +202,57 @@ class PLSSystem:
         from .gradient import scalar_pairs
         return scalar_pairs(self.structure, self.A21)
 
+    @cached_property
+    def _outer_B(self) -> np.ndarray:
+        """Per-level outer products of the rows of B = Z_i'[X y] for :meth:`profiled_parts`.
+
+        One effect per level: B₀B₀' (n1, m²).  Two: [B₀B₀'; B₀B₁' + B₁B₀'; B₁B₁'] stacked (3·n1, m²).
+        """
+        B = self.B_soa
+        n1, m = B.shape[1], B.shape[2]
+        outer = (lambda u, v: (u[:, :, None] * v[:, None, :]).reshape(n1, m * m))
+        if self.structure.q1 == 1:
+            return outer(B[0], B[0])
+        return np.concatenate([outer(B[0], B[0]), outer(B[0], B[1]) + outer(B[1], B[0]), outer(B[1], B[1])])
+
     def profiled_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
         """(log|L|², log|R_X|², r²) at θ: all the profiled criterion needs, computed with least overhead.
 
-        For one grouping factor with one or two effects per level (most models taught) the
-        factorisation is written out elementwise, without forming L; otherwise :meth:`factor` runs.
+        For one grouping factor with one or two effects per level (most models taught) the small
+        factor L_i = chol(Λ'A_iΛ + I) is written out elementwise.  Its rows R_i = L_i⁻¹Λ'B_i are
+        combinations α_i B₀ᵢ + β_i B₁ᵢ of the rows of B_i, so Σ_i R_i'R_i is one product of the
+        per-level weights (α², αβ, β² summed over the rows of R_i) with the precomputed outer products
+        of B: a dozen operations on n1 numbers whatever the size of the data.  Otherwise
+        :meth:`factor` runs.
         """
         s = self.structure
         if s.Z2 is not None or s.q1 > 2:
             f = self.factor(theta)
             return f.ldL2, f.ldRX2, f.r2
-        A, B = self.A_soa, self.B_soa
+        A, idx = self.A_soa, s.lam1_index
+        m = self.B_soa.shape[2]
         if s.q1 == 1:
-            a = float(theta[s.lam1_index[0, 0]])
-            M = a * a * A[0, 0] + 1.0
-            R = (a / np.sqrt(M))[:, None] * B[0]
+            a = float(theta[idx[0, 0]])
+            M = (a * a) * A[0, 0] + 1.0
+            W = (a * a) / M
             ldL2 = np.log(M).sum()
-            RtR = R.T @ R
         else:
-            lam = s.lambda1(np.asarray(theta, float))
-            a, b, c = lam[0, 0], lam[1, 0], lam[1, 1]
-            T10 = A[0, 1] * a + A[1, 1] * b
-            M00 = a * (A[0, 0] * a + A[0, 1] * b) + b * T10 + 1.0
+            a, c = float(theta[idx[0, 0]]), float(theta[idx[1, 1]])
+            b = float(theta[idx[1, 0]]) if idx[1, 0] >= 0 else 0.0
+            T10 = a * A[0, 1] + b * A[1, 1]
+            M00 = a * (a * A[0, 0] + b * A[0, 1]) + b * T10 + 1.0
             l00 = np.sqrt(M00)
-            l10 = c * T10 / l00
-            M11 = c * c * A[1, 1] + 1.0 - l10 * l10
+            l10 = (c * T10) / l00
+            M11 = (c * c) * A[1, 1] + 1.0 - l10 * l10
             l11 = np.sqrt(M11)
-            R0 = (a * B[0] + b * B[1]) / l00[:, None]
-            R1 = (c * B[1] - l10[:, None] * R0) / l11[:, None]
+            al0, be0 = a / l00, b / l00                       # R_i0 = al0 B_0 + be0 B_1
+            al1, be1 = -(l10 * al0) / l11, (c - l10 * be0) / l11
+            W = np.concatenate([al0 * al0 + al1 * al1, al0 * be0 + al1 * be1, be0 * be0 + be1 * be1])
             ldL2 = np.log(M00 * M11).sum()
-            RtR = R0.T @ R0 + R1.T @ R1
-        Lxx = _chol_psd(self.XyXy - RtR)
-        d = np.diag(Lxx)
-        return float(ldL2), 2.0 * float(np.log(d[:-1]).sum()), float(d[-1] ** 2)
+        piv = _cholesky_pivots((self.XyXy - (W @ self._outer_B).reshape(m, m)).tolist())
+        if min(piv[:-1], default=1.0) <= 0.0:          # X numerically rank deficient at this θ
+            return float(ldL2), math.inf, max(piv[-1], 0.0)
+        return float(ldL2), sum(math.log(v) for v in piv[:-1]), max(piv[-1], 0.0)
 
     def factor(self, theta: np.ndarray) -> "PLSFactor":
         """Blocked Cholesky factorisation at θ (see the module docstring)."""
@@ -360,6 +379,29 @@ def backward_solve_batched(L: np.ndarray, b: np.ndarray) -> np.ndarray:
     for i in range(q - 1, -1, -1):
         x[:, i] = (b[:, i] - (L[:, i + 1:, i] * x[:, i + 1:]).sum(axis=-1)) / L[:, i, i]
     return x
+
+
+def _cholesky_pivots(S: list[list[float]]) -> list[float]:
+    """Squared diagonal of the Cholesky factor of a small symmetric matrix (a list of rows).
+
+    Plain Python: for the (p + 1) × (p + 1) Schur complement of a model with a few fixed effects this
+    is several times faster than a LAPACK call through numpy.  The last pivot, r², may be 0.
+    """
+    m = len(S)
+    L = [[0.0] * m for _ in range(m)]
+    piv = []
+    for j in range(m):
+        Lj = L[j]
+        d = S[j][j] - sum(v * v for v in Lj[:j])
+        piv.append(d)
+        if j == m - 1:
+            break
+        r = math.sqrt(d) if d > 0 else float("nan")
+        Lj[j] = r
+        for i in range(j + 1, m):
+            Li = L[i]
+            Li[j] = (S[i][j] - sum(Li[k] * Lj[k] for k in range(j))) / r
+    return piv
 
 
 def _chol_psd(S: np.ndarray) -> np.ndarray:
