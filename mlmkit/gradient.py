@@ -142,21 +142,22 @@ def scalar_pairs(structure, A21) -> tuple[np.ndarray, ...] | None:
     Σ weight·X[j,k] = a_i'Xa_i for a symmetric X stored in its lower triangle; None if too many.
     """
     A = A21.tocsc()
+    A.sort_indices()                       # rows ascending within each column: position order = row order
     counts = np.diff(A.indptr)
-    if int((counts * counts).sum()) > _MAX_PAIRS:
+    if int((counts * (counts + 1) // 2).sum()) > _MAX_PAIRS:
         return None
-    levels = np.repeat(np.arange(A.shape[1]), counts)
-    # all ordered pairs within each column, vectorised through a per-column outer product of positions
-    start = np.repeat(A.indptr[:-1], counts)
+    # Pair every nonzero a with the nonzeros b ≤ a of its own column (so row j ≥ row k), generated
+    # without a loop: position a has (a − start of its column + 1) partners.
+    col_of = np.repeat(np.arange(A.shape[1]), counts)
+    start = A.indptr[:-1][col_of]
     pos = np.arange(A.nnz)
-    reps = counts[levels]
+    reps = pos - start + 1
     first = np.repeat(pos, reps)
     offs = np.arange(len(first)) - np.repeat(np.cumsum(reps) - reps, reps)
     second = np.repeat(start, reps) + offs
-    j, k = A.indices[first], A.indices[second]
-    keep = j >= k
-    first, second, j, k = first[keep], second[keep], j[keep], k[keep]
+    levels = col_of
+    j, k = A.indices[first].astype(np.int64), A.indices[second].astype(np.int64)
     w = A.data[first] * A.data[second] * np.where(j == k, 1.0, 2.0)
-    flat = j.astype(np.int64) * A.shape[0] + k
+    flat = j * A.shape[0] + k
     order = np.argsort(flat, kind="stable")     # gathers from S⁻¹ then run through memory in order
     return levels[first][order].astype(np.int64), j[order].astype(np.int64), flat[order], w[order]
