@@ -168,7 +168,7 @@ CELLS = [
     theta_hat = m.theta[0]
     for shift in (1e-4, 1e-3, 1e-2):
         rise = m.devfun([theta_hat + shift]) - m.reml_criterion
-        print(f"theta moved by {shift:g}: the criterion rises by {rise:.1e}")
+        print(f"theta moved by {shift:g}: the criterion rises by about {rise:.0e}")
     """),
     md(r"""
     A change of θ in the fourth decimal moves the criterion by about $10^{-7}$ — far below any optimiser's
