@@ -205,15 +205,18 @@ def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
 def _simple_numeric_terms(rhs: str, data: pd.DataFrame) -> tuple[bool, list[str]] | None:
     """For a right-hand side made only of numeric column names, return (intercept, names); else None."""
     intercept, names = True, []
+    dtypes = None
     for sign, term in split_terms(rhs):
         if term in ("0", "1"):
             intercept = (term == "1") == (sign == "+")
-        elif sign == "+" and _SIMPLE_NAME.match(term) and term in data.columns \
-                and pd.api.types.is_numeric_dtype(data[term].dtype) and not pd.api.types.is_bool_dtype(data[term].dtype):
-            if term not in names:
-                names.append(term)
-        else:
+            continue
+        if dtypes is None:
+            dtypes = dict(zip(data.columns, data.dtypes))      # one lookup, not two per term
+        dt = dtypes.get(term) if sign == "+" and _SIMPLE_NAME.match(term) else None
+        if dt is None or not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
             return None
+        if term not in names:
+            names.append(term)
     return intercept, names
 
 
