@@ -18,26 +18,7 @@ suppressPackageStartupMessages({
 invisible(Sys.setlocale("LC_COLLATE", "C"))
 stopifnot(file.exists("tools/glmer_extra_reference.R"))
 
-fmt_num <- function(x) suppressWarnings({
-  x <- as.numeric(x)
-  out <- sprintf("%.15g", x)
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.16g", x[bad])
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.17g", x[bad])
-  out[is.na(x)] <- "null"
-  out
-})
-json <- function(s) structure(s, class = "json")
-S <- function(x) json(fmt_num(x))
-A <- function(x) json(paste0("[", paste(fmt_num(x), collapse = ","), "]"))
-M <- function(m) {
-  m <- unname(as.matrix(m))
-  json(paste0("[", paste(vapply(seq_len(nrow(m)), function(i)
-    paste0("[", paste(fmt_num(m[i, ]), collapse = ","), "]"), ""), collapse = ","), "]"))
-}
-O <- function(x) setNames(lapply(unname(x), S), names(x))
-Chr <- function(x) I(as.character(x))
+source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
 
 PKG_DATA <- if (file.exists("data/rats.csv")) "data" else "/work/shared/data"
 rd <- function(path, factors) {

@@ -38,28 +38,7 @@ MATRIX_VERSION <- as.character(packageVersion("Matrix"))
 cat("lme4", LME4_VERSION, "|", R_VERSION, "| Matrix", MATRIX_VERSION, "\n")
 
 ## ---------------------------------------------------------------- JSON number helpers
-fmt_num <- function(x) suppressWarnings({
-  x <- as.numeric(x)
-  if (any(is.infinite(x))) stop("Inf in output")
-  out <- sprintf("%.15g", x)
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.16g", x[bad])
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.17g", x[bad])
-  out[is.na(x)] <- "null"
-  out
-})
-json <- function(s) structure(s, class = "json")
-S <- function(x) { if (is.null(x)) return(NULL); stopifnot(length(x) == 1); json(fmt_num(x)) }
-A <- function(x) json(paste0("[", paste(fmt_num(x), collapse = ","), "]"))
-M <- function(m) {
-  m <- unname(as.matrix(m))
-  rows <- vapply(seq_len(nrow(m)), function(i)
-    paste0("[", paste(fmt_num(m[i, ]), collapse = ","), "]"), "")
-  json(paste0("[", paste(rows, collapse = ","), "]"))
-}
-O <- function(x) setNames(lapply(unname(x), S), names(x))          # named numeric -> object
-Chr <- function(x) I(as.character(x))                              # always a JSON array
+source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
 
 write_ref <- function(x, path) {
   write_json(x, path, digits = NA, auto_unbox = TRUE, null = "null", na = "null",

@@ -17,20 +17,7 @@ args <- commandArgs(trailingOnly = TRUE)
 do_1m <- !("--no-1m" %in% args)
 stopifnot(file.exists("tools/lme4_timings.R"))
 
-fmt_num <- function(x) suppressWarnings({
-  x <- as.numeric(x)
-  out <- sprintf("%.15g", x)
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.16g", x[bad])
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.17g", x[bad])
-  out[is.na(x)] <- "null"
-  out
-})
-json <- function(s) structure(s, class = "json")
-S <- function(x) json(fmt_num(x))
-A <- function(x) json(paste0("[", paste(fmt_num(x), collapse = ","), "]"))
-O <- function(x) setNames(lapply(unname(x), S), names(x))
+source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
 
 PKG_DATA <- if (file.exists("data/rats.csv")) "data" else "/work/shared/data"
 rats <- read.csv(file.path(PKG_DATA, "rats.csv")); rats$batch <- factor(rats$batch)

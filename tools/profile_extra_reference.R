@@ -17,19 +17,7 @@ suppressPackageStartupMessages({
 invisible(Sys.setlocale("LC_COLLATE", "C"))
 stopifnot(file.exists("tools/profile_extra_reference.R"))
 
-fmt_num <- function(x) {
-  x <- as.numeric(x)
-  out <- sprintf("%.15g", x)
-  bad <- is.finite(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.16g", x[bad])
-  bad <- is.finite(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.17g", x[bad])
-  out[is.na(x)] <- "null"
-  out[is.infinite(x)] <- ifelse(x[is.infinite(x)] > 0, "\"Inf\"", "\"-Inf\"")
-  out
-}
-json <- function(s) structure(s, class = "json")
-A <- function(x) json(paste0("[", paste(fmt_num(x), collapse = ","), "]"))
+source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
 
 read_test <- function(name, factors = character()) {
   d <- read.csv(file.path("tests/data", paste0(name, ".csv")), stringsAsFactors = FALSE)
