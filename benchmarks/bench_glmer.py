@@ -12,16 +12,14 @@ wall time depends on the load.  Every row shows how far mlmkit's log-likelihood 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
 import mlmkit
+from common import lme4_times, timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -45,17 +43,6 @@ PEER = {
 }
 
 
-def timed(fn, reps):
-    """Median wall and CPU seconds of ``reps`` calls, and the last result."""
-    walls, cpus, out = [], [], None
-    for _ in range(reps):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return statistics.median(walls), statistics.median(cpus), out
-
-
 def quiet(fn):
     def run():
         with warnings.catch_warnings():
@@ -68,10 +55,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-peers", action="store_true", help="time mlmkit only")
     args = ap.parse_args()
-    lme4 = {}
-    path = HERE / "lme4_times.json"
-    if path.exists():
-        lme4 = {t["id"]: t for t in json.load(open(path))["timings"]}
+    lme4 = lme4_times()
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared with other processes)")
     rows = []
     for cid, data, formula, text_cols, reps, goal in CASES:

@@ -12,26 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import warnings
 from pathlib import Path
+
+from common import lme4_times, timed
 
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-def timed(fn):
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - w, time.process_time() - c, out
-
-
-def lme4_times() -> dict:
-    path = HERE / "lme4_times.json"
-    return {t["id"]: t for t in json.load(open(path))["timings"]} if path.exists() else {}
 
 
 def row(what, wall, cpu, lme4, goal, check):

@@ -10,15 +10,13 @@ mlmkit's criterion is from lme4's, so a fast wrong answer cannot pass unnoticed.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
 import mlmkit
+from common import lme4_times, timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -31,15 +29,6 @@ CASES = [
     ("insteval_lmer", HERE / "data/InstEval.csv.gz", "y ~ service + (1 | s) + (1 | d) + (1 | dept)",
      ["s", "d", "dept", "service"], 1, 3.0),
 ]
-
-
-def timed(fn, reps):
-    times, out = [], None
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def statsmodels_fit(df, formula):
@@ -65,17 +54,14 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip InstEval and the million-row case")
     ap.add_argument("--no-peers", action="store_true", help="time mlmkit only")
     args = ap.parse_args()
-    lme4 = {}
-    path = HERE / "lme4_times.json"
-    if path.exists():
-        lme4 = {t["id"]: t for t in json.load(open(path))["timings"]}
+    lme4 = lme4_times()
     rows = []
     for cid, data, formula, text_cols, reps, goal in CASES:
         if args.quick and cid in ("bench_1m_lmer", "insteval_lmer"):
             continue
         df = pd.read_csv(data, dtype={c: str for c in text_cols})
         mlmkit.lmer(formula, df)                                   # warm-up (imports, caches)
-        t, m = timed(lambda: mlmkit.lmer(formula, df), reps)
+        t, _, m = timed(lambda: mlmkit.lmer(formula, df), reps)
         ref = lme4.get(cid, {})
         row = {"case": cid, "rows": len(df), "mlmkit_s": t, "goal_s": goal, "meets_goal": t <= goal,
                "lme4_s": ref.get("median"),
