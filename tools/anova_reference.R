@@ -16,13 +16,8 @@ suppressPackageStartupMessages({
 invisible(Sys.setlocale("LC_COLLATE", "C"))
 stopifnot(file.exists("tools/anova_reference.R"))
 
-source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
+source("tools/reference_helpers.R") # fmt_num, json, S, A, M, O, Chr, read_test
 
-read_test <- function(name, factors = character()) {
-  d <- read.csv(file.path("tests/data", paste0(name, ".csv")), stringsAsFactors = FALSE)
-  for (f in factors) d[[f]] <- factor(d[[f]])
-  d
-}
 sleepstudy <- lme4::sleepstudy
 tut_slopes <- read_test("tutorial_slopes", "Cluster")
 cbpp <- lme4::cbpp

@@ -18,7 +18,7 @@ suppressPackageStartupMessages({
 invisible(Sys.setlocale("LC_COLLATE", "C"))
 stopifnot(file.exists("tools/glmer_extra_reference.R"))
 
-source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
+source("tools/reference_helpers.R") # fmt_num, json, S, A, M, O, Chr, read_test
 
 PKG_DATA <- if (file.exists("data/rats.csv")) "data" else "/work/shared/data"
 rd <- function(path, factors) {

@@ -38,7 +38,7 @@ MATRIX_VERSION <- as.character(packageVersion("Matrix"))
 cat("lme4", LME4_VERSION, "|", R_VERSION, "| Matrix", MATRIX_VERSION, "\n")
 
 ## ---------------------------------------------------------------- JSON number helpers
-source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
+source("tools/reference_helpers.R") # fmt_num, json, S, A, M, O, Chr, read_test
 
 write_ref <- function(x, path) {
   write_json(x, path, digits = NA, auto_unbox = TRUE, null = "null", na = "null",

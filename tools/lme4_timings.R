@@ -17,7 +17,7 @@ args <- commandArgs(trailingOnly = TRUE)
 do_1m <- !("--no-1m" %in% args)
 stopifnot(file.exists("tools/lme4_timings.R"))
 
-source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
+source("tools/reference_helpers.R") # fmt_num, json, S, A, M, O, Chr, read_test
 
 PKG_DATA <- if (file.exists("data/rats.csv")) "data" else "/work/shared/data"
 rats <- read.csv(file.path(PKG_DATA, "rats.csv")); rats$batch <- factor(rats$batch)

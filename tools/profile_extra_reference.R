@@ -17,13 +17,8 @@ suppressPackageStartupMessages({
 invisible(Sys.setlocale("LC_COLLATE", "C"))
 stopifnot(file.exists("tools/profile_extra_reference.R"))
 
-source("tools/json_helpers.R")      # fmt_num, json, S, A, M, O, Chr
+source("tools/reference_helpers.R") # fmt_num, json, S, A, M, O, Chr, read_test
 
-read_test <- function(name, factors = character()) {
-  d <- read.csv(file.path("tests/data", paste0(name, ".csv")), stringsAsFactors = FALSE)
-  for (f in factors) d[[f]] <- factor(d[[f]])
-  d
-}
 tut_vc <- read_test("tutorial_vc", "Cluster")
 
 interval_case <- function(id, data, formula, d, REML = TRUE, level = 0.95, parm = NULL) {

@@ -1,4 +1,5 @@
-## Lossless JSON output for the reference scripts in tools/ (sourced by each of them).
+## Helpers shared by the reference scripts in tools/ (each sources this file from the repository root):
+## lossless JSON output and reading a test data set with R's factors.
 ##
 ## jsonlite's writer keeps at most 15 significant digits, which does not round-trip every double.
 ## fmt_num writes the shortest of %.15g/%.16g/%.17g that reads back to the same double, and the
@@ -28,3 +29,10 @@ M <- function(m) {
 }
 O <- function(x) setNames(lapply(unname(x), S), names(x))          # named numeric -> object
 Chr <- function(x) I(as.character(x))                              # always a JSON array
+
+## A data set from tests/data with the named columns as factors (R's level order).
+read_test <- function(name, factors = character()) {
+  d <- read.csv(file.path("tests/data", paste0(name, ".csv")), stringsAsFactors = FALSE)
+  for (f in factors) d[[f]] <- factor(d[[f]])
+  d
+}
