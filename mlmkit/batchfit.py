@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 
 from .errors import DataError
 from .linalg import PLSSystem, level_sums
@@ -360,7 +359,7 @@ _RESPONSE_FREE = ("structure", "theta_start", "theta_lower", "ngroups")
 
 def with_response(design, y: np.ndarray):
     """The design with a new response column; what does not depend on y is shared, not rebuilt."""
-    d = dataclasses.replace(design, response=pd.DataFrame({design.response.columns[0]: y}))
+    d = dataclasses.replace(design, response_data={design.response_name: y})
     for name in _RESPONSE_FREE:
         if name in design.__dict__:                      # a computed functools.cached_property
             d.__dict__[name] = design.__dict__[name]

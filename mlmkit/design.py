@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -23,7 +24,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, FormulaError
-from .formula import ParsedFormula, RandomTerm, formula_names, parse_formula, split_terms
+from .formula import (
+    ParsedFormula,
+    RandomTerm,
+    formula_names,
+    parse_formula,
+    split_terms,
+)
 
 __all__ = ["ReTerm", "Design", "lformula", "r_name", "evaluate", "factor_codes"]
 
@@ -49,17 +56,80 @@ def _context():
             "log2": np.log2, "log1p": np.log1p, "scale": scale}
 
 
-def evaluate(expr: str, data: pd.DataFrame, formula: str | None = None) -> np.ndarray | pd.Series:
-    """Evaluate a response or offset expression (``m``, ``n - m``, ``np.log(size)``) on the data."""
+def _as_array(col: pd.Series):
+    """A column's values: a numpy array, or pandas' extension array (categorical, nullable) as is."""
+    return col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+
+
+class Columns(Mapping):
+    """The model frame's columns as arrays; a pandas DataFrame is built only when something needs one.
+
+    pandas' per-call overhead (~20 µs per column access, ~100 µs to build a frame) used to be most of
+    the formula step of a small model, whose common formulas need only a few plain arrays.  Wrapping
+    a DataFrame (``Columns.of(df)``) reads its columns on first use.
+    """
+
+    def __init__(self, arrays: dict, nrows: int, frame: pd.DataFrame | None = None):
+        self._arrays, self.nrows, self._frame = dict(arrays), int(nrows), frame
+
+    @classmethod
+    def of(cls, data) -> "Columns":
+        return data if isinstance(data, Columns) else cls({}, len(data), frame=data)
+
+    def __getitem__(self, name):
+        try:
+            return self._arrays[name]
+        except KeyError:
+            if self._frame is None or name not in self._frame.columns:
+                raise
+            self._arrays[name] = a = _as_array(self._frame[name])
+            return a
+
+    def __contains__(self, name) -> bool:
+        return name in self._arrays if self._frame is None else name in self._frame.columns
+
+    def __iter__(self):
+        return iter(self._arrays if self._frame is None else self._frame.columns)
+
+    def __len__(self) -> int:
+        return len(self._arrays) if self._frame is None else self._frame.shape[1]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = pd.DataFrame(self._arrays, index=pd.RangeIndex(self.nrows))
+        return self._frame
+
+
+class _Env(Mapping):
+    """Names an expression may use: mlmkit's functions, then the data's columns (looked up lazily)."""
+
+    def __init__(self, cols: Columns):
+        self.cols, self.ctx = cols, _context()
+
+    def __getitem__(self, name):
+        return self.ctx[name] if name in self.ctx else self.cols[name]
+
+    def __iter__(self):
+        return iter({**dict.fromkeys(self.ctx), **dict.fromkeys(c for c in self.cols if isinstance(c, str))})
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def evaluate(expr: str, data, formula: str | None = None):
+    """Evaluate a response or offset expression (``m``, ``n - m``, ``np.log(size)``) on the data.
+
+    ``data`` is a DataFrame or :class:`Columns`; a bare column name returns that column's values.
+    """
     expr = expr.strip()
-    if expr in data.columns:
-        return data[expr]
-    if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in data.columns:
-        return data[expr[1:-1]]
-    env = _context()
-    env.update({c: data[c] for c in data.columns if isinstance(c, str)})
+    cols = Columns.of(data)
+    if expr in cols:
+        return cols[expr]
+    if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in cols:
+        return cols[expr[1:-1]]
     try:
-        return eval(compile(expr.replace("^", "**"), "<formula>", "eval"), {"__builtins__": {}}, env)
+        return eval(compile(expr.replace("^", "**"), "<formula>", "eval"), {"__builtins__": {}}, _Env(cols))
     except Exception as exc:  # noqa: BLE001 - re-raised as a formula error quoting the expression
         raise FormulaError(f"cannot evaluate '{expr}' ({type(exc).__name__}: {exc})", formula, expr) from None
 
@@ -72,18 +142,33 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
     as R sorts a character column ("1", "10", "11", ... for rats' batch read as text, as the tutorial
     prints it).
     """
-    s = pd.Series(values)
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        s = s.cat.remove_unused_categories()
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        s = pd.Series(values).cat.remove_unused_categories()
         return s.cat.codes.to_numpy(np.int64), np.array([str(c) for c in s.cat.categories], dtype=object)
-    if pd.api.types.is_bool_dtype(s.dtype):
-        s = s.map({False: "FALSE", True: "TRUE"})
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        codes, uniq = pd.factorize(s.to_numpy(float), sort=True)     # hashing: faster than np.unique
+    if not isinstance(dtype, np.dtype) or dtype.kind == "b":
+        s = pd.Series(values)
+        if pd.api.types.is_bool_dtype(s.dtype):
+            s = s.map({False: "FALSE", True: "TRUE"})
+        values = s.to_numpy(float) if pd.api.types.is_numeric_dtype(s.dtype) else s.to_numpy(object)
+        dtype = values.dtype
+    if dtype.kind in "iuf":
+        codes, uniq = _sorted_factorize(np.asarray(values, float))
         labels = [str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniq]
-        return codes.astype(np.int64), np.array(labels, dtype=object)
-    codes, uniq = pd.factorize(s.astype(str).to_numpy(object), sort=True)
-    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
+        return codes, np.array(labels, dtype=object)
+    values = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = values.astype(str).astype(object)                 # mixed types: compare as text, like R
+    return _sorted_factorize(values)
+
+
+def _sorted_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in sorted-level order and the sorted levels (hashing, then sorting the few levels only)."""
+    codes, uniq = pd.factorize(values)
+    order = np.argsort(uniq, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], np.asarray(uniq, dtype=uniq.dtype)[order]
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,8 +221,8 @@ class Design:
 
     formula: str
     parsed: ParsedFormula
-    frame: pd.DataFrame           # the rows used, after dropping missing values (a copy)
-    response: pd.DataFrame        # evaluated response: one column, or two for cbind(successes, failures)
+    columns: Columns              # the used columns of the rows kept after dropping missing values
+    response_data: dict           # evaluated response: {name: values}, two entries for cbind(s, f)
     X: np.ndarray                 # (n, p) fixed-effects model matrix
     fixef_names: tuple[str, ...]
     offset: np.ndarray | None     # (n,) or None
@@ -150,14 +235,27 @@ class Design:
         return self.X.shape[0]
 
     @property
+    def frame(self) -> pd.DataFrame:
+        """The rows used (after dropping missing values), as a DataFrame with a 0..n-1 index."""
+        return self.columns.frame
+
+    @property
+    def response_name(self) -> str:
+        return next(iter(self.response_data))
+
+    @cached_property
+    def response(self) -> pd.DataFrame:
+        """The evaluated response as a DataFrame (two columns for ``cbind(successes, failures)``)."""
+        return pd.DataFrame(self.response_data, index=pd.RangeIndex(self.nobs))
+
+    @property
     def p(self) -> int:
         return self.X.shape[1]
 
     @cached_property
     def y(self) -> np.ndarray:
         """The response as floats (lmer); glmer converts binomial responses itself."""
-        col = self.response.iloc[:, 0]
-        return col.to_numpy(float)
+        return np.asarray(self.response_data[self.response_name], dtype=float)
 
     @property
     def n_theta(self) -> int:
@@ -202,34 +300,40 @@ def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     return sorted(names, key=list(data.columns).index)
 
 
-def _simple_numeric_terms(rhs: str, data: pd.DataFrame) -> tuple[bool, list[str]] | None:
+def _simple_numeric_terms(rhs: str, cols: Columns) -> tuple[bool, list[str]] | None:
     """For a right-hand side made only of numeric column names, return (intercept, names); else None."""
     intercept, names = True, []
-    dtypes = None
     for sign, term in split_terms(rhs):
         if term in ("0", "1"):
             intercept = (term == "1") == (sign == "+")
             continue
-        if dtypes is None:
-            dtypes = dict(zip(data.columns, data.dtypes))      # one lookup, not two per term
-        dt = dtypes.get(term) if sign == "+" and _SIMPLE_NAME.match(term) else None
-        if dt is None or not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
+        if sign != "+" or not _SIMPLE_NAME.match(term) or term not in cols:
+            return None
+        dt = cols[term].dtype
+        if not isinstance(dt, np.dtype) or dt.kind not in "iuf":
             return None
         if term not in names:
             names.append(term)
     return intercept, names
 
 
-def _fixed_matrix(rhs: str, data: pd.DataFrame, formula: str, spec=None):
-    """Model matrix of a right-hand side with R's column names; formulaic handles anything beyond names."""
+def _fixed_matrix(rhs: str, data, formula: str, spec=None):
+    """Model matrix of a right-hand side with R's column names; formulaic handles anything beyond names.
+
+    ``data`` is a DataFrame or :class:`Columns`; a sum of numeric columns is assembled directly.
+    """
+    data = Columns.of(data)
     simple = _simple_numeric_terms(rhs, data) if spec is None else None
     if simple is not None:
         intercept, names = simple
-        cols = ([np.ones(len(data))] if intercept else []) + [data[n].to_numpy(float) for n in names]
-        X = np.empty((len(data), len(cols)), order="F")      # column by column: contiguous writes
-        for j, c in enumerate(cols):
-            X[:, j] = c
+        n = data.nrows
+        X = np.empty((n, len(names) + intercept), order="F")     # column by column: contiguous writes
+        if intercept:
+            X[:, 0] = 1.0
+        for j, name in enumerate(names, start=int(intercept)):
+            X[:, j] = data[name]
         return X, tuple((["(Intercept)"] if intercept else []) + names), None
+    data = data.frame
     from formulaic import model_matrix
     try:
         if spec is not None:
@@ -267,12 +371,13 @@ def _check_rank(X: np.ndarray, names: tuple[str, ...], formula: str) -> None:
                         "duplicated in the data.")
 
 
-def _grouping(term: RandomTerm, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     """Codes and labels of a (possibly interaction) grouping factor such as ``cask:batch``."""
-    parts = [factor_codes(frame[v.strip("`")]) for v in term.group_vars]
+    cols = Columns.of(data)
+    parts = [factor_codes(cols[v.strip("`")]) for v in term.group_vars]
     if len(parts) == 1:
         return parts[0]
-    codes = np.zeros(len(frame), dtype=np.int64)
+    codes = np.zeros(cols.nrows, dtype=np.int64)
     for c, lab in parts:
         codes = codes * len(lab) + c
     uniq, new = np.unique(codes, return_inverse=True)
@@ -316,21 +421,30 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         raise DataError("the data frame is empty: there is nothing to fit")
     used = _check_columns(parsed, data) + [c for c in extra_columns if c not in parsed.formula]
     # One pass over plain arrays: pandas' frame-wide isna()/any() costs more than the fit of a small model.
-    arrays = {c: data[c].to_numpy() for c in used}
-    missing = np.zeros(len(data), dtype=bool)
+    arrays = {c: _as_array(data[c]) for c in used}
+    missing = None
     for c, a in arrays.items():
-        numeric = a.dtype.kind in "fc"
-        missing |= np.isnan(a) if numeric else pd.isna(a)
+        kind = a.dtype.kind if isinstance(a.dtype, np.dtype) else None
+        if kind in ("i", "u", "b"):
+            continue                                   # cannot hold a missing value
+        numeric = kind in ("f", "c")
+        isna = np.isnan(a) if numeric else np.asarray(pd.isna(a), dtype=bool)
+        missing = isna if missing is None else (missing | isna)
         if numeric and np.isinf(a).any():
             raise DataError(f"column '{c}' has infinite values; remove or recode them before fitting")
-    n_dropped = int(missing.sum())
-    frame = data[used]
+    n_dropped = 0 if missing is None else int(missing.sum())
+    nrows = len(data)
     if n_dropped:
         if n_dropped == len(data):
             raise DataError("no complete rows: every row has a missing value in a column the formula uses")
-        frame = frame.loc[~missing]
-    if n_dropped or not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
-        frame = frame.reset_index(drop=True)
+        keep = ~missing
+        arrays = {c: a[keep] for c, a in arrays.items()}          # a copy
+        nrows -= n_dropped
+    else:
+        # Our own copy: the caller may change their DataFrame in place after the fit (numpy views of
+        # its columns would follow), and nothing of ours may ever write into theirs.
+        arrays = {c: a.copy() for c, a in arrays.items()}
+    frame = Columns(arrays, nrows)
 
     resp = parsed.response
     m = re.fullmatch(r"cbind\((.*)\)", resp)
@@ -339,14 +453,14 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         if len(parts) != 2:
             raise FormulaError("cbind() in the response takes two arguments: successes and failures",
                                formula, resp)
-        response = pd.DataFrame({p.strip(): np.asarray(evaluate(p, frame, formula), float) for p in parts})
+        response = {p.strip(): np.asarray(evaluate(p, frame, formula), float) for p in parts}
     else:
-        response = pd.DataFrame({resp: evaluate(resp, frame, formula)})
+        response = {resp: _as_values(evaluate(resp, frame, formula), nrows)}
     if numeric_response:
-        col = response.iloc[:, 0]
-        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        dt = next(iter(response.values())).dtype
+        if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
             raise DataError(f"the response '{resp}' must be numeric for a linear mixed model (it is "
-                            f"{col.dtype}); for a binary or count response use mlmkit.glmer")
+                            f"{dt}); for a binary or count response use mlmkit.glmer")
 
     X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
     _check_rank(X, names, formula)
@@ -371,16 +485,25 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
             if t.n_levels < 2:
                 raise DataError(f"the grouping factor '{t.group}' in '{term.source}' has only one level: a "
                                 "random effect needs at least two groups")
-            if t.n_levels >= len(frame):
+            if t.n_levels >= nrows:
                 raise DataError(f"the grouping factor '{t.group}' in '{term.source}' has as many levels "
                                 f"({t.n_levels}) as observations: the random effect cannot be told apart "
                                 "from the residual")
-            if t.n_levels * t.q >= len(frame):
+            if t.n_levels * t.q >= nrows:
                 raise DataError(f"the term '{term.source}' has {t.n_levels * t.q} random effects for "
-                                f"{len(frame)} observations: too many to estimate with a residual variance")
+                                f"{nrows} observations: too many to estimate with a residual variance")
         terms.append(t)
-    return Design(formula=formula, parsed=parsed, frame=frame, response=response, X=X, fixef_names=names,
+    return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
                   offset=offset, terms=tuple(terms), n_dropped=n_dropped, fixed_spec=spec)
+
+
+def _as_values(v, n: int):
+    """An evaluated expression as an array of length n (a scalar is repeated)."""
+    if isinstance(v, pd.Series):
+        return _as_array(v)
+    if np.ndim(v) == 0:
+        return np.full(n, v)
+    return v if hasattr(v, "dtype") else np.asarray(v)
 
 
 def _split_args(text: str) -> list[str]:

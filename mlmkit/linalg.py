@@ -18,8 +18,8 @@ block 2 and costs a few numpy calls per evaluation, whatever the number of group
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -31,19 +31,32 @@ __all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads"]
 
 
 @functools.lru_cache(maxsize=1)
-def _controller():
+def _blas_controllers() -> tuple:
+    """threadpoolctl's controllers of the BLAS libraries loaded (numpy's and scipy's OpenBLAS)."""
     from threadpoolctl import ThreadpoolController
-    return ThreadpoolController()
+    return tuple(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
 
 
+@contextlib.contextmanager
 def blas_threads(structure: "REStructure | None" = None):
     """Context manager limiting BLAS to one thread during a fit.
 
     The factorisation works on many small matrices, and even its one dense block (a Schur complement
     of ~1,000 random effects for InstEval) ran 15× slower with OpenBLAS's threads than without on a
     busy 2-core machine: thread start-up and contention cost more than the parallel work gains.
+    The libraries' own setters are called directly: ``threadpool_limits`` re-inspects every loaded
+    library on each use, which costs more than a whole sleepstudy fit.
     """
-    return _controller().limit(limits=1, user_api="blas")
+    ctls = _blas_controllers()
+    old = [c.get_num_threads() for c in ctls]
+    for c in ctls:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for c, n in zip(ctls, old):
+            if n is not None:
+                c.set_num_threads(n)
 
 
 def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -181,6 +194,7 @@ class PLSSystem:
         if sqrtw is not None:
             Xy = Xy * sqrtw[:, None]
             z1 = z1 * sqrtw[:, None]
+        self._z1w = z1
         self.A11 = level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
         self.B1 = level_sums(s.codes1, s.n1, z1, Xy)           # (n1, q1, p+1)
         if s.q1 <= 3:       # contiguous per-element copies for the small-block path of factor()
@@ -203,56 +217,33 @@ class PLSSystem:
         return scalar_pairs(self.structure, self.A21)
 
     @cached_property
-    def _outer_B(self) -> np.ndarray:
-        """Per-level outer products of the rows of B = Z_i'[X y] for :meth:`profiled_parts`.
-
-        One effect per level: B₀B₀' (n1, m²).  Two: [B₀B₀'; B₀B₁' + B₁B₀'; B₁B₁'] stacked (3·n1, m²).
-        """
-        B = self.B_soa
-        n1, m = B.shape[1], B.shape[2]
-        outer = (lambda u, v: (u[:, :, None] * v[:, None, :]).reshape(n1, m * m))
-        if self.structure.q1 == 1:
-            return outer(B[0], B[0])
-        return np.concatenate([outer(B[0], B[0]), outer(B[0], B[1]) + outer(B[1], B[0]), outer(B[1], B[1])])
+    def small_block(self):
+        """The closed-form evaluator for one grouping factor with q₁ ≤ 2 (:mod:`mlmkit.profiled`), or None."""
+        s = self.structure
+        if s.Z2 is not None or s.q1 > 2:
+            return None
+        from .profiled import SmallBlock
+        return SmallBlock(self.A11, self.B1, self.XyXy, s.codes1, self._z1w, s.lam1_index)
 
     def profiled_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
         """(log|L|², log|R_X|², r²) at θ: all the profiled criterion needs, computed with least overhead.
 
-        For one grouping factor with one or two effects per level (most models taught) the small
-        factor L_i = chol(Λ'A_iΛ + I) is written out elementwise.  Its rows R_i = L_i⁻¹Λ'B_i are
-        combinations α_i B₀ᵢ + β_i B₁ᵢ of the rows of B_i, so Σ_i R_i'R_i is one product of the
-        per-level weights (α², αβ, β² summed over the rows of R_i) with the precomputed outer products
-        of B: a dozen operations on n1 numbers whatever the size of the data.  Otherwise
-        :meth:`factor` runs.
+        One grouping factor with one or two effects per level (most models taught) takes the closed
+        form of :mod:`mlmkit.profiled`; otherwise :meth:`factor` runs.
         """
-        s = self.structure
-        if s.Z2 is not None or s.q1 > 2:
-            f = self.factor(theta)
-            return f.ldL2, f.ldRX2, f.r2
-        A, idx = self.A_soa, s.lam1_index
-        m = self.B_soa.shape[2]
-        if s.q1 == 1:
-            a = float(theta[idx[0, 0]])
-            M = (a * a) * A[0, 0] + 1.0
-            W = (a * a) / M
-            ldL2 = np.log(M).sum()
-        else:
-            a, c = float(theta[idx[0, 0]]), float(theta[idx[1, 1]])
-            b = float(theta[idx[1, 0]]) if idx[1, 0] >= 0 else 0.0
-            T10 = a * A[0, 1] + b * A[1, 1]
-            M00 = a * (a * A[0, 0] + b * A[0, 1]) + b * T10 + 1.0
-            l00 = np.sqrt(M00)
-            l10 = (c * T10) / l00
-            M11 = (c * c) * A[1, 1] + 1.0 - l10 * l10
-            l11 = np.sqrt(M11)
-            al0, be0 = a / l00, b / l00                       # R_i0 = al0 B_0 + be0 B_1
-            al1, be1 = -(l10 * al0) / l11, (c - l10 * be0) / l11
-            W = np.concatenate([al0 * al0 + al1 * al1, al0 * be0 + al1 * be1, be0 * be0 + be1 * be1])
-            ldL2 = np.log(M00 * M11).sum()
-        piv = _cholesky_pivots((self.XyXy - (W @ self._outer_B).reshape(m, m)).tolist())
-        if min(piv[:-1], default=1.0) <= 0.0:          # X numerically rank deficient at this θ
-            return float(ldL2), math.inf, max(piv[-1], 0.0)
-        return float(ldL2), sum(math.log(v) for v in piv[:-1]), max(piv[-1], 0.0)
+        sb = self.small_block
+        if sb is not None:
+            return sb.parts(theta)
+        f = self.factor(theta)
+        return f.ldL2, f.ldRX2, f.r2
+
+    def profiled_parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`profiled_parts` at each row of ``thetas``: one vectorised pass when the closed form applies."""
+        sb = self.small_block
+        if sb is not None:
+            return sb.parts_many(thetas)
+        parts = np.array([self.profiled_parts(t) for t in np.atleast_2d(thetas)], float).reshape(-1, 3)
+        return parts[:, 0], parts[:, 1], parts[:, 2]
 
     def factor(self, theta: np.ndarray) -> "PLSFactor":
         """Blocked Cholesky factorisation at θ (see the module docstring)."""
@@ -379,29 +370,6 @@ def backward_solve_batched(L: np.ndarray, b: np.ndarray) -> np.ndarray:
     for i in range(q - 1, -1, -1):
         x[:, i] = (b[:, i] - (L[:, i + 1:, i] * x[:, i + 1:]).sum(axis=-1)) / L[:, i, i]
     return x
-
-
-def _cholesky_pivots(S: list[list[float]]) -> list[float]:
-    """Squared diagonal of the Cholesky factor of a small symmetric matrix (a list of rows).
-
-    Plain Python: for the (p + 1) × (p + 1) Schur complement of a model with a few fixed effects this
-    is several times faster than a LAPACK call through numpy.  The last pivot, r², may be 0.
-    """
-    m = len(S)
-    L = [[0.0] * m for _ in range(m)]
-    piv = []
-    for j in range(m):
-        Lj = L[j]
-        d = S[j][j] - sum(v * v for v in Lj[:j])
-        piv.append(d)
-        if j == m - 1:
-            break
-        r = math.sqrt(d) if d > 0 else float("nan")
-        Lj[j] = r
-        for i in range(j + 1, m):
-            Li = L[i]
-            Li[j] = (S[i][j] - sum(Li[k] * Lj[k] for k in range(j))) / r
-    return piv
 
 
 def _chol_psd(S: np.ndarray) -> np.ndarray:

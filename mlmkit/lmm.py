@@ -14,6 +14,7 @@ n observations and p fixed effects:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -28,7 +29,7 @@ from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "mk_mer_mod", "lmer", "LmerResult"]
 
-_LOG2PI = np.log(2.0 * np.pi)
+_LOG2PI = math.log(2.0 * math.pi)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,15 +55,32 @@ class DevFun:
         return self._criterion(f.ldL2, f.ldRX2, f.r2)
 
     def _criterion(self, ldL2: float, ldRX2: float, r2: float) -> float:
-        n, p = self.design.nobs, self.design.p
         if not r2 > 0:
-            return np.inf
+            return math.inf
         if self.REML:
-            return ldL2 + ldRX2 + (n - p) * (1.0 + _LOG2PI + np.log(r2 / (n - p)))
-        return ldL2 + n * (1.0 + _LOG2PI + np.log(r2 / n))
+            return ldL2 + ldRX2 + self._dof * (1.0 + _LOG2PI + math.log(r2 / self._dof))
+        return ldL2 + self._dof * (1.0 + _LOG2PI + math.log(r2 / self._dof))
+
+    @cached_property
+    def _dof(self) -> int:
+        """n − p for REML, n for ML: the count in the profiled σ² = r²/dof."""
+        return self.design.nobs - (self.design.p if self.REML else 0)
 
     def __call__(self, theta) -> float:
-        return self._criterion(*self.system.profiled_parts(np.asarray(theta, float)))
+        return self._criterion(*self.system.profiled_parts(theta))
+
+    def many(self, thetas) -> np.ndarray:
+        """The criterion at each row of ``thetas`` (K, n_θ); one vectorised pass for one grouping factor.
+
+        The finite-difference convergence check and profiles evaluate many nearby θ at once.
+        """
+        ldL2, ldRX2, r2 = self.system.profiled_parts_many(np.atleast_2d(np.asarray(thetas, float)))
+        dof = self._dof
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ldL2 + dof * (1.0 + _LOG2PI + np.log(r2 / dof))
+            if self.REML:
+                out = out + ldRX2
+        return np.where(r2 > 0, out, np.inf)
 
     @cached_property
     def has_gradient(self) -> bool:
@@ -106,17 +124,18 @@ def _lbfgsb(devfun, x0, lower, maxiter=1000):
     return np.asarray(res.x), int(res.nfev), str(res.message)
 
 
-def check_convergence(devfun: "DevFun", theta: np.ndarray, tol: float = 2e-3) -> tuple[np.ndarray | None, list[str]]:
+def check_convergence(devfun: "DevFun", theta: np.ndarray, tol: float = 2e-3, f0: float | None = None
+                      ) -> tuple[np.ndarray | None, list[str]]:
     """lme4's ``check.conv.grad``: the gradient at θ̂, scaled by the Hessian, must be below ``tol``.
 
-    Parameters on their bound are left out (their gradient need not vanish).  Returns the gradient
-    and the warning messages.
+    Parameters on their bound are left out (their gradient need not vanish).  ``f0`` is the
+    criterion at θ̂ when the caller has it.  Returns the gradient and the warning messages.
     """
     lower = devfun.lower
     free = ~(np.isfinite(lower) & (theta - lower < 1e-4))
     if not free.any():
         return None, []
-    g, H = fd_hessian(devfun, theta, devfun(theta), central=False)
+    g, H = fd_hessian(devfun, theta, devfun(theta) if f0 is None else f0, central=False)
     H = H[np.ix_(free, free)]
     messages = []
     try:
@@ -168,7 +187,7 @@ def optimize_lmer(devfun: DevFun, start=None, *, optimizer: str = "auto", check:
         fz = devfun(z)
         if fz <= fx:
             x, fx = z, fz
-    gradient, messages = check_convergence(devfun, x) if check else (None, [])
+    gradient, messages = check_convergence(devfun, x, f0=fx) if check else (None, [])
     return OptResult(theta=x, fun=float(fx), nfev=nfev, message=message, gradient=gradient,
                      converged=not messages, messages=tuple(messages),
                      optimizer="nloptwrap" if optimizer == "bobyqa" else "L-BFGS-B")
@@ -292,8 +311,7 @@ class LmerResult(MixedModelResult):
         if y.shape != (self.nobs,):
             from .errors import DataError
             raise DataError(f"refit needs a response of length {self.nobs}, got shape {y.shape}")
-        resp = pd.DataFrame({self.design.response.columns[0]: y})
-        d = dataclasses.replace(self.design, response=resp)
+        d = dataclasses.replace(self.design, response_data={self.design.response_name: y})
         with blas_threads(d.structure):
             f = mk_lmer_devfun(d, REML=self.REML)
             return mk_mer_mod(f, optimize_lmer(f, start=self.theta, check=False), warn=False)

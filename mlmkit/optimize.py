@@ -6,6 +6,8 @@ with central finite differences of step 1e-4 (``deriv12``).  Both live here once
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import ConvergenceError
@@ -23,15 +25,13 @@ def bobyqa(fun, x0, lower, upper=None, *, xtol_abs: float = 1e-8, ftol_abs: floa
     treated as very bad rather than ending the search.  Returns ``(x, evaluations, message)``.
     """
     import nlopt
-    count = {"n": 0}
 
     def f(x, grad):
-        count["n"] += 1
         try:
-            val = float(fun(np.asarray(x)))
+            val = float(fun(x))
         except ConvergenceError:
             return 1e300
-        return val if np.isfinite(val) else 1e300
+        return val if math.isfinite(val) else 1e300
 
     lower = np.asarray(lower, float)
     x0 = np.maximum(np.asarray(x0, float), lower)
@@ -49,7 +49,7 @@ def bobyqa(fun, x0, lower, upper=None, *, xtol_abs: float = 1e-8, ftol_abs: floa
                    nlopt.MAXEVAL_REACHED: "maxeval reached"}.get(opt.last_optimize_result(), "success")
     except nlopt.RoundoffLimited:
         x, message = np.asarray(opt.last_optimum_x() if hasattr(opt, "last_optimum_x") else x0), "roundoff limited"
-    return np.maximum(x, lower), count["n"], message
+    return np.maximum(x, lower), opt.get_numevals(), message
 
 
 def _many(fun, xs) -> np.ndarray:

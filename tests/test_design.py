@@ -72,3 +72,35 @@ def test_lambda_block_from_theta():
 def test_bad_data_type():
     with pytest.raises(DataError, match="DataFrame"):
         lformula("y ~ x + (1 | g)", [[1, 2]])
+
+
+def test_design_does_not_follow_later_changes_to_the_callers_data():
+    df = _data()
+    d = lformula("y ~ x + (x | g)", df)
+    y0, x0 = d.y.copy(), d.X[:, 1].copy()
+    df.loc[0, "y"] = 1e6                            # the caller edits their frame after the fit
+    df["x"] *= 2.0
+    np.testing.assert_array_equal(d.y, y0)
+    np.testing.assert_array_equal(d.X[:, 1], x0)
+    np.testing.assert_array_equal(d.frame["y"], y0)
+
+
+@pytest.mark.parametrize("kind", ["object", "string", "category", "int", "Int64"])
+def test_columns_of_any_pandas_type_give_the_same_design(kind):
+    df = _data()
+    g = df["g"].astype(str).map(lambda s: "s" + s)
+    df["g"] = {"object": g.astype(object), "string": g.astype("string"), "category": g.astype("category"),
+               "int": df["g"], "Int64": df["g"].astype("Int64")}[kind]
+    d = lformula("y ~ x + f + (1 | g)", df)
+    assert d.terms[0].n_levels == 6 and d.fixef_names == ("(Intercept)", "x", "fb", "fc")
+    np.testing.assert_array_equal(d.terms[0].codes, np.repeat(np.arange(6), 10))
+    assert isinstance(d.frame, pd.DataFrame) and list(d.frame.columns) == ["y", "x", "f", "g"]
+
+
+def test_response_expression_and_frame_of_the_rows_used():
+    df = _data()
+    df.loc[2, "x"] = np.nan
+    d = lformula("np.exp(y) ~ x + (1 | g)", df)
+    np.testing.assert_allclose(d.y, np.exp(df["y"].drop(index=2).to_numpy()))
+    assert d.response.columns.tolist() == ["np.exp(y)"] and len(d.response) == 59
+    assert d.frame.index.equals(pd.RangeIndex(59))
