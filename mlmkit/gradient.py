@@ -24,17 +24,12 @@ from .linalg import PLSFactor, forward_solve_batched
 
 __all__ = ["profiled_gradient"]
 
-# A bound on the pairs of block-2 columns sharing a block-1 level that the scalar gradient
-# enumerates; beyond it the gradient is left to finite differences.
-_MAX_PAIRS = 20_000_000
-
-
 def profiled_gradient(f: PLSFactor, REML: bool) -> np.ndarray | None:
     """Gradient of the criterion at ``f.theta``, or None where no closed form is implemented."""
     s = f.system.structure
     if s.Z2 is None:
         return _one_factor(f, REML)
-    if s.all_scalar and f.system.scalar_pairs is not None:
+    if f.system.crossed is not None:
         return _scalar_terms(f, REML)
     return None
 
@@ -78,8 +73,9 @@ def _scalar_terms(f: PLSFactor, REML: bool) -> np.ndarray:
     """Every term a scalar random effect (Λ diagonal); see the module docstring.
 
     The diagonal of M⁻¹ comes from the blocked factor: (M⁻¹)₂₂ = S⁻¹ with S = L₂₂L₂₂', and for a
-    level i of factor 1, (M⁻¹)_ii = 1/m_i + (m₂₁ᵢ' S⁻¹ m₂₁ᵢ)/m_i², summed over the pairs of block-2
-    columns that share rows with level i (precomputed once per data set).
+    level i of factor 1, (M⁻¹)_ii = 1/m_i + λ₁²(ã_i'S⁻¹ã_i)/m_i² with ã_i = D₂a_i.  Only their sum
+    over i enters the gradient, Σ 1/m_i + λ₁² Σ_jk (S⁻¹)_jk d_j d_k Σ_i a_ij a_ik / m_i², whose inner
+    sum is one product with the pair incidence of :mod:`mlmkit.crossed`.
     """
     sysm, s, p = f.system, f.system.structure, f.p
     lam1 = float(f.lam1[0, 0])
@@ -90,10 +86,7 @@ def _scalar_terms(f: PLSFactor, REML: bool) -> np.ndarray:
     Linv22, _ = scipy.linalg.lapack.dtrtri(f.L22, lower=1)
     Sinv, _ = scipy.linalg.lapack.dlauum(Linv22, lower=1)
     diag2 = np.diag(Sinv).copy()
-    I, J, flat, w = sysm.scalar_pairs
-    K = flat - J * len(d2)
-    quad = np.bincount(I, weights=w * d2[J] * d2[K] * Sinv.ravel()[flat], minlength=s.n1) * lam1 * lam1
-    diag1 = 1.0 / m1 + quad / (m1 * m1)
+    sum_diag1 = float(np.sum(1.0 / m1)) + lam1 * lam1 * sysm.crossed.trace_with(Sinv, 1.0 / (m1 * m1), d2)
 
     beta = f.beta
     u1, u2 = f.u(beta)
@@ -124,40 +117,12 @@ def _scalar_terms(f: PLSFactor, REML: bool) -> np.ndarray:
     for t, (block, off) in enumerate(s.term_slices):
         lam = f.theta[s.term_theta[t]]
         if block == 1:
-            dg, ze, u, cd = diag1, ze1, u1[:, 0], cdiag1
+            tr, size, ze, u, cd = sum_diag1, s.n1, ze1, u1[:, 0], cdiag1
         else:
             sl = slice(off, off + s.term_sizes[t])
-            dg, ze, u, cd = diag2[sl], ze2[sl], u2[sl], (cdiag2[sl] if REML else None)
-        dlogdet[t] = 2.0 * np.sum(1.0 - dg) / lam if lam > 0 else 0.0
+            tr, size, ze, u, cd = diag2[sl].sum(), s.term_sizes[t], ze2[sl], u2[sl], (cdiag2[sl] if REML else None)
+        dlogdet[t] = 2.0 * (size - tr) / lam if lam > 0 else 0.0
         dr2[t] = -2.0 * np.dot(ze, u)
         if REML:
             dlogW[t] = -2.0 * lam * np.sum(cd)
     return _combine(f, REML, dlogdet, dlogW, dr2)
-
-
-def scalar_pairs(structure, A21) -> tuple[np.ndarray, ...] | None:
-    """For each level i of factor 1, the pairs (j ≥ k) of block-2 columns both crossing level i.
-
-    Returns (level, j, j·q₂ + k, weight), sorted by the flat index j·q₂ + k, with weight = A₂₁[j,i]·A₂₁[k,i], doubled off the diagonal, so that
-    Σ weight·X[j,k] = a_i'Xa_i for a symmetric X stored in its lower triangle; None if too many.
-    """
-    A = A21.tocsc()
-    A.sort_indices()                       # rows ascending within each column: position order = row order
-    counts = np.diff(A.indptr)
-    if int((counts * (counts + 1) // 2).sum()) > _MAX_PAIRS:
-        return None
-    # Pair every nonzero a with the nonzeros b ≤ a of its own column (so row j ≥ row k), generated
-    # without a loop: position a has (a − start of its column + 1) partners.
-    col_of = np.repeat(np.arange(A.shape[1]), counts)
-    start = A.indptr[:-1][col_of]
-    pos = np.arange(A.nnz)
-    reps = pos - start + 1
-    first = np.repeat(pos, reps)
-    offs = np.arange(len(first)) - np.repeat(np.cumsum(reps) - reps, reps)
-    second = np.repeat(start, reps) + offs
-    levels = col_of
-    j, k = A.indices[first].astype(np.int64), A.indices[second].astype(np.int64)
-    w = A.data[first] * A.data[second] * np.where(j == k, 1.0, 2.0)
-    flat = j * A.shape[0] + k
-    order = np.argsort(flat, kind="stable")     # gathers from S⁻¹ then run through memory in order
-    return levels[first][order].astype(np.int64), j[order].astype(np.int64), flat[order], w[order]

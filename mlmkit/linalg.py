@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,6 +58,16 @@ def blas_threads(structure: "REStructure | None" = None):
         for c, n in zip(ctls, old):
             if n is not None:
                 c.set_num_threads(n)
+
+
+_PARALLEL_BLOCK = 500     # block-2 size from which batches of evaluations run in threads
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                     # not on Linux
+        return os.cpu_count() or 1
 
 
 def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -184,8 +195,10 @@ class PLSSystem:
     ``sqrtw`` (optional) are square roots of case weights (PIRLS's working weights in glmer).
     """
 
-    def __init__(self, structure: REStructure, X: np.ndarray, y: np.ndarray, sqrtw: np.ndarray | None = None):
+    def __init__(self, structure: REStructure, X: np.ndarray, y: np.ndarray, sqrtw: np.ndarray | None = None,
+                 *, crossed: bool = False):
         self.structure = s = structure
+        self._use_crossed = crossed
         self.p = X.shape[1]
         Xy = np.empty((X.shape[0], X.shape[1] + 1), order="F")
         Xy[:, :-1] = X
@@ -211,10 +224,17 @@ class PLSSystem:
             self.B2 = np.asarray(Z2.T @ Xy)
 
     @cached_property
-    def scalar_pairs(self):
-        """Level/column pairs for the scalar-terms gradient (see :func:`mlmkit.gradient.scalar_pairs`)."""
-        from .gradient import scalar_pairs
-        return scalar_pairs(self.structure, self.A21)
+    def crossed(self):
+        """The pair incidence of :mod:`mlmkit.crossed` for all-scalar crossed/nested models, or None.
+
+        Built only for systems created with ``crossed=True`` (an lmer deviance function, evaluated
+        many times); the one-off systems of PIRLS iterations use the sparse products instead.
+        """
+        s = self.structure
+        if not (self._use_crossed and s.Z2 is not None and s.all_scalar):
+            return None
+        from .crossed import ScalarCross
+        return ScalarCross.build(self.A21)
 
     @cached_property
     def small_block(self):
@@ -242,7 +262,17 @@ class PLSSystem:
         sb = self.small_block
         if sb is not None:
             return sb.parts_many(thetas)
-        parts = np.array([self.profiled_parts(t) for t in np.atleast_2d(thetas)], float).reshape(-1, 3)
+        thetas = np.atleast_2d(thetas)
+        workers = min(len(thetas), _cpu_count()) if self.structure.q2 >= _PARALLEL_BLOCK else 1
+        if workers > 1:
+            # A large dense block spends its time in LAPACK, which releases the GIL: independent
+            # evaluations (the convergence check's finite differences) then run side by side.
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(workers) as pool:
+                rows = list(pool.map(self.profiled_parts, thetas))
+        else:
+            rows = [self.profiled_parts(t) for t in thetas]
+        parts = np.array(rows, float).reshape(-1, 3)
         return parts[:, 0], parts[:, 1], parts[:, 2]
 
     def factor(self, theta: np.ndarray) -> "PLSFactor":
@@ -262,7 +292,17 @@ class PLSSystem:
             RtR = R1flat.T @ R1flat
         S = self.XyXy - RtR
         L22 = R2 = lam2 = None
-        if s.Z2 is not None:
+        if s.Z2 is not None and self.crossed is not None:
+            # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.crossed).
+            from .crossed import cholesky_lower
+            lam2 = s.lambda2(theta)
+            d2 = theta[s.lam2_theta]
+            c = (lam1[0, 0] / L1[:, 0, 0]) ** 2                      # λ₁²/m_i
+            L22 = cholesky_lower(self.crossed.reduced_matrix(self.A22, c, d2))
+            rhs = d2[:, None] * (self.B2 - self.A21 @ (c[:, None] * self.B1[:, 0, :]))
+            R2 = scipy.linalg.solve_triangular(L22, rhs, lower=True, check_finite=False)
+            S = S - R2.T @ R2
+        elif s.Z2 is not None:
             # Block 2 through its Schur complement.  With K_i = Λ₁M_i⁻¹Λ₁' per level of factor 1,
             # L₂₁L₂₁' = Λ₂'(A₂₁ K A₁₂)Λ₂ and L₂₁R₁ = Λ₂'A₂₁ K B₁, so L₂₁ itself is never formed.
             lam2 = s.lambda2(theta)
