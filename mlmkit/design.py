@@ -297,6 +297,11 @@ def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
         close = difflib.get_close_matches(name, cols, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else f" The data have: {', '.join(cols[:20])}."
         raise DataError(f"unknown column '{name}' in formula '{parsed.formula}'.{hint}")
+    if not data.columns.is_unique:
+        dup = [n for n in names if int((data.columns == n).sum()) > 1]
+        if dup:
+            raise DataError(f"the data have more than one column named '{dup[0]}' (used in formula "
+                            f"'{parsed.formula}'): rename or drop the duplicates")
     return sorted(names, key=list(data.columns).index)
 
 

@@ -104,3 +104,11 @@ def test_response_expression_and_frame_of_the_rows_used():
     np.testing.assert_allclose(d.y, np.exp(df["y"].drop(index=2).to_numpy()))
     assert d.response.columns.tolist() == ["np.exp(y)"] and len(d.response) == 59
     assert d.frame.index.equals(pd.RangeIndex(59))
+
+
+def test_duplicated_column_names_are_a_clear_error():
+    df = _data()
+    df = pd.concat([df, df[["x"]]], axis=1)
+    with pytest.raises(DataError, match="more than one column named 'x'"):
+        lformula("y ~ x + (1 | g)", df)
+    lformula("y ~ 1 + (1 | g)", df)                   # a duplicate the formula does not use is fine
