@@ -29,6 +29,7 @@ from .formula import (
     RandomTerm,
     formula_names,
     parse_formula,
+    split_args,
     split_terms,
 )
 
@@ -454,7 +455,7 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     resp = parsed.response
     m = re.fullmatch(r"cbind\((.*)\)", resp)
     if m:
-        parts = _split_args(m.group(1))
+        parts = split_args(m.group(1))
         if len(parts) != 2:
             raise FormulaError("cbind() in the response takes two arguments: successes and failures",
                                formula, resp)
@@ -509,17 +510,3 @@ def _as_values(v, n: int):
     if np.ndim(v) == 0:
         return np.full(n, v)
     return v if hasattr(v, "dtype") else np.asarray(v)
-
-
-def _split_args(text: str) -> list[str]:
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
-    out.append(text[start:])
-    return [o.strip() for o in out if o.strip()]

@@ -69,37 +69,43 @@ def _matching_paren(text: str, start: int) -> int:
     return -1
 
 
-def split_terms(rhs: str) -> list[tuple[str, str]]:
-    """Split a right-hand side at top-level ``+``/``-`` signs into ``(sign, term)`` pairs."""
-    out, depth, sign, start = [], 0, "+", 0
-    for i, ch in enumerate(rhs):
+def _top_level(text: str, chars: str):
+    """(position, character) of each of ``chars`` in ``text`` outside any parentheses or brackets."""
+    depth = 0
+    for i, ch in enumerate(text):
         if ch in "([":
             depth += 1
         elif ch in ")]":
             depth -= 1
-        elif depth == 0 and ch in "+-":
-            # a sign directly after an operator (e.g. "x * -1") belongs to the term
-            before = rhs[start:i].strip()
-            if before or i == 0 or rhs[:i].strip() == "":
-                if before:
-                    out.append((sign, before))
-                sign, start = ch, i + 1
+        elif depth == 0 and ch in chars:
+            yield i, ch
+
+
+def split_terms(rhs: str) -> list[tuple[str, str]]:
+    """Split a right-hand side at top-level ``+``/``-`` signs into ``(sign, term)`` pairs."""
+    out, sign, start = [], "+", 0
+    for i, ch in _top_level(rhs, "+-"):
+        # a sign directly after an operator (e.g. "x * -1") belongs to the term
+        before = rhs[start:i].strip()
+        if before or i == 0 or rhs[:i].strip() == "":
+            if before:
+                out.append((sign, before))
+            sign, start = ch, i + 1
     last = rhs[start:].strip()
     if last:
         out.append((sign, last))
     return out
 
 
+def split_args(text: str) -> list[str]:
+    """Split a call's argument list at its top-level commas: ``"m, n - m"`` → ``["m", "n - m"]``."""
+    cuts = [i for i, _ in _top_level(text, ",")]
+    pieces = [text[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(text)])]
+    return [p.strip() for p in pieces if p.strip()]
+
+
 def _has_top_level_bar(inner: str) -> int:
-    depth = 0
-    for i, ch in enumerate(inner):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return i
-    return -1
+    return next((i for i, _ in _top_level(inner, "|")), -1)
 
 
 def _term_expr_parts(expr: str) -> tuple[bool, list[str]]:

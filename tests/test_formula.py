@@ -77,3 +77,12 @@ def test_formula_names():
 def test_split_terms_respects_parentheses_and_signs():
     assert split_terms("x + (1 + z | g) - 1") == [("+", "x"), ("+", "(1 + z | g)"), ("-", "1")]
     assert split_terms("I(x - 1) + y") == [("+", "I(x - 1)"), ("+", "y")]
+
+
+@pytest.mark.parametrize("text,args", [
+    ("m, n - m", ["m", "n - m"]), ("f(a, b), c", ["f(a, b)", "c"]), ("x[1, 2], y", ["x[1, 2]", "y"]),
+    ("single", ["single"]), (" a ,  ", ["a"]),
+])
+def test_split_args_at_top_level_commas(text, args):
+    from mlmkit.formula import split_args
+    assert split_args(text) == args
