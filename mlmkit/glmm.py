@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from .errors import ConvergenceWarning, DataError, ParameterError
 from .families import Family, get_family
 from .linalg import blas_threads
 from .pirls import GlmerDevFun, GlmResponse, PirlsState, glm_response
+from .frozen import frozen_cached
 from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["glmer", "GlmerResult", "GlmerOpt", "GlmerDesign", "glmer_design", "optimize_glmer"]
@@ -413,21 +413,21 @@ class GlmerResult(MixedModelResult):
     def messages(self) -> tuple[str, ...]:
         return self.opt.messages
 
-    @cached_property
+    @frozen_cached
     def theta(self) -> np.ndarray:
         return np.asarray(self.opt.theta, float).copy()
 
-    @cached_property
+    @frozen_cached
     def _beta(self) -> np.ndarray:
         return np.asarray(self.opt.beta, float).copy()
 
-    @cached_property
+    @frozen_cached
     def _b(self):
         st = self.opt.state
         lam1, lam2 = self.devfun.pls.lambdas(self.theta)
         return st.u1 @ lam1.T, (None if st.u2 is None else self.devfun.pls.lam2_times(lam2, st.u2))
 
-    @cached_property
+    @frozen_cached
     def _eta(self) -> np.ndarray:
         return self.opt.state.eta.copy()
 
@@ -463,12 +463,12 @@ class GlmerResult(MixedModelResult):
     def df_resid(self) -> int:
         return self.nobs - self.npar
 
-    @cached_property
+    @frozen_cached
     def deviance(self) -> float:
         """R's ``deviance()`` for glmer: the sum of squared deviance residuals (conditional on û)."""
         return float(self.opt.state.devres.sum())
 
-    @cached_property
+    @frozen_cached
     def vcov(self) -> pd.DataFrame:
         """Var(β̂) = 2 [H⁻¹]_ββ from the Hessian of the deviance over (θ, β), as lme4.
 

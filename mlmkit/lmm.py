@@ -25,6 +25,7 @@ import scipy.optimize
 from .design import Design, lformula
 from .linalg import PLSFactor, PLSSystem, blas_threads
 from .optimize import bobyqa, fd_hessian
+from .frozen import frozen_cached
 from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "mk_mer_mod", "lmer", "LmerResult"]
@@ -241,42 +242,42 @@ class LmerResult(MixedModelResult):
     def REML(self) -> bool:
         return self.devfun.REML
 
-    @cached_property
+    @frozen_cached
     def theta(self) -> np.ndarray:
         return np.asarray(self.opt.theta, float).copy()
 
-    @cached_property
+    @frozen_cached
     def _factor(self) -> PLSFactor:
         return self.devfun.factor(self.theta)
 
-    @cached_property
+    @frozen_cached
     def _beta(self) -> np.ndarray:
         return self._factor.beta
 
-    @cached_property
+    @frozen_cached
     def _b(self):
         return self._factor.b()
 
-    @cached_property
+    @frozen_cached
     def sigma(self) -> float:
         n, p = self.nobs, self.design.p
         return float(np.sqrt(self._factor.r2 / ((n - p) if self.REML else n)))
 
-    @cached_property
+    @frozen_cached
     def vcov(self) -> pd.DataFrame:
         names = list(self.design.fixef_names)
         return pd.DataFrame(self.sigma ** 2 * self._factor.vcov_unscaled, index=names, columns=names)
 
-    @cached_property
+    @frozen_cached
     def reml_criterion(self) -> float | None:
         return float(self.devfun(self.theta)) if self.REML else None
 
-    @cached_property
+    @frozen_cached
     def deviance(self) -> float:
         """lme4's ``deviance()``: the ML deviance, or for a REML fit the REML criterion."""
         return float(self.devfun.criterion(self._factor))
 
-    @cached_property
+    @frozen_cached
     def deviance_ml(self) -> float:
         """−2 × the ML log-likelihood at these estimates (``deviance(m, REML = FALSE)`` in lme4)."""
         f = self._factor
@@ -285,7 +286,7 @@ class LmerResult(MixedModelResult):
         s2 = self.sigma ** 2
         return float(f.ldL2 + self.nobs * (_LOG2PI + np.log(s2)) + f.r2 / s2)
 
-    @cached_property
+    @frozen_cached
     def loglik(self) -> float:
         """REML log-likelihood for REML fits, ML log-likelihood otherwise (R's ``logLik()``)."""
         return -0.5 * self.deviance

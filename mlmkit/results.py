@@ -7,13 +7,13 @@ layout of :mod:`mlmkit.linalg`), ``_covariance_blocks()`` (each term's q × q co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from .design import Design, _fixed_matrix, _grouping
 from .errors import DataError, ParameterError
+from .frozen import frozen_cached
 
 __all__ = ["MixedModelResult", "warn_about_fit"]
 
@@ -48,16 +48,16 @@ class MixedModelResult:
         return dict(self.design.ngroups)
 
     # --- estimates ---------------------------------------------------------------------------
-    @cached_property
+    @frozen_cached
     def fixef(self) -> pd.Series:
         return pd.Series(self._beta, index=list(self.design.fixef_names), name="Estimate")
 
-    @cached_property
+    @frozen_cached
     def is_singular(self) -> bool:
         """lme4's ``isSingular``: a diagonal element of Λ below 1e-4 (variance 0 or correlation ±1)."""
         return bool(np.any(self.theta[np.isfinite(self.design.theta_lower)] < 1e-4))
 
-    @cached_property
+    @frozen_cached
     def _term_effects(self) -> list[np.ndarray]:
         """Random effects of each term as an (n_levels, q) array."""
         b1, b2 = self._b
@@ -69,7 +69,7 @@ class MixedModelResult:
                 out.append(np.asarray(b2[off:off + t.n_levels * t.q]).reshape(t.n_levels, t.q))
         return out
 
-    @cached_property
+    @frozen_cached
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Conditional modes of the random effects: factor → DataFrame (rows: level labels)."""
         out: dict[str, pd.DataFrame] = {}
@@ -78,7 +78,7 @@ class MixedModelResult:
             out[t.group] = df if t.group not in out else pd.concat([out[t.group], df], axis=1)
         return out
 
-    @cached_property
+    @frozen_cached
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per-level coefficients: fixed effects plus that level's random effects (R's ``coef()``)."""
         fe = self.fixef
@@ -93,7 +93,7 @@ class MixedModelResult:
             out[g] = df
         return out
 
-    @cached_property
+    @frozen_cached
     def varcorr(self) -> pd.DataFrame:
         """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor (Residual last)."""
         rows, seen = [], {}
@@ -122,7 +122,7 @@ class MixedModelResult:
         return float(-2.0 * self.loglik + self.npar * np.log(self.nobs))
 
     # --- fitted values and prediction -------------------------------------------------------
-    @cached_property
+    @frozen_cached
     def _eta(self) -> np.ndarray:
         b1, b2 = self._b
         eta = self.design.X @ self._beta + self.design.structure.Zb(b1, b2)
