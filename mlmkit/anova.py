@@ -101,10 +101,6 @@ class AnovaTable(pd.DataFrame):
         return head + pd.DataFrame(self)._repr_html_()
 
 
-def _blank_na(values: np.ndarray, text: list[str]) -> list[str]:
-    return ["" if np.isnan(v) else t for v, t in zip(values, text)]
-
-
 def _stars(p: float) -> str:
     if not np.isfinite(p):
         return ""

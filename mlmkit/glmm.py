@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .optimize import bobyqa, fd_gradient, fd_hessian
+from .optimize import bobyqa, check_conv, fd_gradient, fd_hessian, free_parameters
 from .design import Design, lformula
 from .errors import ConvergenceWarning, DataError, ParameterError
 from .families import Family, get_family
@@ -290,18 +290,9 @@ def _flipped(design: Design, theta: np.ndarray) -> list[np.ndarray]:
 
 
 def _check_convergence(g, H, x, lower, tol=2e-3):
-    """lme4's ``checkConv``: the Newton step −H⁻¹g of the free parameters must be below ``tol``."""
-    free = ~(np.isfinite(lower) & (x - lower < 1e-4))
-    if not free.any():
-        return True, []
-    try:
-        scaled = np.abs(np.linalg.solve(H[np.ix_(free, free)], g[free]))
-    except np.linalg.LinAlgError:
-        return False, ["Model is nearly unidentifiable: the Hessian is singular"]
-    worst = float(np.max(np.minimum(scaled, np.abs(g[free]))))
-    if worst > tol:
-        return False, [f"Model failed to converge with max|grad| = {worst:.4g} (tol = {tol})"]
-    return True, []
+    """lme4's ``checkConv`` (:func:`mlmkit.optimize.check_conv`): (converged, messages)."""
+    messages = check_conv(g, H, free_parameters(x, lower), tol)
+    return not messages, messages
 
 
 # --- the model ------------------------------------------------------------------------------------

@@ -111,11 +111,6 @@ class REStructure:
         return self.z1.shape[1]
 
     @property
-    def n_theta_other(self) -> int:
-        """Number of θ elements outside block 1 (0 for a single grouping factor)."""
-        return len(np.unique(self.lam2_theta))
-
-    @property
     def q2(self) -> int:
         return 0 if self.Z2 is None else self.Z2.shape[1]
 

@@ -24,7 +24,7 @@ import scipy.optimize
 
 from .design import Design, lformula
 from .linalg import PLSFactor, PLSSystem, blas_threads
-from .optimize import bobyqa, fd_hessian
+from .optimize import bobyqa, check_conv, fd_hessian, free_parameters
 from .frozen import frozen_cached
 from .results import MixedModelResult, warn_about_fit
 
@@ -133,22 +133,11 @@ def check_convergence(devfun: "DevFun", theta: np.ndarray, tol: float = 2e-3, f0
     Parameters on their bound are left out (their gradient need not vanish).  ``f0`` is the
     criterion at θ̂ when the caller has it.  Returns the gradient and the warning messages.
     """
-    lower = devfun.lower
-    free = ~(np.isfinite(lower) & (theta - lower < 1e-4))
+    free = free_parameters(theta, devfun.lower)
     if not free.any():
         return None, []
     g, H = fd_hessian(devfun, theta, devfun(theta) if f0 is None else f0, central=False)
-    H = H[np.ix_(free, free)]
-    messages = []
-    try:
-        R = np.linalg.cholesky(H).T
-        scaled = np.abs(np.linalg.solve(R, g[free]))
-    except np.linalg.LinAlgError:
-        messages.append("Model is nearly unidentifiable: the Hessian of the criterion is not positive definite")
-        scaled = np.abs(g[free])
-    worst = float(np.max(np.minimum(scaled, np.abs(g[free]))))
-    if worst > tol:
-        messages.append(f"Model failed to converge with max|grad| = {worst:.4g} (tol = {tol})")
+    messages = check_conv(g, H, free, tol)
     return g, messages
 
 
@@ -276,15 +265,6 @@ class LmerResult(MixedModelResult):
     def deviance(self) -> float:
         """lme4's ``deviance()``: the ML deviance, or for a REML fit the REML criterion."""
         return float(self.devfun.criterion(self._factor))
-
-    @frozen_cached
-    def deviance_ml(self) -> float:
-        """−2 × the ML log-likelihood at these estimates (``deviance(m, REML = FALSE)`` in lme4)."""
-        f = self._factor
-        if not self.REML:
-            return self.deviance
-        s2 = self.sigma ** 2
-        return float(f.ldL2 + self.nobs * (_LOG2PI + np.log(s2)) + f.r2 / s2)
 
     @frozen_cached
     def loglik(self) -> float:

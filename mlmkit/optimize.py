@@ -93,3 +93,37 @@ def fd_hessian(fun, x: np.ndarray, f0: float, delta: float = 1e-4, central: bool
         off = (fpp - fp[ii] - fp[jj] + f0) / delta ** 2
     H[ii, jj] = H[jj, ii] = off
     return g, H
+
+
+#: lme4's ``isSingular`` tolerance: a diagonal element of Λ below this is a variance of 0 (or a
+#: correlation of ±1); the same cutoff marks θ components "on their bound" in the convergence check.
+SINGULAR_TOL = 1e-4
+
+
+def free_parameters(x: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Mask of parameters not on their lower bound (a bounded parameter's gradient need not vanish)."""
+    return ~(np.isfinite(lower) & (x - lower < SINGULAR_TOL))
+
+
+def check_conv(g: np.ndarray, H: np.ndarray, free: np.ndarray, tol: float = 2e-3) -> list[str]:
+    """lme4's ``checkConv`` on the free parameters: the warning messages (empty when converged).
+
+    With the Cholesky factor H = R'R of the finite-difference Hessian, the scaled gradient is
+    lme4's ``solve(chol(H), g)`` is s = R⁻¹g; the fit has converged when
+    max_i min(|s_i|, |g_i|) ≤ ``tol`` (2e-3 in lme4's ``check.conv.grad``).  A Hessian that is not
+    positive definite gets lme4's "nearly unidentifiable" message and the unscaled gradient is used.
+    """
+    if not free.any():
+        return []
+    g, H = g[free], H[np.ix_(free, free)]
+    messages = []
+    try:
+        R = np.linalg.cholesky(H).T
+        scaled = np.abs(np.linalg.solve(R, g))
+    except np.linalg.LinAlgError:
+        messages.append("Model is nearly unidentifiable: the Hessian of the criterion is not positive definite")
+        scaled = np.abs(g)
+    worst = float(np.max(np.minimum(scaled, np.abs(g))))
+    if worst > tol:
+        messages.append(f"Model failed to converge with max|grad| = {worst:.4g} (tol = {tol})")
+    return messages

@@ -51,6 +51,7 @@ from scipy.special import betaincinv, chdtrc, ndtr
 from .batchfit import BatchDeviance, beta_parts, minimize_bounded
 from .bootstrap import seed_sequence
 from .errors import MlmkitError, ParameterError
+from .optimize import SINGULAR_TOL
 
 __all__ = ["power", "power_curve", "PowerResult", "PowerCurve", "plot_power_curve"]
 
@@ -193,11 +194,11 @@ def _lmer_replicate(sc: _Scenario, design, y: np.ndarray, j: int):
         th0, d0, _ = minimize_bounded(lambda t: bd.ml_fixed(t, j, 0.0), th1, lower, upper, ftol=tol)
         beta = beta_parts(bd.schur(th1[None])[1])[0][0]
         p = float(chdtrc(1, max(d0 - d1, 0.0)))
-        return p, float(beta[j]), bool(np.any(th1[free] < 1e-4))
+        return p, float(beta[j]), bool(np.any(th1[free] < SINGULAR_TOL))
     th, _, _ = minimize_bounded(bd.reml, sc.start, lower, upper, ftol=tol)
     beta, r2, vjj = beta_parts(bd.schur(th[None])[1])
     se = np.sqrt(r2[0] / (bd.n - bd.p) * vjj[0, j])
-    return float(2.0 * ndtr(-abs(beta[0, j] / se))), float(beta[0, j]), bool(np.any(th[free] < 1e-4))
+    return float(2.0 * ndtr(-abs(beta[0, j] / se))), float(beta[0, j]), bool(np.any(th[free] < SINGULAR_TOL))
 
 
 def _glmer_replicate(sc: _Scenario, y: np.ndarray):

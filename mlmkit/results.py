@@ -14,6 +14,7 @@ import pandas as pd
 from .design import Design, _fixed_matrix, _grouping
 from .errors import DataError, ParameterError
 from .frozen import frozen_cached
+from .optimize import SINGULAR_TOL
 
 __all__ = ["MixedModelResult", "warn_about_fit"]
 
@@ -55,7 +56,7 @@ class MixedModelResult:
     @frozen_cached
     def is_singular(self) -> bool:
         """lme4's ``isSingular``: a diagonal element of Λ below 1e-4 (variance 0 or correlation ±1)."""
-        return bool(np.any(self.theta[np.isfinite(self.design.theta_lower)] < 1e-4))
+        return bool(np.any(self.theta[np.isfinite(self.design.theta_lower)] < SINGULAR_TOL))
 
     @frozen_cached
     def _term_effects(self) -> list[np.ndarray]:
