@@ -397,6 +397,20 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     return new.astype(np.int64), np.array(labels, dtype=object)
 
 
+def _lme4_term_order(raw: list) -> list:
+    """Random-effect terms in lme4's order (``mkReTrms``), each item holding its level labels at [2].
+
+    lme4 reorders only when some term has more levels than the term before it, and then uses
+    ``rev(order(nl))``: decreasing number of levels, with terms of equal size in *reverse* formula order
+    (``(x1 || g) + (1 | h)`` with h larger gives h, g:x1, g:(Intercept)).  θ follows this order.
+    """
+    nl = [len(r[2]) for r in raw]
+    if not any(b > a for a, b in zip(nl, nl[1:])):
+        return raw
+    ascending = sorted(range(len(raw)), key=nl.__getitem__)          # R's order(): stable
+    return [raw[i] for i in reversed(ascending)]
+
+
 def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, numeric_response: bool = True,
              extra_columns: tuple[str, ...] = ()) -> Design:
     """Parse ``formula`` against ``data`` and build the model matrices (lme4's ``lFormula``).
@@ -481,8 +495,7 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         if values.shape[1] == 0:
             raise FormulaError(f"the random-effects term '{term.source}' has no columns", formula, term.source)
         raw.append((term, codes, labels, values, cols))
-    # lme4 orders terms by decreasing number of levels of their grouping factor (stable).
-    raw.sort(key=lambda r: -len(r[2]))
+    raw = _lme4_term_order(raw)
     terms, offset_theta = [], 0
     for term, codes, labels, values, cols in raw:
         t = ReTerm(term, term.group, labels, codes, cols, values, offset_theta)

@@ -43,7 +43,8 @@ class RandomTerm:
     @property
     def group_vars(self) -> tuple[str, ...]:
         """The data columns whose interaction defines the grouping factor, outermost last as lme4 names it."""
-        return tuple(v.strip() for v in self.group.split(":"))
+        # lme4 writes a nested factor of three or more levels as c:(b:a): the brackets only group.
+        return tuple(v.strip().strip("()").strip() for v in self.group.split(":"))
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,15 @@ def _term_expr_parts(expr: str) -> tuple[bool, list[str]]:
 
 
 def _expand_group(group: str, formula: str) -> list[str]:
-    """``a/b/c`` -> ``["a", "b:a", "c:b:a"]`` (lme4 labels the inner factors innermost first)."""
+    """``a/b/c`` -> ``["a", "b:a", "c:(b:a)"]``, lme4's names (``expandSlash`` nests each new factor
+    with the interaction before it: ``a/b/c/d`` gives ``d:(c:(b:a))`` last)."""
     parts = [p.strip() for p in group.split("/")]
     if any(not p for p in parts):
         raise FormulaError(f"empty grouping factor in '{group}'", formula, group)
-    out = []
-    for k in range(len(parts)):
-        out.append(":".join(reversed(parts[: k + 1])))
+    out = [parts[0]]
+    for k in range(1, len(parts)):
+        inner = out[-1] if k == 1 else f"({out[-1]})"
+        out.append(f"{parts[k]}:{inner}")
     return out
 
 
