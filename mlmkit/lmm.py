@@ -26,6 +26,7 @@ from .design import Design, lformula
 from .linalg import PLSFactor, PLSSystem, blas_threads
 from .optimize import bobyqa, check_conv, fd_hessian, free_parameters
 from .frozen import frozen_cached
+from .rescale import check_scale_x, criterion_from_rescaled, rescaled, term_maps, theta_from_rescaled
 from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "mk_mer_mod", "lmer", "LmerResult"]
@@ -212,10 +213,25 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, *, start=None, opt
     The equivalent R call is ``lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy)``.
     """
     design = lformula(formula, data)
+    if warn:
+        check_scale_x(design.X, design.fixef_names)
     with blas_threads(design.structure):
         devfun = mk_lmer_devfun(design, REML=REML)
-        opt = optimize_lmer(devfun, start=start, optimizer=optimizer)
-        return mk_mer_mod(devfun, opt, warn=warn)
+        return mk_mer_mod(devfun, _optimize(devfun, start, optimizer), warn=warn)
+
+
+def _optimize(devfun: DevFun, start, optimizer: str) -> OptResult:
+    """optimize_lmer, through centred/scaled random-slope columns when they are badly conditioned."""
+    design, REML = devfun.design, devfun.REML
+    maps = term_maps(design) if start is None else None
+    if maps is None:
+        return optimize_lmer(devfun, start=start, optimizer=optimizer)
+    # Optimise (and check convergence of) the same model on centred/scaled columns, where the
+    # criterion is well conditioned, and map θ back (mlmkit.rescale).
+    inner = optimize_lmer(mk_lmer_devfun(rescaled(design, maps), REML=REML), optimizer=optimizer)
+    theta = theta_from_rescaled(design, maps, inner.theta)
+    return dataclasses.replace(inner, theta=theta, fun=criterion_from_rescaled(maps, inner.fun, REML),
+                               gradient=None)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -312,7 +328,8 @@ class LmerResult(MixedModelResult):
             return self
         with blas_threads(self.design.structure):
             f = mk_lmer_devfun(self.design, REML=False)
-            return mk_mer_mod(f, optimize_lmer(f, start=self.theta), warn=False)
+            start = None if term_maps(self.design) is not None else self.theta
+            return mk_mer_mod(f, _optimize(f, start, "auto"), warn=False)
 
     def summary(self):
         from .display import summarize

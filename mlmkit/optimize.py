@@ -121,7 +121,7 @@ def check_conv(g: np.ndarray, H: np.ndarray, free: np.ndarray, tol: float = 2e-3
         R = np.linalg.cholesky(H).T
         scaled = np.abs(np.linalg.solve(R, g))
     except np.linalg.LinAlgError:
-        messages.append("Model is nearly unidentifiable: the Hessian of the criterion is not positive definite")
+        messages.append("Model is nearly unidentifiable: the Hessian of the criterion is not positive definite - Rescale variables?")
         scaled = np.abs(g)
     worst = float(np.max(np.minimum(scaled, np.abs(g))))
     if worst > tol:
