@@ -606,9 +606,12 @@ class TutorialTable:
 def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 0.01) -> TutorialTable:
     """Our numbers, the source's printed ones, their difference at the printed digits, and whether they agree.
 
-    ``rows`` holds tuples ``(label, value, printed)`` or ``(label, value, printed, why)``.  Our value
-    is rounded to as many decimals as ``printed`` has; ``difference`` = ours − printed at those
-    decimals, and the row agrees ("yes") only when the two strings are the same.  A row that differs
+    ``rows`` holds tuples ``(label, value, printed)``, ``(label, value, printed, why)`` or
+    ``(label, value, printed, why, decimals)`` (``why`` may be None).  Our value is rounded to as many
+    decimals as ``printed`` has — or to ``decimals``, fewer, when the source printed more digits than
+    the fit determines on every machine; the source's number is then compared rounded the same way.
+    ``difference`` = ours − the source's at those decimals, and the row agrees ("yes") only when the
+    two rounded strings are the same.  A row that differs
     must say ``why`` (shown as a numbered note under the table), and even then may differ by at most
     ``max_rel_diff`` relative, so a kit that has drifted stops the lesson with an AssertionError.
 
@@ -619,14 +622,16 @@ def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 
     import pandas as pd
     table, notes = [], []
     for row in rows:
-        if len(row) not in (3, 4):
-            raise ValueError(f"a row is (label, value, printed) or (label, value, printed, why), got {row!r}")
-        label, value, printed, why = (*row, None) if len(row) == 3 else row
-        value, d = float(value), _decimals(printed)
-        ours = f"{value + 0.0:.{d}f}".replace("-0." + "0" * d, "0." + "0" * d) if d else f"{round(value):d}"
-        diff = float(ours) - float(printed)
-        if ours == printed:
-            agree, shown = "yes", "0"
+        if len(row) not in (3, 4, 5):
+            raise ValueError(f"a row is (label, value, printed[, why[, decimals]]), got {row!r}")
+        label, value, printed, why, d = (*row, None, None)[:5]
+        value = float(value)
+        d = _decimals(printed) if d is None else min(int(d), _decimals(printed))
+        fmt = lambda x: f"{x + 0.0:.{d}f}".replace("-0." + "0" * d, "0." + "0" * d) if d else f"{round(x):d}"
+        ours, theirs = fmt(value), (printed if d == _decimals(printed) else fmt(float(printed)))
+        diff = float(ours) - float(theirs)
+        if ours == theirs:
+            agree, shown = ("yes" if theirs == printed else f"yes, to {d} decimals"), "0"
         else:
             if not why:
                 raise AssertionError(f"{label}: ours {ours}, {source} printed {printed}, and no reason is given")

@@ -337,6 +337,8 @@ def test_tutorial_table_refuses_unexplained_or_large_differences():
     with pytest.raises(AssertionError, match="more than 1%"):
         checks.tutorial_table([("variance", 6.1, "5.930", "an excuse")])
     with pytest.raises(ValueError, match="a row is"):
+        checks.tutorial_table([("variance", 6.1, "5.930", None, 2, 9)])
+    with pytest.raises(ValueError, match="a row is"):
         checks.tutorial_table([("variance", 6.1)])
 
 
@@ -352,3 +354,12 @@ def test_self_check_prints_feedback(capsys):
     assert "too large" in capsys.readouterr().out
     checks.self_check(0.63, 0.625, "ICC = 5/8.")
     assert capsys.readouterr().out == "Right. ICC = 5/8.\n"
+
+
+def test_tutorial_table_compares_at_fewer_decimals_when_asked():
+    t = checks.tutorial_table([("sd low", 0.766172008, "0.7661714", None, 5),
+                               ("sd high", 1.488268542, "1.4878505", "lme4 stops short", 5)])
+    assert list(t.frame["ours"]) == ["0.76617", "1.48827"]
+    assert list(t.frame["the tutorial"]) == ["0.7661714", "1.4878505"]      # the source as printed
+    assert list(t.frame["agree?"]) == ["yes, to 5 decimals", "no (1)"]
+    assert t.frame["difference"].iloc[1] == "+0.00042"
