@@ -588,6 +588,15 @@ def _decimals(printed: str) -> int:
     return len(printed.split(".")[1]) if "." in printed else 0
 
 
+def _round_printed(printed: str, d: int, ours: str) -> str:
+    """``printed`` rounded to ``d`` decimals in decimal arithmetic; a printed value ending in an exact half
+    (1.847605 to 5 decimals) may stand for a number on either side, so either rounding is accepted."""
+    from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
+    q = Decimal(1).scaleb(-d)
+    both = [str(Decimal(printed).quantize(q, rounding=r)) for r in (ROUND_HALF_UP, ROUND_HALF_DOWN)]
+    return ours if ours in both else both[0]
+
+
 class TutorialTable:
     """A lesson's numbers beside the ones its source printed (see :func:`tutorial_table`)."""
 
@@ -628,7 +637,7 @@ def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 
         value = float(value)
         d = _decimals(printed) if d is None else min(int(d), _decimals(printed))
         fmt = lambda x: f"{x + 0.0:.{d}f}".replace("-0." + "0" * d, "0." + "0" * d) if d else f"{round(x):d}"
-        ours, theirs = fmt(value), (printed if d == _decimals(printed) else fmt(float(printed)))
+        ours, theirs = fmt(value), (printed if d == _decimals(printed) else _round_printed(printed, d, fmt(value)))
         diff = float(ours) - float(theirs)
         if ours == theirs:
             agree, shown = ("yes" if theirs == printed else f"yes, to {d} decimals"), "0"

@@ -363,3 +363,10 @@ def test_tutorial_table_compares_at_fewer_decimals_when_asked():
     assert list(t.frame["the tutorial"]) == ["0.7661714", "1.4878505"]      # the source as printed
     assert list(t.frame["agree?"]) == ["yes, to 5 decimals", "no (1)"]
     assert t.frame["difference"].iloc[1] == "+0.00042"
+
+
+def test_tutorial_table_half_at_the_rounding_digit_may_go_either_way():
+    t = checks.tutorial_table([("up", 1.8476051, "1.847605", None, 5), ("down", 1.8476049, "1.847605", None, 5)])
+    assert list(t.frame["agree?"]) == ["yes, to 5 decimals", "yes, to 5 decimals"]
+    with pytest.raises(AssertionError, match="no reason"):
+        checks.tutorial_table([("off", 1.84762, "1.847605", None, 5)])
