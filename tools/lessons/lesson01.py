@@ -240,6 +240,8 @@ CELLS = [
     ax.scatter(x, est["partial"].to_numpy()[order], s=18, color="tab:blue", label="partial pooling (multilevel)")
     ax.axhline(est["complete"].iloc[0], color="0.4", ls="--", lw=1, label="complete pooling (grand mean)")
     ax.set_xticks([2.5, 8.5, 14.5, 20.5, 26.5], ["n = 2", "5", "10", "25", "50"])
+    for edge in (5.5, 11.5, 17.5, 23.5):
+        ax.axvline(edge, color="0.85", lw=0.8)
     ax.set_xlabel("clusters, grouped by size")
     ax.set_ylabel("cluster mean (units of y)")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)

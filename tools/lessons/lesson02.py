@@ -184,7 +184,8 @@ CELLS = [
                             population=(m1.fixef["(Intercept)"] + m1.fixef["Z"] * Z.mean(), m1.fixef["X"]))
     ax.set_title("parallel lines: one per cluster")
     ax.set_xlabel("X (level-1 predictor, standard units)")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(handles=[line for line in ax.get_lines() if line.get_label() == "population"],
+              labels=["population line (at the average Z)"], fontsize=8, loc="upper left")
     plt.show()
     """),
     md(r"""

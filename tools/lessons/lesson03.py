@@ -118,7 +118,8 @@ CELLS = [
     ax = plots.fitted_lines(m2, "X", data=df, y="yij")
     ax.set_title("one line per cluster: different heights and slopes")
     ax.set_xlabel("X (standard units)")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(handles=[line for line in ax.get_lines() if line.get_label() == "population"],
+              labels=["population line (fixed effects)"], fontsize=8, loc="upper left")
     plt.show()
     """),
     md(r"""
