@@ -31,8 +31,9 @@ CELLS = [
     * Lessons are in `notebooks/`, numbered in the order to take them. Each one states its objectives,
       writes the model as equations and as a formula, shows the R call beside the Python call, and ends
       with a pointer to an exercise notebook in `exercises/`.
-    * Near the end of each lesson a table sets the lesson's numbers beside those the source tutorial
-      printed ("ours / the tutorial's / difference / agree?"); where they differ, a note says why. If that
+    * Near the end of lessons 1–8 a table sets the lesson's numbers beside those the source tutorial
+      printed (lesson 8: R's lme4) — "ours / the tutorial's / difference / agree?"; where they differ,
+      a note says why. If that
       cell stops with an error, the kit is broken, not you — please report it.
     * **Try it** prompts suggest a change to make and what to look for; **self-check** cells ask a
       question — replace `...` with your answer and run the cell for immediate feedback.

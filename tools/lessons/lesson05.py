@@ -116,13 +116,14 @@ CELLS = [
 
     With $\tau^2$ twenty times $\sigma^2$, even a single observation earns a weight above 0.95.
 
-    **Self-check.** Use $\hat\tau = 4.713$ and $\hat\sigma = 1.053$: what weight $\lambda_j$ does a country
-    with a single year of data get? Compute it, put it in place of `...`, and run the cell.
+    **Self-check.** Suppose countries differed less and years more: $\tau = 2$ and $\sigma = 2$ litres.
+    What weight $\lambda_j$ would a country with a single year of data get? Put it in place of `...` and
+    run the cell.
     """),
     code(r"""
     my_weight = ...
-    mk.checks.self_check(my_weight, 4.713**2 / (4.713**2 + 1.053**2), "lambda = 22.21 / (22.21 + 1.109) = 0.952: "
-                         "its own single year counts 95%, the global mean 5%.", rtol=0.003)
+    mk.checks.self_check(my_weight, 0.5, "lambda = 4 / (4 + 4 / 1) = 0.5: the country's one year and the global "
+                         "mean would count equally — strong shrinkage, unlike these data.", rtol=0.01)
     """),
     md(r"""
     Let us confirm that `m.coef` is exactly this formula:
