@@ -308,8 +308,9 @@ CELLS = [
     plt.show()
     """),
     md(r"""
-    The points follow a line, though less steep than the fitted $\hat\tau_1$ (the predictions are shrunk
-    towards 0, so they spread less than the population they come from).
+    The points lie close to the line of the fitted $N(0, \hat\tau_1^2)$, with nothing alarming. In
+    general predicted random effects spread somewhat less than the fitted population, because they are
+    shrunk towards 0; here each slope rests on ten days of data and the shrinkage is small.
 
     ## Frequent question: a convergence warning?
 
