@@ -275,8 +275,9 @@ CELLS = [
     and a binary outcome, the data cannot support a random slope and a correlation. The fixed effects are
     still maximum-likelihood estimates, but the likelihood is nearly flat along the boundary, so the
     optimum is not pinned down to the digits lme4 prints: lme4 1.1-31 gives 1.67365 for $\gamma_{00}$,
-    the tutorial's version printed 1.67362, mlmkit finds 1.6739 — and its standard error of about 1.47
-    moves in the fifth digit with the computer's arithmetic. A simpler model is the honest choice:
+    the tutorial's version printed 1.67362, mlmkit finds 1.6739 — and its standard error is uncertain
+    in the third digit (lme4 1.1-31 prints 1.47324, mlmkit computes 1.4746, and the fifth digit of
+    mlmkit's moves with the computer's arithmetic). A simpler model is the honest choice:
     """),
     code(r"""
     m_logit_int = mk.glmer("white ~ homework + (1 | schid)", imm, family="binomial")
@@ -293,7 +294,7 @@ CELLS = [
     """),
     code(r"""
     flat_fit = ("imm10's logistic fit is singular and its likelihood flat near the optimum, so the estimate is not "
-                "pinned to these digits (lme4 1.1-31: 1.67365 and 0.04505)")
+                "pinned to these digits (lme4 1.1-31: 1.67365 and 0.04508)")
     mk.checks.tutorial_table([
         ("intercepts: REML criterion", m_int.reml_criterion, "1839.9"),
         ("intercepts: school variance", m_int.varcorr["vcov"].iloc[0], "25.22"),
