@@ -141,7 +141,7 @@ CELLS = [
     plots.shrinkage(flat, m.coef["country"]["(Intercept)"], sizes=per_country, population=phi,
                     ylabel="litres of pure alcohol per adult per year", ax=ax)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), markerscale=0.6)
-    ax.set_title("point area: number of years (1 to 22)", fontsize=9)
+    ax.set_title("point area: number of years (1 to 12)", fontsize=9)
     plt.show()
     """),
     md(r"""
