@@ -112,6 +112,10 @@ CELLS = [
     draws: any estimator sees only the 20 clusters that were drawn, not the population they came from.
     Sampling variation of variance components is large — remember this when you plan a study (lesson 9).
 
+    **Try it.** In the simulation cell, change the slopes' seed `5707` to any other number, rerun it and
+    the fit, and note the slope variance. Repeat a few times: the estimates scatter widely around the
+    true 3.
+
     ## What random slopes look like
     """),
     code(r"""

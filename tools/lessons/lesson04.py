@@ -149,6 +149,10 @@ CELLS = [
     estimate moves depends on how much data the batch has and how far it sits from the rest — small,
     extreme batches move most. This *partial pooling* lies between two extremes: no pooling (the flat
     model) and complete pooling (one rate for all batches).
+
+    **Try it.** Give every batch ten times as many rats with the same rates —
+    `rats10 = rats.assign(m=rats["m"] * 10, n=rats["n"] * 10)` — refit, and redraw the plot. With more
+    data per batch, how much do the estimates still move?
     """),
     code(r"""
     table = pd.DataFrame({"m": rats["m"].to_numpy(), "n": rats["n"].to_numpy(), "flat": flat.to_numpy(),

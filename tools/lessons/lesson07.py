@@ -163,6 +163,11 @@ CELLS = [
     schools we cannot tell whether this split is a real difference between schools or partly noise —
     the average slope, 2.04 with a standard error of 1.55, is itself not clearly above 0. Averages hide
     such heterogeneity; the random slope reveals it.
+
+    **Try it.** The intercept–slope correlation refers to homework = 0. Centre homework
+    (`imm.assign(hw_c=imm["homework"] - imm["homework"].mean())`) and refit with `(1 + hw_c | schid)`:
+    the slope variance stays, but the intercept variance and the correlation change, because the
+    intercept is now each school's level at the average amount of homework.
     """),
     code(r"""
     sm_slope = smf.mixedlm("math ~ homework", imm, groups="schid", re_formula="~homework").fit(reml=True)
