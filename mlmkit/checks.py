@@ -38,6 +38,7 @@ __all__ = [
     "matches_printed",
     "defined", "number", "close", "proportion", "between", "integer", "choice", "boolean", "model",
     "Notebook", "CheckResult",
+    "tutorial_table", "TutorialTable", "self_check",
 ]
 
 _KINDS = (None, "variance", "sd", "proportion", "probability", "logodds", "correlation")
@@ -579,3 +580,102 @@ def matches_printed(label: str, value: Any, printed: str, *, slack: float = 0.0,
     assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-8 * abs(float(printed)) + 1e-12, \
         f"{label} = {float(value):.6g}, but {source} printed {printed}"
     print(f"matches {source}: {label} = {printed}")
+
+
+# --------------------------------------------------------------------------------------------------
+# lessons: one table of numbers against the source, and self-check questions
+def _decimals(printed: str) -> int:
+    return len(printed.split(".")[1]) if "." in printed else 0
+
+
+def _round_printed(printed: str, d: int, ours: str) -> str:
+    """``printed`` rounded to ``d`` decimals in decimal arithmetic; a printed value ending in an exact half
+    (1.847605 to 5 decimals) may stand for a number on either side, so either rounding is accepted."""
+    from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
+    q = Decimal(1).scaleb(-d)
+    both = [str(Decimal(printed).quantize(q, rounding=r)) for r in (ROUND_HALF_UP, ROUND_HALF_DOWN)]
+    return ours if ours in both else both[0]
+
+
+class TutorialTable:
+    """A lesson's numbers beside the ones its source printed (see :func:`tutorial_table`)."""
+
+    def __init__(self, frame, notes: list[str]):
+        self.frame, self.notes = frame, notes
+
+    def __repr__(self) -> str:
+        return "\n".join([self.frame.to_string(), *self.notes])
+
+    def _repr_html_(self) -> str:
+        import html
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
+        return self.frame.to_html() + notes
+
+
+def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 0.01) -> TutorialTable:
+    """Our numbers, the source's printed ones, their difference at the printed digits, and whether they agree.
+
+    ``rows`` holds tuples ``(label, value, printed)``, ``(label, value, printed, why)`` or
+    ``(label, value, printed, why, decimals)`` (``why`` may be None).  Our value is rounded to as many
+    decimals as ``printed`` has — or to ``decimals``, fewer, when the source printed more digits than
+    the fit determines on every machine; the source's number is then compared rounded the same way.
+    ``difference`` = ours − the source's at those decimals, and the row agrees ("yes") only when the
+    two rounded strings are the same.  A row that differs
+    must say ``why`` (shown as a numbered note under the table), and even then may differ by at most
+    ``max_rel_diff`` relative, so a kit that has drifted stops the lesson with an AssertionError.
+
+    >>> print(tutorial_table([("variance", 5.92966, "5.930")]))    # doctest: +NORMALIZE_WHITESPACE
+              ours the tutorial difference agree?
+    variance  5.930        5.930          0     yes
+    """
+    import pandas as pd
+    table, notes = [], []
+    for row in rows:
+        if len(row) not in (3, 4, 5):
+            raise ValueError(f"a row is (label, value, printed[, why[, decimals]]), got {row!r}")
+        label, value, printed, why, d = (*row, None, None)[:5]
+        value = float(value)
+        d = _decimals(printed) if d is None else min(int(d), _decimals(printed))
+        fmt = lambda x: f"{x + 0.0:.{d}f}".replace("-0." + "0" * d, "0." + "0" * d) if d else f"{round(x):d}"
+        ours, theirs = fmt(value), (printed if d == _decimals(printed) else _round_printed(printed, d, fmt(value)))
+        diff = float(ours) - float(theirs)
+        if ours == theirs:
+            agree, shown = ("yes" if theirs == printed else f"yes, to {d} decimals"), "0"
+        else:
+            if not why:
+                raise AssertionError(f"{label}: ours {ours}, {source} printed {printed}, and no reason is given")
+            if abs(value - float(printed)) > max_rel_diff * abs(float(printed)):
+                raise AssertionError(f"{label}: ours {value:.6g} is more than {max_rel_diff:.0%} from "
+                                     f"{source}'s {printed}")
+            notes.append(f"({len(notes) + 1}) {label}: {why}")
+            agree, shown = f"no ({len(notes)})", f"{diff:+.{d}f}"
+        table.append((label, ours, printed, shown, agree))
+    frame = pd.DataFrame(table, columns=["label", "ours", source, "difference", "agree?"]).set_index("label")
+    frame.index.name = None
+    return TutorialTable(frame, notes)
+
+
+def self_check(answer: Any, correct: Any, why: str, *, options: Iterable[Any] | None = None,
+               wrong: Mapping[Any, str] | None = None, rtol: float = 0.02) -> None:
+    """A question inside a lesson with immediate feedback: prints it, never raises.
+
+    ``answer`` is the learner's: ``...`` (not answered yet) prints the options; a right answer prints
+    ``why``; a wrong one prints what is wrong with it (``wrong[answer]`` when given) and no solution,
+    so the learner can try again.  ``correct`` is an option (text, compared without case) or a number
+    (right within ``rtol`` relative).
+    """
+    if answer is Ellipsis or answer is None:
+        listed = f" one of {', '.join(repr(o) for o in options)}" if options else " your answer"
+        print(f"Replace ... with{listed} and run the cell again.")
+        return
+    if isinstance(correct, str):
+        ok = _norm(answer) == _norm(correct)
+        hint = {_norm(k): v for k, v in (wrong or {}).items()}.get(_norm(answer), "")
+    else:
+        try:
+            ok = abs(float(answer) - float(correct)) <= rtol * abs(float(correct))
+        except (TypeError, ValueError):
+            print(f"{answer!r} is not a number; this question asks for one.")
+            return
+        hint = "too large" if not ok and float(answer) > float(correct) else ("too small" if not ok else "")
+    print(f"Right. {why}" if ok else f"Not quite{': ' + hint if hint else ''}. Think again and rerun the cell.")

@@ -146,7 +146,7 @@ def shrinkage(flat, multilevel, *, population=None, sizes=None, labels=("flat", 
         sz = _as_series(sizes, "sizes").to_numpy()
         if sz.shape != fv.shape:
             raise DataError(f"sizes has {sz.size} entries for {fv.size} groups")
-        s = 60.0 * sz / sz.max()
+        s = 150.0 * sz / sz.max()                  # the largest group gets a 150 pt² marker
     ax.scatter(np.zeros_like(fv), fv, s=s, color=_FLAT, zorder=3, label=labels[0])
     ax.scatter(np.ones_like(mv), mv, s=s, color=_MULTI, zorder=3, label=labels[1])
     if population is not None:
@@ -397,7 +397,7 @@ def ranef_contour(m, group=None, columns=None, *, probs=(0.5, 0.8, 0.95), points
         ax.plot(e[0], e[1], color=col, lw=1.4, label=f"{p:.0%} of groups")
     ax.scatter(pts[:, 0], pts[:, 1], s=14, color=_MULTI, edgecolor="white", linewidth=0.4, zorder=3,
                label="group estimates")
-    ax.scatter([centre[0]], [centre[1]], marker="+", s=80, color=_POP, zorder=4)
+    ax.scatter([centre[0]], [centre[1]], marker="+", s=80, color=_POP, zorder=4, label="population mean")
     if annotate:
         for lab, (px, py) in zip(re.index, pts):
             ax.annotate(str(lab), (px, py), fontsize=6, xytext=(2, 2), textcoords="offset points")

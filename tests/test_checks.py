@@ -310,3 +310,63 @@ def test_matches_printed(value, printed, slack, ok, capsys):
     else:
         with pytest.raises(AssertionError, match=f"but the tutorial printed {printed}"):
             matches_printed("x", value, printed, slack=slack)
+
+
+# ---- lessons: tutorial_table and self_check -------------------------------------------------------
+def test_tutorial_table_agreeing_and_explained_rows():
+    t = checks.tutorial_table([("variance", 5.92966, "5.930"), ("criterion", 1763.8, "1764"),
+                               ("tiny", -0.0001, "0.000"),
+                               ("sd_X upper", 1.4882685, "1.4878505", "lme4's profile stops short")])
+    f = t.frame
+    assert list(f["ours"]) == ["5.930", "1764", "0.000", "1.4882685"]
+    assert list(f["difference"]) == ["0", "0", "0", "+0.0004180"]
+    assert list(f["agree?"]) == ["yes", "yes", "yes", "no (1)"]
+    assert t.notes == ["(1) sd_X upper: lme4's profile stops short"]
+    assert "(1) sd_X upper" in repr(t) and "<table" in t._repr_html_()
+
+
+def test_tutorial_table_never_says_yes_when_digits_differ():
+    # 1.67386 printed as 1.67362: the old check passed this with slack; the table must not
+    t = checks.tutorial_table([("gamma00", 1.67386, "1.67362", "a flat, singular fit")])
+    assert t.frame["agree?"].iloc[0] == "no (1)" and t.frame["difference"].iloc[0] == "+0.00024"
+
+
+def test_tutorial_table_refuses_unexplained_or_large_differences():
+    with pytest.raises(AssertionError, match="no reason is given"):
+        checks.tutorial_table([("variance", 5.9306, "5.930")])
+    with pytest.raises(AssertionError, match="more than 1%"):
+        checks.tutorial_table([("variance", 6.1, "5.930", "an excuse")])
+    with pytest.raises(ValueError, match="a row is"):
+        checks.tutorial_table([("variance", 6.1, "5.930", None, 2, 9)])
+    with pytest.raises(ValueError, match="a row is"):
+        checks.tutorial_table([("variance", 6.1)])
+
+
+def test_self_check_prints_feedback(capsys):
+    checks.self_check(..., "b", "B is right because.", options=["a", "b"])
+    assert capsys.readouterr().out == "Replace ... with one of 'a', 'b' and run the cell again.\n"
+    checks.self_check(" B", "b", "B is right because.")
+    assert capsys.readouterr().out == "Right. B is right because.\n"
+    checks.self_check("a", "b", "B is right because.", wrong={"A": "a is the ML value"})
+    out = capsys.readouterr().out
+    assert out.startswith("Not quite: a is the ML value.") and "because" not in out
+    checks.self_check(0.70, 0.625, "ICC = 5/8.")
+    assert "too large" in capsys.readouterr().out
+    checks.self_check(0.63, 0.625, "ICC = 5/8.")
+    assert capsys.readouterr().out == "Right. ICC = 5/8.\n"
+
+
+def test_tutorial_table_compares_at_fewer_decimals_when_asked():
+    t = checks.tutorial_table([("sd low", 0.766172008, "0.7661714", None, 5),
+                               ("sd high", 1.488268542, "1.4878505", "lme4 stops short", 5)])
+    assert list(t.frame["ours"]) == ["0.76617", "1.48827"]
+    assert list(t.frame["the tutorial"]) == ["0.7661714", "1.4878505"]      # the source as printed
+    assert list(t.frame["agree?"]) == ["yes, to 5 decimals", "no (1)"]
+    assert t.frame["difference"].iloc[1] == "+0.00042"
+
+
+def test_tutorial_table_half_at_the_rounding_digit_may_go_either_way():
+    t = checks.tutorial_table([("up", 1.8476051, "1.847605", None, 5), ("down", 1.8476049, "1.847605", None, 5)])
+    assert list(t.frame["agree?"]) == ["yes, to 5 decimals", "yes, to 5 decimals"]
+    with pytest.raises(AssertionError, match="no reason"):
+        checks.tutorial_table([("off", 1.84762, "1.847605", None, 5)])

@@ -126,7 +126,7 @@ def test_shrinkage_draws_on_given_axes_with_sizes():
     out = plots.shrinkage([0.1, 0.2], [0.15, 0.18], sizes=[10, 20], ax=ax)
     assert out is ax
     sizes = [c.get_sizes() for c in ax.collections if isinstance(c, PathCollection)]
-    np.testing.assert_allclose(sizes[0], [30.0, 60.0])
+    np.testing.assert_allclose(sizes[0], [75.0, 150.0])
 
 
 @pytest.mark.parametrize("flat, multi, match", [

@@ -31,8 +31,12 @@ CELLS = [
     * Lessons are in `notebooks/`, numbered in the order to take them. Each one states its objectives,
       writes the model as equations and as a formula, shows the R call beside the Python call, and ends
       with a pointer to an exercise notebook in `exercises/`.
-    * Cells that start with `check(...)` compare a number with the value printed in the source
-      tutorial. If one of them fails, the kit is broken, not you — please report it.
+    * Near the end of lessons 1–8 a table sets the lesson's numbers beside those the source tutorial
+      printed (lesson 8: R's lme4) — "ours / the tutorial's / difference / agree?"; where they differ,
+      a note says why. If that
+      cell stops with an error, the kit is broken, not you — please report it.
+    * **Try it** prompts suggest a change to make and what to look for; **self-check** cells ask a
+      question — replace `...` with your answer and run the cell for immediate feedback.
     * Change anything you like: the lessons are yours to experiment with. `git checkout notebooks/`
       (or downloading them again) restores the originals.
     """),
@@ -70,14 +74,6 @@ CELLS = [
     from mlmkit import plots
 
     pd.set_option("display.precision", 4)      # show 4 decimals in tables
-    """),
-    md(r"""
-    Each lesson calls `check` — mlmkit's `mk.checks.matches_printed` — on its key numbers: it prints
-    "matches the tutorial" when a number agrees with the one the source tutorial printed, to the digits
-    it printed, and stops the lesson with an error when it does not:
-    """),
-    code(r"""
-    check = mk.checks.matches_printed      # value agrees with the tutorial to its printed digits
     """),
     md(r"""
     ## A first model in two lines
@@ -128,9 +124,24 @@ CELLS = [
     code(r"""
     m.varcorr
     """),
+    md(r"""
+    Lesson 6's source printed an average slope of 10.46729 ms per day and a standard deviation of the
+    subjects' slopes of 5.9221. Each lesson ends with a table like this one:
+    """),
     code(r"""
-    check("average slope (ms per day)", m.fixef["Days"], "10.46729")
-    check("sd of the subjects' slopes", m.varcorr["sdcor"].iloc[1], "5.9221")
+    mk.checks.tutorial_table([
+        ("average slope (ms per day)", m.fixef["Days"], "10.46729"),
+        ("sd of the subjects' slopes", m.varcorr["sdcor"].iloc[1], "5.9221"),
+    ])
+    """),
+    md(r"""
+    **Self-check.** How many fixed effects does this model estimate? Replace `...` with a number and run
+    the cell.
+    """),
+    code(r"""
+    n_fixed = ...
+    mk.checks.self_check(n_fixed, 2, "Two: the average intercept (Intercept) and the average slope Days; "
+                         "the subjects' own deviations are random effects, summarised by their variances.")
     """),
     md(r"""
     Most lessons draw a figure with `mlmkit.plots`. Every function there returns the matplotlib Axes it
@@ -140,6 +151,10 @@ CELLS = [
     code(r"""
     ax = plots.fitted_lines(m, "Days", data=sleep, y="Reaction")
     ax.set_title("one regression line per subject")
+    ax.set_xlabel("day of the study")
+    ax.set_ylabel("average reaction time (ms)")
+    ax.legend(handles=[line for line in ax.get_lines() if line.get_label() == "population"],
+              labels=["population line (fixed effects)"], fontsize=8, loc="upper left")
     plt.show()
     """),
     md(r"""

@@ -29,9 +29,6 @@ CELLS = [
     from mlmkit import plots
 
     pd.set_option("display.precision", 4)
-
-
-    check = mk.checks.matches_printed      # value agrees with the tutorial to its printed digits
     """),
     md(r"""
     ## The data
@@ -91,9 +88,7 @@ CELLS = [
     code(r"""
     phi = m.fixef["(Intercept)"]
     tau, sigma = m.varcorr["sdcor"].iloc[0], m.sigma
-    check("phi (global mean)", phi, "6.661")
-    check("tau (sd between countries)", tau, "4.713")
-    check("sigma (sd within a country)", sigma, "1.053")
+    print(f"phi = {phi:.3f}, tau = {tau:.3f}, sigma = {sigma:.3f}")
     """),
     md(r"""
     Countries differ a lot (a standard deviation of 4.7 litres around 6.7), while a country's consumption
@@ -105,8 +100,7 @@ CELLS = [
     """),
     code(r"""
     icc = tau**2 / (tau**2 + sigma**2)
-    check("ICC", icc, "0.95")
-    print(f"m.icc() gives the same: {m.icc()['country']:.4f}")
+    print(f"ICC = {icc:.4f}; m.icc() gives the same: {m.icc()['country']:.4f}")
     """),
     md(r"""
     95% of the variation is between countries: two years of the same country are nearly as alike as two
@@ -120,8 +114,19 @@ CELLS = [
     $$\hat\mu_j = \hat\phi + \lambda_j (\bar y_j - \hat\phi), \qquad
       \lambda_j = \frac{\tau^2}{\tau^2 + \sigma^2 / n_j}.$$
 
-    With $\tau^2$ twenty times $\sigma^2$, even a single observation earns a weight above 0.95. Let us
-    confirm that `m.coef` is exactly this formula:
+    With $\tau^2$ twenty times $\sigma^2$, even a single observation earns a weight above 0.95.
+
+    **Self-check.** Suppose countries differed less and years more: $\tau = 2$ and $\sigma = 2$ litres.
+    What weight $\lambda_j$ would a country with a single year of data get? Put it in place of `...` and
+    run the cell.
+    """),
+    code(r"""
+    my_weight = ...
+    mk.checks.self_check(my_weight, 0.5, "lambda = 4 / (4 + 4 / 1) = 0.5: the country's one year and the global "
+                         "mean would count equally — strong shrinkage, unlike these data.", rtol=0.01)
+    """),
+    md(r"""
+    Let us confirm that `m.coef` is exactly this formula:
     """),
     code(r"""
     n_j = per_country.reindex(m.coef["country"].index)
@@ -134,8 +139,9 @@ CELLS = [
     code(r"""
     fig, ax = plt.subplots(figsize=(4.5, 5))
     plots.shrinkage(flat, m.coef["country"]["(Intercept)"], sizes=per_country, population=phi,
-                    ylabel="litres per adult per year", ax=ax)
-    ax.legend(fontsize=8, loc="upper right")
+                    ylabel="litres of pure alcohol per adult per year", ax=ax)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), markerscale=0.6)
+    ax.set_title("point area: number of years (1 to 12)", fontsize=9)
     plt.show()
     """),
     md(r"""
@@ -153,10 +159,43 @@ CELLS = [
     }, index=["phi", "tau", "sigma"]).round(3)
     """),
     md(r"""
-    statsmodels stops at $\hat\tau = 4.712$, one unit lower in the last digit — which brings us to a
-    question learners ask often.
+    statsmodels stops at $\hat\tau = 4.712$, one unit lower in the last digit; the appendix at the end
+    of this lesson explains why such last-digit differences are harmless.
 
-    ## Frequent question: why do my digits differ from lme4's (or the tutorial's)?
+    ## Frequent question: predictions with and without the random effects
+
+    `m.predict(newdata)` uses each country's estimated mean; `re_form="~0"` drops the random effects and
+    predicts the population mean $\hat\phi$. A country the model has not seen has no random effect; with
+    `allow_new_levels=True` it gets the population prediction (as in lme4).
+    """),
+    code(r"""
+    new = pd.DataFrame({"country": ["Russia", "Sweden", "Atlantis"]})
+    pd.DataFrame({
+        "with random effects": m.predict(new, allow_new_levels=True),
+        "population level": m.predict(new, re_form="~0"),
+    }, index=new["country"]).round(3)
+    """),
+    md(r"""
+    ## Our numbers against the tutorial's
+    """),
+    code(r"""
+    mk.checks.tutorial_table([
+        ("phi (global mean)", phi, "6.661"),
+        ("tau (sd between countries)", tau, "4.713"),
+        ("sigma (sd within a country)", sigma, "1.053"),
+        ("ICC", icc, "0.95"),
+    ])
+    """),
+    md(r"""
+    ## Exercise
+
+    **Exercise `lesson05_alcohol`:** the ICC, the shrinkage weight $\lambda_j$ computed by hand, and
+    reading the shrinkage plot.
+
+    **Next:** [Lesson 6 — sleep deprivation: varying intercepts and slopes](06_sleepstudy.ipynb).
+    """),
+    md(r"""
+    ## Appendix: why do my digits differ from lme4's (or the tutorial's)?
 
     mlmkit and lme4 1.1-31 agree on $\hat\tau = 4.71252$, printed as 4.713 at three decimals (a source
     that truncates instead of rounding shows 4.712). Other programs, or other versions of lme4, can differ
@@ -175,26 +214,5 @@ CELLS = [
     stopping rule — so differences in the last printed digit of a variance are optimiser tolerance, not
     a different model. Larger disagreements usually come from REML vs ML (lesson 1), a different
     handling of missing values, or a fit on the boundary of the parameter space (lesson 7).
-
-    ## Frequent question: predictions with and without the random effects
-
-    `m.predict(newdata)` uses each country's estimated mean; `re_form="~0"` drops the random effects and
-    predicts the population mean $\hat\phi$. A country the model has not seen has no random effect; with
-    `allow_new_levels=True` it gets the population prediction (as in lme4).
-    """),
-    code(r"""
-    new = pd.DataFrame({"country": ["Russia", "Sweden", "Atlantis"]})
-    pd.DataFrame({
-        "with random effects": m.predict(new, allow_new_levels=True),
-        "population level": m.predict(new, re_form="~0"),
-    }, index=new["country"]).round(3)
-    """),
-    md(r"""
-    ## Exercise
-
-    **Exercise `lesson05_alcohol`:** the ICC, the shrinkage weight $\lambda_j$ computed by hand, and
-    reading the shrinkage plot.
-
-    **Next:** [Lesson 6 — sleep deprivation: varying intercepts and slopes](06_sleepstudy.ipynb).
     """),
 ]

@@ -68,6 +68,22 @@ CELLS = [
     """),
     md(r"""
     This study detects the effect; but one study tells us little about the next.
+
+    **Self-check.** Before reading on: for the school-level effect, which raises the power more — doubling
+    the pupils per school (20 schools of 20) or doubling the schools (40 schools of 10)? Answer
+    `"pupils"` or `"schools"`.
+    """),
+    code(r"""
+    guess = ...
+    mk.checks.self_check(guess, "schools", "Each school contributes one value of z1, and its mean is blurred by "
+                         "its random intercept however many pupils it has (variance 0.5 + 1/n): doubling n "
+                         "only shrinks each school's 0.6 to 0.55, while doubling the schools halves the "
+                         "variance of the estimate.",
+                         options=["pupils", "schools"],
+                         wrong={"pupils": "More pupils sharpen each school's mean only a little: the random "
+                                          "intercept's variance 0.5 stays."})
+    """),
+    md(r"""
     Power is the share of many such studies that reject at $\alpha = 0.05$.
 
     ## Many turns: `mk.power`
@@ -125,6 +141,14 @@ CELLS = [
     The bars are 95% intervals of the simulation itself: with 100 simulations per point they are wide, so
     read the curve as a rough guide and refine the region you care about with more simulations.
 
+    **A caution about the left end.** Power is the rejection rate of a particular test — here the
+    likelihood-ratio test with a $\chi^2_1$ reference. With few clusters that test rejects a true null
+    hypothesis too often: lesson 2's simulation of this very design with the effect set to 0 found 8.9%
+    rejections at a nominal 5% with 10 clusters, 6.5% with 20 and 5.6% with 40. So the power at 10
+    clusters is partly the test's excess false-positive rate; a test that holds its 5% (a parametric
+    bootstrap, lesson 2) would have somewhat less power there. From about 40 clusters on the distinction
+    hardly matters.
+
     ## More clusters or bigger clusters?
 
     Keep the total number of pupils at 400 and split it differently:
@@ -138,6 +162,9 @@ CELLS = [
     """),
     md(r"""
     The school-level effect loses much of its power when 400 pupils come from 10 schools instead of 40.
+
+    **Try it.** Halve the intraclass correlation (`re_cov=0.25` in `design`) and rerun the 10-school
+    simulation: with less variation between schools, big schools lose less.
     The standard errors of one simulated study per split show why:
     """),
     code(r"""
@@ -160,8 +187,9 @@ CELLS = [
 
     * Power for random-effect variances, or for cross-level interactions (`fixed={"x1:z1": ...}` and a
       random slope), works the same way; such effects typically need many more clusters.
-    * With few clusters the likelihood-ratio test rejects a little too often when $H_0$ is true; check
-      it by simulating with the effect set to 0 — the share of rejections should be close to $\alpha$.
+    * Always check the test's size for your design: run `mk.power` with the effect set to 0 and compare
+      the share of rejections with $\alpha$ (lesson 2 does this). Where it is well above $\alpha$, as with
+      10 clusters, read the power at that design with the same reservation.
     * For a GLMM pass `family="binomial"` (or `"poisson"`) in the design and fit with the same formula.
 
     ## Exercise
