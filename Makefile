@@ -46,3 +46,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 clean-venv:
 	rm -rf $(VENV)
+
+# ---- the course as a website and as workshop slides (issue 18) ----------------------------------
+#   make book     website from the stored, executed notebooks -> _build/html/ (Sphinx + myst-nb; the
+#                 "book" extra); EXERCISES=dir picks the student notebooks (default exercises/student)
+#   make slides   reveal.js decks, one per lesson -> _build/slides/ (nbconvert, from the "dev" extra)
+# Both fetch MathJax 3 / reveal.js once with npm into _build/.assets/; the results work offline.
+BOOK_STAMP := $(VENV)/.book-installed
+
+.PHONY: book slides
+
+$(BOOK_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[$(EXTRAS),book]"
+	touch $@
+
+book: $(BOOK_STAMP)
+	$(BIN)/python tools/build_book.py $(if $(EXERCISES),--exercises $(EXERCISES),)
+
+slides: $(STAMP)
+	$(BIN)/python tools/build_slides.py

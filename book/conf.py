@@ -48,7 +48,7 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_last_updated_fmt = None
-html_copy_source = False
+html_copy_source = True                         # the download button offers the .ipynb
 
 
 # mlmkit's docstrings are plain text with numpy-style sections, not reStructuredText: |x| (a norm or

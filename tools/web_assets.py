@@ -63,11 +63,17 @@ def copy_mathjax(dest: Path) -> Path:
     return dest / "tex-chtml-full.js"
 
 
-def copy_reveal(dest: Path) -> Path:
-    """Copy reveal.js's dist/ (core, CSS, themes and their fonts) and the speaker-notes plugin."""
+def copy_reveal(dest: Path, theme: str = "white") -> Path:
+    """Copy reveal.js's core, one theme with its local fonts, and the speaker-notes plugin.
+
+    Only ``theme`` is copied: several other reveal.js themes import web fonts from another host.
+    """
     src = reveal_dir()
-    shutil.copytree(src / "dist", dest / "dist", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("*.map", "*.esm.js"))
+    (dest / "dist" / "theme").mkdir(parents=True, exist_ok=True)
+    for name in ("reveal.js", "reveal.css", "reset.css"):
+        shutil.copy2(src / "dist" / name, dest / "dist" / name)
+    shutil.copy2(src / "dist" / "theme" / f"{theme}.css", dest / "dist" / "theme" / f"{theme}.css")
+    shutil.copytree(src / "dist" / "theme" / "fonts", dest / "dist" / "theme" / "fonts", dirs_exist_ok=True)
     shutil.copytree(src / "plugin" / "notes", dest / "plugin" / "notes", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.map", "*.esm.js"))
     return dest
