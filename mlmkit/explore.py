@@ -265,8 +265,9 @@ def power(*, effect, tau2, sigma2, cluster_size, n_clusters, alpha=0.05, simulat
         Starting between-cluster and residual variances (they set the ICC and the total variance).
     cluster_size, n_clusters : int
         Starting cluster size m and number of clusters J.
-    simulated : PowerCurve, optional
-        A simulated curve from :func:`mlmkit.power_curve`, drawn over the approximation for comparison.
+    simulated : PowerCurve or DataFrame, optional
+        Simulated power (a :func:`mlmkit.power_curve` result, or its ``table``: columns ``n_clusters``,
+        ``power``, ``se``), drawn over the approximation for comparison.
 
     Returns
     -------
@@ -279,7 +280,9 @@ def power(*, effect, tau2, sigma2, cluster_size, n_clusters, alpha=0.05, simulat
     if int(cluster_size) < 1 or int(n_clusters) < 3:
         raise ParameterError("cluster_size must be at least 1 and n_clusters at least 3 (the test has J - 2 df)")
     total = tau2 + sigma2
-    sim = None if simulated is None else simulated.table
+    sim = simulated.table if hasattr(simulated, "table") else simulated
+    if sim is not None and not {"n_clusters", "power", "se"} <= set(sim.columns):
+        raise DataError("simulated needs the columns n_clusters, power and se (as PowerCurve.table has)")
 
     def draw(fig, icc, cluster_size, n_clusters, effect):
         m, J = int(cluster_size), int(n_clusters)
