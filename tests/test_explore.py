@@ -124,8 +124,8 @@ def test_power_explorer_draws_simulated_points():
     sim = pd.DataFrame({"n_clusters": [10, 40], "power": [0.46, 0.93], "se": [0.05, 0.026]})
     ex = explore.power(effect=0.5, tau2=0.5, sigma2=1.0, cluster_size=10, n_clusters=20, simulated=sim)
     drawn = ex.figure.axes[0].containers[0].lines[0]             # the errorbar's data line
-    np.testing.assert_allclose(drawn.get_xdata(), [10, 40])
-    np.testing.assert_allclose(drawn.get_ydata(), [0.46, 0.93])
+    np.testing.assert_allclose(np.asarray(drawn.get_xdata(), float), [10, 40])
+    np.testing.assert_allclose(np.asarray(drawn.get_ydata(), float), [0.46, 0.93])
     with pytest.raises(DataError, match="columns n_clusters, power and se"):
         explore.power(effect=0.5, tau2=0.5, sigma2=1.0, cluster_size=10, n_clusters=20,
                       simulated=sim.drop(columns="se"))
