@@ -220,3 +220,66 @@ def test_deck_in_chromium(slides_dir):
     assert r["mjx"] > 0 and r["raw"] == [] and r["merror"] == 0
     assert r["imgs"] and all(i["w"] > 0 for i in r["imgs"])
     assert _broken_links(deck, r["links"], slides_dir) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# an explorer live in JupyterLab
+# --------------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_explorer_moves_in_jupyterlab(tmp_path):
+    """Run a shrinkage explorer in a real JupyterLab, move the sigma2 slider, read the new weights."""
+    exe = _chromium()
+    for mod in ("playwright", "jupyterlab", "ipywidgets", "jupyterlab_widgets"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} not installed: the JupyterLab check needs playwright, jupyterlab and ipywidgets")
+    import time
+    import urllib.request
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import mlmkit as mk\nmk.explore.shrinkage([0.0, 10.0, 4.0], [1, 9, 3], tau2=1.0, sigma2=1.0, mean=5.0)")]
+    nbformat.write(nb, tmp_path / "explore.ipynb")
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    lab = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+                            f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
+                            f"--ServerApp.root_dir={tmp_path}"], env=env, cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):                                    # at most 60 s for the server to answer
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/lab/tree/explore.ipynb")
+            page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=90_000)
+            page.wait_for_timeout(3000)                         # let the kernel start
+            page.click(".jp-Cell .cm-content")
+            page.keyboard.press("Shift+Enter")
+            page.wait_for_selector(".widget-slider .noUi-handle", timeout=90_000)
+            label = page.locator(".widget-html-content")
+            assert "smallest group (n = 1) 0.500, largest (n = 9) 0.900" in label.inner_text()
+            page.locator(".widget-slider .noUi-handle").nth(1).focus()     # sigma2, a log slider
+            for _ in range(10):                                  # 10 steps of 0.05 in log10: sigma2 = 10**0.5
+                page.keyboard.press("ArrowRight")
+            lam1, lam9 = 1 / (1 + 10 ** 0.5), 1 / (1 + 10 ** 0.5 / 9)
+            page.wait_for_function(
+                "t => document.querySelector('.widget-html-content').innerText.includes(t)",
+                arg=f"(n = 1) {lam1:.3f}, largest (n = 9) {lam9:.3f}", timeout=30_000)
+            browser.close()
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
