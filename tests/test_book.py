@@ -211,6 +211,17 @@ def test_lesson_page_in_chromium(site, lesson):
     assert _broken_links(page, r["links"], site) == []
 
 
+def test_exercise_pages_in_chromium(site):
+    pages = sorted((site / "exercises").glob("*.html"))
+    if not pages:
+        pytest.skip("no student exercise notebooks (tools/grade.py build writes them to exercises/dist/student)")
+    for page in pages:
+        r = _probe(page)
+        assert r["raw"] == [] and r["untypeset"] == 0 and r["merror"] == 0, page.name
+        assert all(i["w"] > 0 for i in r["imgs"]), page.name
+        assert _broken_links(page, r["links"], site) == [], page.name
+
+
 def test_deck_in_chromium(slides_dir):
     deck = slides_dir / "04_rats.slides.html"
     if not deck.is_file():
