@@ -86,3 +86,22 @@ portability: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV) .venv-latest
+
+# ---- the course as a website and as workshop slides ----------------------------------------------
+#   make book       website from the stored, executed notebooks -> _build/html/ (Sphinx + myst-nb; the
+#                   "book" extra); EXERCISES=dir picks the student notebooks (default exercises/student)
+#   make slides     reveal.js decks, one per lesson -> _build/slides/ (nbconvert)
+#   make test-book  build both and check them in headless Chromium (tests/test_book.py; CI runs it)
+# Both fetch MathJax 3 / reveal.js once with npm into _build/.assets/; the results work offline.
+.PHONY: book slides test-book
+
+book:
+	$(MAKE) install EXTRAS=$(EXTRAS),book
+	$(BIN)/python tools/build_book.py $(if $(EXERCISES),--exercises $(EXERCISES),)
+
+slides: $(STAMP)
+	$(BIN)/python tools/build_slides.py
+
+test-book:
+	$(MAKE) install EXTRAS=$(EXTRAS),book,grading
+	$(BIN)/python -m pytest -p no:cacheprovider tests/test_book.py tests/test_explore.py

@@ -19,3 +19,4 @@ from .anova import anova
 from .bootstrap import bootstrap
 from .power import power, power_curve
 from . import plots
+from . import explore

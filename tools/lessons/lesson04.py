@@ -160,6 +160,18 @@ CELLS = [
     table.iloc[[0, 41, 70]].round(3)
     """),
     md(r"""
+    **Explore (JupyterLab).** The simplest version of partial pooling is a normal model: group $j$ keeps
+    the fraction $\lambda_j = \tau^2/(\tau^2 + \sigma^2/n_j)$ of its distance from the population value
+    (lesson 5 derives it). Below it is applied to the batches on the probability scale, a normal
+    approximation: $\sigma^2 = \bar\theta(1-\bar\theta)$ per rat and $\tau^2 = \sigma^4 \hat\tau^2_{\text{logit}}$.
+    Move the sliders: a larger $\tau^2$ or more rats per batch means less shrinkage.
+    """),
+    code(r"""
+    v = expit(b) * (1 - expit(b))          # binomial variance of one rat at the typical rate
+    mk.explore.shrinkage(flat, rats.set_index("batch")["n"], tau2=v**2 * m_ml.varcorr["vcov"].iloc[0],
+                         sigma2=v, mean=expit(b), ylabel="probability of a tumour")
+    """),
+    md(r"""
     ## Frequent question: z or t, and where do the p-values come from?
 
     The fixed-effects table of a GLMM has `z value` and `Pr(>|z|)`, that of an LMM `t value` and no p-value.

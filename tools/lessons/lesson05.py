@@ -136,6 +136,15 @@ CELLS = [
     print("m.coef equals the formula:", np.allclose(by_formula, m.coef["country"]["(Intercept)"], rtol=1e-12))
     lam.groupby(n_j).first().rename("weight on own average").rename_axis("n_j").round(3)
     """),
+    md(r"""
+    **Explore (JupyterLab).** The same formula with sliders: change $\tau^2$, $\sigma^2$ or multiply every
+    $n_j$ and watch how far each country's estimate moves towards $\hat\phi$ (a static page shows the
+    fitted values). Try $\tau^2$ below $\sigma^2$ to see the strong shrinkage of lesson 4.
+    """),
+    code(r"""
+    mk.explore.shrinkage(flat, per_country, tau2=tau**2, sigma2=sigma**2, mean=phi,
+                         ylabel="litres per adult per year")
+    """),
     code(r"""
     fig, ax = plt.subplots(figsize=(4.5, 5))
     plots.shrinkage(flat, m.coef["country"]["(Intercept)"], sizes=per_country, population=phi,

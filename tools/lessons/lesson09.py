@@ -138,6 +138,18 @@ CELLS = [
     plt.show()
     """),
     md(r"""
+    **Explore (JupyterLab).** A closed-form approximation of the same question, fast enough for a slider:
+    for a standardised school-level predictor in a balanced design, the slope's variance is
+    $(\tau^2 + \sigma^2/m)/J$, i.e. the total variance times the **design effect**
+    $1 + (m-1)\,\text{ICC}$ divided by the number of pupils $mJ$; power follows from a $t$ test with
+    $J - 2$ degrees of freedom. The grey squares are the simulated points of the table above. Move the
+    ICC, the school size $m$, the number of schools $J$ and the effect.
+    """),
+    code(r"""
+    mk.explore.power(effect=design["fixed"]["z1"], tau2=design["re_cov"], sigma2=design["sigma2"],
+                     cluster_size=design["cluster_size"], n_clusters=20, simulated=table)
+    """),
+    md(r"""
     The bars are 95% intervals of the simulation itself: with 100 simulations per point they are wide, so
     read the curve as a rough guide and refine the region you care about with more simulations.
 
