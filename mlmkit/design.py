@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, FormulaError
+from .safe_eval import EVAL_FUNCTIONS, check_expression, safe_evaluate
 from .formula import (
     ParsedFormula,
     RandomTerm,
@@ -47,14 +48,9 @@ def r_name(name: str) -> str:
 
 
 def _context():
-    import numpy
-
-    def scale(x):
-        x = np.asarray(x, float)
-        return (x - x.mean()) / x.std(ddof=1)
-
-    return {"np": numpy, "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "log10": np.log10,
-            "log2": np.log2, "log1p": np.log1p, "scale": scale}
+    """The functions formulaic may call besides its own (``log``, ``np.log``, R's ``scale``)."""
+    return {"np": np, "numpy": np, **{k: EVAL_FUNCTIONS[k] for k in
+                                      ("log", "exp", "sqrt", "abs", "log10", "log2", "log1p", "scale")}}
 
 
 def _as_array(col: pd.Series):
@@ -102,22 +98,6 @@ class Columns(Mapping):
         return self._frame
 
 
-class _Env(Mapping):
-    """Names an expression may use: mlmkit's functions, then the data's columns (looked up lazily)."""
-
-    def __init__(self, cols: Columns):
-        self.cols, self.ctx = cols, _context()
-
-    def __getitem__(self, name):
-        return self.ctx[name] if name in self.ctx else self.cols[name]
-
-    def __iter__(self):
-        return iter({**dict.fromkeys(self.ctx), **dict.fromkeys(c for c in self.cols if isinstance(c, str))})
-
-    def __len__(self) -> int:
-        return len(list(iter(self)))
-
-
 def evaluate(expr: str, data, formula: str | None = None):
     """Evaluate a response or offset expression (``m``, ``n - m``, ``np.log(size)``) on the data.
 
@@ -129,10 +109,7 @@ def evaluate(expr: str, data, formula: str | None = None):
         return cols[expr]
     if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in cols:
         return cols[expr[1:-1]]
-    try:
-        return eval(compile(expr.replace("^", "**"), "<formula>", "eval"), {"__builtins__": {}}, _Env(cols))
-    except Exception as exc:  # noqa: BLE001 - re-raised as a formula error quoting the expression
-        raise FormulaError(f"cannot evaluate '{expr}' ({type(exc).__name__}: {exc})", formula, expr) from None
+    return safe_evaluate(expr, cols, formula)
 
 
 def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +316,8 @@ def _fixed_matrix(rhs: str, data, formula: str, spec=None):
         for j, name in enumerate(names, start=int(intercept)):
             X[:, j] = data[name]
         return X, tuple((["(Intercept)"] if intercept else []) + names), None
+    if spec is None:
+        check_expression(rhs, formula)        # nothing but whitelisted syntax reaches formulaic's eval
     data = data.frame
     from formulaic import model_matrix
     try:
