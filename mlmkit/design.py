@@ -25,6 +25,14 @@ import pandas as pd
 
 from .errors import DataError, FormulaError
 from .safe_eval import EVAL_FUNCTIONS, check_expression, safe_evaluate
+from .validate import (
+    as_frame,
+    check_column_types,
+    check_fixed_size,
+    check_frame_columns,
+    check_numeric_response,
+    min_fixed_terms,
+)
 from .formula import (
     ParsedFormula,
     RandomTerm,
@@ -413,14 +421,15 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     FormulaError, DataError
         e.g. ``DataError: unknown column 'Day' in formula 'Reaction ~ Day + (1 | Subject)'. Did you mean 'Days'?``
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_frame(data)
     parsed = parse_formula(formula)
     if len(data) == 0:
         raise DataError("the data frame is empty: there is nothing to fit")
+    check_frame_columns(data)
     used = _check_columns(parsed, data) + [c for c in extra_columns if c not in parsed.formula]
     # One pass over plain arrays: pandas' frame-wide isna()/any() costs more than the fit of a small model.
     arrays = {c: _as_array(data[c]) for c in used}
+    check_column_types(arrays, _grouping_only(parsed))
     missing = None
     for c, a in arrays.items():
         kind = a.dtype.kind if isinstance(a.dtype, np.dtype) else None
@@ -461,11 +470,15 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
             raise DataError(f"the response '{resp}' must be numeric for a linear mixed model (it is "
                             f"{dt}); for a binary or count response use mlmkit.glmer")
 
+    if numeric_response and len(response) == 1:
+        check_numeric_response(next(iter(response.values())), resp, formula)
+    check_fixed_size(min_fixed_terms(parsed.fixed), nrows, formula, lower_bound=True)
     X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
+    check_fixed_size(X.shape[1], nrows, formula)
     _check_rank(X, names, formula)
     offset = None
     if parsed.offsets:
-        offset = np.sum([np.asarray(evaluate(o, frame, formula), float) for o in parsed.offsets], axis=0)
+        offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
 
     raw = []
     for term in parsed.random:
@@ -493,6 +506,22 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         terms.append(t)
     return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
                   offset=offset, terms=tuple(terms), n_dropped=n_dropped, fixed_spec=spec)
+
+
+def _grouping_only(parsed: ParsedFormula) -> set:
+    """Columns used only to define grouping factors (a date may group, but not be a predictor)."""
+    groups = {v.strip("`") for t in parsed.random for v in t.group_vars}
+    rest = " + ".join([parsed.fixed, *parsed.offsets, *(t.expr for t in parsed.random)])
+    return groups - formula_names(f"{parsed.response} ~ {rest}")
+
+
+def _numeric(values, what: str) -> np.ndarray:
+    """Values as floats, or a DataError naming ``what`` (an offset of text, say)."""
+    dt = getattr(values, "dtype", None)
+    if dt is not None and not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
+        raise DataError(f"{what} must be numeric, but it holds {dt} values; convert it to numbers first, "
+                        "e.g. pd.to_numeric(df[column])")
+    return np.asarray(values, float)
 
 
 def _as_values(v, n: int):
