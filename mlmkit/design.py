@@ -15,6 +15,7 @@ DataFrame is never modified.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -508,11 +509,12 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
                   offset=offset, terms=tuple(terms), n_dropped=n_dropped, fixed_spec=spec)
 
 
-def _grouping_only(parsed: ParsedFormula) -> set:
+@functools.lru_cache(maxsize=256)
+def _grouping_only(parsed: ParsedFormula) -> frozenset:
     """Columns used only to define grouping factors (a date may group, but not be a predictor)."""
     groups = {v.strip("`") for t in parsed.random for v in t.group_vars}
     rest = " + ".join([parsed.fixed, *parsed.offsets, *(t.expr for t in parsed.random)])
-    return groups - formula_names(f"{parsed.response} ~ {rest}")
+    return frozenset(groups - formula_names(f"{parsed.response} ~ {rest}"))
 
 
 def _numeric(values, what: str) -> np.ndarray:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,7 @@ def _many(cap: int) -> set:
     return {frozenset({i}) for i in range(cap + 1)}
 
 
+@functools.lru_cache(maxsize=256)
 def min_fixed_terms(rhs: str) -> int:
     """Number of non-intercept terms of a fixed-effects right-hand side (a lower bound on its columns)."""
     code, _ = protect_backticks(rhs.replace("%in%", "/").replace(":", "@"))
@@ -134,13 +136,13 @@ def check_numeric_response(y: np.ndarray, name: str, formula: str) -> None:
         raise DataError(f"the response '{name}' is complex ({y.dtype}); a mixed model needs real numbers")
     y = np.asarray(y, float)
     with np.errstate(over="ignore", invalid="ignore"):
+        squares = float(np.dot(y, y))         # finite only if every value is finite and none overflows
+    if not np.isfinite(squares) or squares > 1e300:
         if not np.isfinite(y).all():
             raise DataError(f"the response '{name}' has infinite or undefined values (after evaluating "
                             f"'{name}'); remove or recode them")
-        big = np.abs(y).max() if y.size else 0.0
-        if not np.isfinite(np.dot(y, y)) or big > 1e150:
-            raise DataError(f"the response '{name}' has values as large as {big:.3g}, which overflow double "
-                            "precision in the fit: rescale it (e.g. divide by a power of ten)")
+        raise DataError(f"the response '{name}' has values as large as {np.abs(y).max():.3g}, which overflow "
+                        "double precision in the fit: rescale it (e.g. divide by a power of ten)")
     if y.size and y.min() == y.max():
         raise DataError(f"Response is constant: every value of '{name}' is {y[0]:g}, so there is no variation "
                         f"for '{formula}' to explain")
