@@ -110,7 +110,7 @@ def _many(cap: int) -> set:
 @functools.lru_cache(maxsize=256)
 def min_fixed_terms(rhs: str) -> int:
     """Number of non-intercept terms of a fixed-effects right-hand side (a lower bound on its columns)."""
-    code, _ = protect_backticks(rhs.replace("%in%", "/").replace(":", "@"))
+    code, _ = protect_backticks(rhs.replace("%in%", "/").replace(":", "@").replace("^", "**"))
     try:
         tree = ast.parse(code, mode="eval")
     except SyntaxError:
