@@ -462,7 +462,7 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         if len(parts) != 2:
             raise FormulaError("cbind() in the response takes two arguments: successes and failures",
                                formula, resp)
-        response = {p.strip(): np.asarray(evaluate(p, frame, formula), float) for p in parts}
+        response = {p.strip(): _numeric(evaluate(p, frame, formula), f"'{p.strip()}' in cbind()") for p in parts}
     else:
         response = {resp: _as_values(evaluate(resp, frame, formula), nrows)}
     if numeric_response:

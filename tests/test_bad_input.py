@@ -14,7 +14,7 @@ import pytest
 import mlmkit
 from mlmkit import glmer, lmer
 from mlmkit.design import evaluate, lformula
-from mlmkit.errors import DataError, FormulaError, MlmkitError, ParameterError
+from mlmkit.errors import DataError, FormulaError, MlmkitError, ParameterError, SingularFitWarning
 
 from reference_fits import ROOT
 
@@ -191,6 +191,7 @@ def test_text_offset_column(offset):
     ("binomial", "cbind(z, size) ~ period + (1|herd)", "every trial .* is a failure"),
     ("binomial", "z ~ period + (1|herd)", "every trial .* is a failure"),
     ("binomial", "cbind(size, z) ~ period + (1|herd)", "every trial .* is a success"),
+    ("binomial", "cbind(herd, size) ~ period + (1|herd)", "'herd' in cbind\\(\\) must be numeric"),
 ])
 def test_glmer_constant_response(family, formula, phrase):
     with pytest.raises(DataError, match=phrase):
@@ -290,7 +291,9 @@ def test_unusual_valid_inputs(label, formula, make, base_fixef):
 
 def test_long_formula():
     d = _wide(400, 150)
-    m = lmer("y ~ " + " + ".join(f"v{i}" for i in range(150)) + " + (1 | g)", d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)      # pure-noise data: a zero variance is fine
+        m = lmer("y ~ " + " + ".join(f"v{i}" for i in range(150)) + " + (1 | g)", d)
     assert len(m.fixef) == 151
     X = np.column_stack([np.ones(400), d[[f"v{i}" for i in range(150)]].to_numpy()])
     np.testing.assert_allclose(lformula("y ~ " + " + ".join(f"v{i}" for i in range(150)) + " + (1 | g)", d).X, X)
