@@ -59,8 +59,7 @@ def check_column_types(arrays: dict, grouping_only: set) -> None:
     """Date/time and complex columns cannot enter the model's numbers (grouping by a date is fine)."""
     for name, a in arrays.items():
         dt = a.dtype
-        kind = dt.kind if isinstance(dt, np.dtype) else ("M" if pd.api.types.is_datetime64_any_dtype(dt) else
-                                                         "m" if pd.api.types.is_timedelta64_dtype(dt) else None)
+        kind = getattr(dt, "kind", None)          # pandas' extension dtypes have one too (tz-aware: "M")
         if kind == "c":
             raise DataError(f"column '{name}' holds complex numbers ({dt}); a mixed model needs real numbers: "
                             f"use its real part, np.real(df['{name}']), or its modulus")

@@ -299,3 +299,17 @@ def test_long_formula():
     assert len(m.fixef) == 151
     X = np.column_stack([np.ones(400), d[[f"v{i}" for i in range(150)]].to_numpy()])
     np.testing.assert_allclose(lformula("y ~ " + " + ".join(f"v{i}" for i in range(150)) + " + (1 | g)", d).X, X)
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("log(Reaction)", lambda d: np.log(d.Reaction)),
+    ("np.sqrt(Reaction) - 2 * Days", lambda d: np.sqrt(d.Reaction) - 2 * d.Days),
+    ("I(Days^2) + -Days", lambda d: d.Days ** 2 - d.Days),
+    ("numpy.log1p(Days) / 3", lambda d: np.log1p(d.Days) / 3),
+    ("Days > 4", lambda d: d.Days > 4),
+    ('Q("Days") % 3', lambda d: d.Days % 3),
+    ("`Reaction`", lambda d: d.Reaction),
+    ("scale(Days)", lambda d: (d.Days - d.Days.mean()) / d.Days.std()),
+])
+def test_evaluate_allowed_expressions(expr, expected):
+    np.testing.assert_allclose(np.asarray(evaluate(expr, SS), float), np.asarray(expected(SS), float), rtol=1e-12)
