@@ -169,6 +169,7 @@ DATA_CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize("formula, data, phrase", DATA_CASES)
 def test_data_errors(formula, data, phrase):
     with pytest.raises(DataError, match=phrase):
