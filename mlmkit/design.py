@@ -15,6 +15,7 @@ DataFrame is never modified.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, FormulaError
+from .safe_eval import EVAL_FUNCTIONS, check_expression, safe_evaluate
+from .validate import (
+    as_frame,
+    check_column_types,
+    check_fixed_size,
+    check_frame_columns,
+    check_numeric_response,
+    min_fixed_terms,
+)
 from .formula import (
     ParsedFormula,
     RandomTerm,
@@ -47,14 +57,9 @@ def r_name(name: str) -> str:
 
 
 def _context():
-    import numpy
-
-    def scale(x):
-        x = np.asarray(x, float)
-        return (x - x.mean()) / x.std(ddof=1)
-
-    return {"np": numpy, "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "log10": np.log10,
-            "log2": np.log2, "log1p": np.log1p, "scale": scale}
+    """The functions formulaic may call besides its own (``log``, ``np.log``, R's ``scale``)."""
+    return {"np": np, "numpy": np, **{k: EVAL_FUNCTIONS[k] for k in
+                                      ("log", "exp", "sqrt", "abs", "log10", "log2", "log1p", "scale")}}
 
 
 def _as_array(col: pd.Series):
@@ -102,22 +107,6 @@ class Columns(Mapping):
         return self._frame
 
 
-class _Env(Mapping):
-    """Names an expression may use: mlmkit's functions, then the data's columns (looked up lazily)."""
-
-    def __init__(self, cols: Columns):
-        self.cols, self.ctx = cols, _context()
-
-    def __getitem__(self, name):
-        return self.ctx[name] if name in self.ctx else self.cols[name]
-
-    def __iter__(self):
-        return iter({**dict.fromkeys(self.ctx), **dict.fromkeys(c for c in self.cols if isinstance(c, str))})
-
-    def __len__(self) -> int:
-        return len(list(iter(self)))
-
-
 def evaluate(expr: str, data, formula: str | None = None):
     """Evaluate a response or offset expression (``m``, ``n - m``, ``np.log(size)``) on the data.
 
@@ -129,10 +118,7 @@ def evaluate(expr: str, data, formula: str | None = None):
         return cols[expr]
     if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in cols:
         return cols[expr[1:-1]]
-    try:
-        return eval(compile(expr.replace("^", "**"), "<formula>", "eval"), {"__builtins__": {}}, _Env(cols))
-    except Exception as exc:  # noqa: BLE001 - re-raised as a formula error quoting the expression
-        raise FormulaError(f"cannot evaluate '{expr}' ({type(exc).__name__}: {exc})", formula, expr) from None
+    return safe_evaluate(expr, cols, formula)
 
 
 def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +325,8 @@ def _fixed_matrix(rhs: str, data, formula: str, spec=None):
         for j, name in enumerate(names, start=int(intercept)):
             X[:, j] = data[name]
         return X, tuple((["(Intercept)"] if intercept else []) + names), None
+    if spec is None:
+        check_expression(rhs, formula)        # nothing but whitelisted syntax reaches formulaic's eval
     data = data.frame
     from formulaic import model_matrix
     try:
@@ -434,14 +422,15 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     FormulaError, DataError
         e.g. ``DataError: unknown column 'Day' in formula 'Reaction ~ Day + (1 | Subject)'. Did you mean 'Days'?``
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_frame(data)
     parsed = parse_formula(formula)
     if len(data) == 0:
         raise DataError("the data frame is empty: there is nothing to fit")
+    check_frame_columns(data)
     used = _check_columns(parsed, data) + [c for c in extra_columns if c not in parsed.formula]
     # One pass over plain arrays: pandas' frame-wide isna()/any() costs more than the fit of a small model.
     arrays = {c: _as_array(data[c]) for c in used}
+    check_column_types(arrays, _grouping_only(parsed))
     missing = None
     for c, a in arrays.items():
         kind = a.dtype.kind if isinstance(a.dtype, np.dtype) else None
@@ -473,7 +462,7 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         if len(parts) != 2:
             raise FormulaError("cbind() in the response takes two arguments: successes and failures",
                                formula, resp)
-        response = {p.strip(): np.asarray(evaluate(p, frame, formula), float) for p in parts}
+        response = {p.strip(): _numeric(evaluate(p, frame, formula), f"'{p.strip()}' in cbind()") for p in parts}
     else:
         response = {resp: _as_values(evaluate(resp, frame, formula), nrows)}
     if numeric_response:
@@ -482,11 +471,15 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
             raise DataError(f"the response '{resp}' must be numeric for a linear mixed model (it is "
                             f"{dt}); for a binary or count response use mlmkit.glmer")
 
+    if numeric_response and len(response) == 1:
+        check_numeric_response(next(iter(response.values())), resp, formula)
+    check_fixed_size(min_fixed_terms(parsed.fixed), nrows, formula, lower_bound=True)
     X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
+    check_fixed_size(X.shape[1], nrows, formula)
     _check_rank(X, names, formula)
     offset = None
     if parsed.offsets:
-        offset = np.sum([np.asarray(evaluate(o, frame, formula), float) for o in parsed.offsets], axis=0)
+        offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
 
     raw = []
     for term in parsed.random:
@@ -514,6 +507,23 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         terms.append(t)
     return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
                   offset=offset, terms=tuple(terms), n_dropped=n_dropped, fixed_spec=spec)
+
+
+@functools.lru_cache(maxsize=256)
+def _grouping_only(parsed: ParsedFormula) -> frozenset:
+    """Columns used only to define grouping factors (a date may group, but not be a predictor)."""
+    groups = {v.strip("`") for t in parsed.random for v in t.group_vars}
+    rest = " + ".join([parsed.fixed, *parsed.offsets, *(t.expr for t in parsed.random)])
+    return frozenset(groups - formula_names(f"{parsed.response} ~ {rest}"))
+
+
+def _numeric(values, what: str) -> np.ndarray:
+    """Values as floats, or a DataError naming ``what`` (an offset of text, say)."""
+    dt = getattr(values, "dtype", None)
+    if dt is not None and not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
+        raise DataError(f"{what} must be numeric, but it holds {dt} values; convert it to numbers first, "
+                        "e.g. pd.to_numeric(df[column])")
+    return np.asarray(values, float)
 
 
 def _as_values(v, n: int):

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import FormulaError
+from .safe_eval import check_tree, protect_backticks
 
 __all__ = ["RandomTerm", "ParsedFormula", "parse_formula", "split_terms", "formula_names"]
 
@@ -156,6 +157,28 @@ def _random_terms(inner: str, source: str, formula: str) -> list[RandomTerm]:
     return [RandomTerm(e, g, source) for g in groups for e in exprs]
 
 
+def _check_parentheses(text: str, formula: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            raise FormulaError("unbalanced parentheses: a ')' closes a parenthesis that was never opened",
+                               formula, text[i:i + 5].split()[0] if text[i:].strip() else ")")
+    if depth:
+        raise FormulaError("unbalanced parentheses: a '(' is never closed", formula)
+
+
+def _bar_error(term: str, formula: str) -> FormulaError:
+    """A '|' outside a parenthesised random term; suggest '(term)' only when that is a valid term."""
+    if term[0] in "+-*/:^":
+        return FormulaError(f"two operators in a row before '{term[1:].strip()}': remove the extra '{term[0]}'",
+                            formula, term)
+    if "(" not in term and term.count("|") == 1 and all(p.strip() for p in term.split("|")):
+        return FormulaError(f"a random-effects term must be in parentheses: write '({term})'", formula, term)
+    return FormulaError(f"cannot read the random-effects term '{term}': write it as '(expression | group)', "
+                        "e.g. '(1 | g)'", formula, term)
+
+
 def parse_formula(formula: str, *, require_random: bool = True) -> ParsedFormula:
     """Split an lme4 formula into response, fixed part, offsets and expanded random terms."""
     if not isinstance(formula, str):
@@ -172,8 +195,7 @@ def _parse(formula: str, require_random: bool) -> ParsedFormula:
     lhs, rhs = (s.strip() for s in text.split("~"))
     if not lhs:
         raise FormulaError("the formula has no response on the left of '~'", formula)
-    if text.count("(") != text.count(")"):
-        raise FormulaError("unbalanced parentheses", formula)
+    _check_parentheses(text, formula)
     random, offsets, fixed_parts = [], [], []
     for sign, term in split_terms(rhs):
         if term.startswith("(") and _matching_paren(term, 0) == len(term) - 1 and _has_top_level_bar(term[1:-1]) >= 0:
@@ -181,7 +203,7 @@ def _parse(formula: str, require_random: bool) -> ParsedFormula:
                 raise FormulaError("a random-effects term cannot be subtracted", formula, term)
             random.extend(_random_terms(term[1:-1], term, formula))
         elif "|" in term:
-            raise FormulaError(f"a random-effects term must be in parentheses: write '({term})'", formula, term)
+            raise _bar_error(term, formula)
         elif term.startswith("offset(") and term.endswith(")"):
             offsets.append(term[len("offset("):-1].strip())
         else:
@@ -198,29 +220,32 @@ def _parse(formula: str, require_random: bool) -> ParsedFormula:
                          offsets=tuple(offsets))
 
 
-_KNOWN_FUNCTIONS = {"np", "I", "C", "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "scale", "center",
-                    "cbind", "offset", "poly", "bs", "Q", "T", "factor", "as_factor", "pow", "True", "False", "None",
-                    "numpy", "sin", "cos", "tan", "round", "floor", "ceil", "int", "float", "str", "min", "max"}
-
-
 @functools.lru_cache(maxsize=256)
 def formula_names(formula: str) -> frozenset[str]:
-    """All identifiers a formula mentions that are not known function names (candidate column names).
+    """All names a formula uses as data (candidate column names), after checking its syntax.
 
     R's formula operators (``+ - * / : | ^``) are Python operators too, so the formula parses as a
-    Python expression once ``||`` and ``~`` are neutralised; column names in backticks are honoured.
+    Python expression once ``||`` and ``~`` are neutralised; the tree is checked against the whitelist
+    of :mod:`mlmkit.safe_eval` (no attribute access, subscripts, unknown calls).  Column names in
+    backticks and ``Q("name")`` are honoured; a name used as a plain value is a column even when a
+    function has the same name (``log``).
     """
     # ':' (interaction) is not a Python operator; '*' has the same operands.
     text = formula.replace("||", "|").replace("~", "+", 1).replace("%in%", "/").replace(":", "*")
-    backticked = set(re.findall(r"`([^`]+)`", text))
-    text = re.sub(r"`[^`]+`", "_bt_", text)
+    text, ticks = protect_backticks(text)
     text = re.sub(r"^\s*\+", "", text)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         frag = formula[max(0, (exc.offset or 1) - 3):(exc.offset or 1) + 3]
         raise FormulaError(f"cannot read the formula ({exc.msg})", formula, frag.strip() or None) from None
-    names = {node.id for node in ast.walk(tree)
-             if isinstance(node, ast.Name) and node.id not in _KNOWN_FUNCTIONS and node.id != "_bt_"}
-    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-    return frozenset((names - called) | backticked)
+    check_tree(tree, text, formula)
+    funcs = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    funcs |= {id(n.func.value) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in funcs and node.id not in ("True", "False", "None"):
+            names.add(ticks.get(node.id, node.id))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q":
+            names.update(a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+    return frozenset(names)

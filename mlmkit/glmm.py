@@ -32,6 +32,7 @@ from .design import Design, lformula
 from .errors import ConvergenceWarning, DataError, ParameterError
 from .families import Family, get_family
 from .linalg import blas_threads
+from .validate import as_frame
 from .pirls import GlmerDevFun, GlmResponse, PirlsState, glm_response
 from .frozen import frozen_cached
 from .results import MixedModelResult, warn_about_fit
@@ -53,6 +54,10 @@ def _column_or_array(value, data: pd.DataFrame, what: str):
     if isinstance(value, str):
         if value not in data.columns:
             raise DataError(f"{what} column '{value}' is not in the data")
+        dt = data[value].dtype
+        if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
+            raise DataError(f"{what} column '{value}' must be numeric, but it holds {dt} values; convert it "
+                            f"first, e.g. pd.to_numeric(df['{value}'])")
         return value, None
     arr = np.asarray(value, dtype=float).ravel() if not isinstance(value, pd.Series) else value.to_numpy(float)
     if arr.shape != (len(data),):
@@ -69,8 +74,7 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
         e.g. ``DataError: weights has length 10 but the data have 71 rows``.
     """
     fam = get_family(family)
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_frame(data)
     extra, frame = [], data
     wcol = ocol = None
     if weights is not None:

@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.optimize
 
 from .design import Design, lformula
+from .errors import ParameterError
 from .linalg import PLSFactor, PLSSystem, blas_threads
 from .optimize import bobyqa, check_conv, fd_hessian, free_parameters
 from .frozen import frozen_cached
@@ -212,6 +213,9 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, *, start=None, opt
 
     The equivalent R call is ``lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy)``.
     """
+    if not isinstance(REML, (bool, np.bool_)):
+        raise ParameterError(f"REML must be True or False, not {REML!r} ({type(REML).__name__}): a string such "
+                             "as 'FALSE' or 'no' would count as true")
     design = lformula(formula, data)
     if warn:
         check_scale_x(design.X, design.fixef_names)

@@ -126,7 +126,23 @@ def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np
     """
     w = np.asarray(weights, float)
     y, pw, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(design, w)
+    _check_not_degenerate(y, pw, family.name, design.parsed.response)
     return GlmResponse(family, y, pw, trials, np.asarray(offset, float))
+
+
+def _check_not_degenerate(y, pw, family: str, name: str) -> None:
+    """lme4's "Response is constant": all counts 0, or every binomial trial a failure (or a success)."""
+    used = pw > 0
+    if not used.any():
+        return
+    yy = y[used]
+    if family == "poisson" and (yy == 0).all():
+        raise DataError(f"Response is constant: every count in '{name}' is 0, so the Poisson model has no finite "
+                        "estimate (log of a zero rate)")
+    if family == "binomial" and ((yy == 0).all() or (yy == 1).all()):
+        what = "failure" if (yy == 0).all() else "success"
+        raise DataError(f"Response is constant: every trial in '{name}' is a {what}, so the binomial model has "
+                        "no finite estimate")
 
 
 def _binomial_y(design: Design, w: np.ndarray):
@@ -140,6 +156,10 @@ def _binomial_y(design: Design, w: np.ndarray):
             raise DataError(f"negative number of {bad} in '{name}' (row {int(np.flatnonzero((s < 0) | (f < 0))[0])}): "
                             "cbind() takes counts of successes and failures, e.g. cbind(m, n - m) with m <= n")
         n = s + f
+        if np.any(np.abs(s - np.round(s)) > 1e-3) or np.any(np.abs(f - np.round(f)) > 1e-3):
+            # R's binomial()$initialize, word for word, for a two-column response
+            warnings.warn(f"non-integer counts in a binomial glm! ('{name}': cbind() takes whole numbers of "
+                          "successes and failures)", UserWarning, stacklevel=5)
         y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
         return y, w * n, n
     col = resp.iloc[:, 0]
@@ -160,8 +180,8 @@ def _binomial_y(design: Design, w: np.ndarray):
                             f"{y.min():g} to {y.max():g}: for counts use cbind(successes, failures) ~ ...")
     k = w * y
     if np.any(np.abs(k - np.round(k)) > 1e-3):
-        warnings.warn(f"non-integer number of successes in the binomial response '{name}': proportions need "
-                      "weights = number of trials", UserWarning, stacklevel=5)
+        warnings.warn(f"non-integer #successes in a binomial glm! ('{name}': proportions need "
+                      "weights = number of trials)", UserWarning, stacklevel=5)
     return y, w.copy(), np.ones_like(y)
 
 
