@@ -33,7 +33,7 @@ def test_every_dependency_of_every_extra_is_pinned_in_the_lock():
     for reqs in project["optional-dependencies"].values():
         wanted += reqs
     locked = _locked()
-    missing = sorted({_name(r) for r in wanted} - set(locked))
+    missing = sorted({_name(r) for r in wanted} - set(locked) - {project["name"]})   # mlmkit[cluster] in dev
     assert not missing, f"not in requirements/lock.txt (run `make lock`): {missing}"
 
 
