@@ -58,3 +58,27 @@ def test_stored_notebook_is_executed_and_clean(path):
             if out["output_type"] == "error":
                 assert "raises-exception" in cell.get("metadata", {}).get("tags", []), \
                     f"{path.name} cell {i} stores an error ({out.get('ename')})"
+
+
+def _lesson_sources():
+    import importlib
+    import sys
+    sys.path.insert(0, str(ROOT))
+    try:
+        for src in sorted((ROOT / "tools" / "lessons").glob("lesson[0-9][0-9].py")):
+            yield pytest.param(src.stem, importlib.import_module(f"tools.lessons.{src.stem}"), id=src.stem)
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+@pytest.mark.parametrize("stem,module", list(_lesson_sources()))
+def test_stored_notebook_matches_its_source(stem, module):
+    """A stored lesson is regenerated after every edit of tools/lessons/ (build_notebooks + run_notebooks)."""
+    path = ROOT / "notebooks" / f"{stem[-2:]}_{module.SLUG}.ipynb"
+    assert path.exists(), f"{path.name} is missing: run tools/build_notebooks.py {int(stem[-2:])}"
+    stored = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+    wanted = [source for _, source, _ in module.CELLS]
+    stale = [i for i, (a, b) in enumerate(zip(stored, wanted)) if a != b]
+    assert len(stored) == len(wanted) and not stale, (
+        f"{path.name} is stale (cells {stale[:5]}, {len(stored)} stored vs {len(wanted)} in {stem}.py): "
+        f"run tools/build_notebooks.py {int(stem[-2:])} and tools/run_notebooks.py {int(stem[-2:])}")
