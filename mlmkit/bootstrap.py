@@ -36,6 +36,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from .errors import MlmkitError, MlmkitWarning, ParameterError
+from .montecarlo import check_n_jobs, chunked, run_chunks, seed_sequence, worker_chunk_size
 
 __all__ = ["simulate", "bootstrap", "BootstrapResult", "default_statistic", "refit", "seed_sequence"]
 
@@ -47,15 +48,6 @@ class BootstrapWarning(MlmkitWarning):
 # --------------------------------------------------------------------------------------------------
 # simulation
 # --------------------------------------------------------------------------------------------------
-def seed_sequence(seed) -> np.random.SeedSequence:
-    """A SeedSequence from None, an int, a SeedSequence or a numpy Generator."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(int(seed.integers(0, 2 ** 63)))
-    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
-        return np.random.SeedSequence(None if seed is None else int(seed))
-    raise ParameterError(f"seed must be None, a non-negative integer, a SeedSequence or a numpy Generator, not {seed!r}")
 
 
 def _new_random_effects(m, rng: np.random.Generator, scale: float) -> np.ndarray:
@@ -198,32 +190,18 @@ def bootstrap(m, statistic=None, nsim: int = 500, seed=None, n_jobs: int = 1, pr
     A refit that fails leaves a row of NaN and is counted in ``n_failed`` (with a warning), as lme4's
     ``bootMer`` does.
     """
-    from tqdm.auto import tqdm
     statistic = default_statistic if statistic is None else statistic
     if not callable(statistic):
         raise ParameterError("statistic must be a function of a fitted model, e.g. lambda fit: fit.fixef['X']")
     nsim = _count(nsim, "nsim")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ParameterError(f"n_jobs must be a non-zero integer (1 = no parallelism, -1 = all cores), got {n_jobs!r}")
-    ss = seed_sequence(seed)
-    children = ss.spawn(nsim)
+    n_jobs = check_n_jobs(n_jobs)
+    root = seed_sequence(seed)
+    children = root.spawn(nsim)
     t0_vals, names = _as_row(statistic(m))
-    rows: list = []
-    with tqdm(total=nsim, disable=not progress, desc="bootstrap", unit="fit") as bar:
-        if n_jobs == 1:
-            for k in range(0, nsim, 10):
-                part = _run_chunk(m, statistic, children[k:k + 10], use_re)
-                rows.extend(part)
-                bar.update(len(part))
-        else:
-            from joblib import Parallel, delayed, effective_n_jobs
-            workers = effective_n_jobs(n_jobs)
-            size = max(1, min(50, nsim // (4 * workers)))
-            chunks = [children[k:k + size] for k in range(0, nsim, size)]
-            par = Parallel(n_jobs=n_jobs, return_as="generator")
-            for part in par(delayed(_run_chunk)(m, statistic, c, use_re) for c in chunks):
-                rows.extend(part)
-                bar.update(len(part))
+    chunks = chunked(children, 10 if n_jobs == 1 else worker_chunk_size(nsim, n_jobs))
+    parts = run_chunks(_run_chunk, [(m, statistic, c, use_re) for c in chunks], [len(c) for c in chunks],
+                       n_jobs=n_jobs, progress=progress, desc="bootstrap")
+    rows = [row for part in parts for row in part]
     k = len(t0_vals)
     values = np.full((nsim, k), np.nan)
     errors = []
@@ -240,7 +218,7 @@ def bootstrap(m, statistic=None, nsim: int = 500, seed=None, n_jobs: int = 1, pr
         warnings.warn(f"{len(errors)} of {nsim} bootstrap refits failed (their rows are NaN); first: {errors[0]}",
                       BootstrapWarning, stacklevel=2)
     return BootstrapResult(replicates=pd.DataFrame(values, columns=names),
-                           t0=pd.Series(t0_vals, index=names), nsim=nsim, seed=ss.entropy,
+                           t0=pd.Series(t0_vals, index=names), nsim=nsim, seed=root.entropy,
                            n_failed=len(errors), errors=tuple(errors))
 
 

@@ -49,7 +49,7 @@ import scipy.special
 from scipy.special import betaincinv, chdtrc, ndtr
 
 from .batchfit import BatchDeviance, beta_parts, minimize_bounded
-from .bootstrap import seed_sequence
+from .montecarlo import check_n_jobs, run_chunks, seed_sequence
 from .errors import MlmkitError, ParameterError
 from .optimize import SINGULAR_TOL
 
@@ -256,13 +256,11 @@ def _check_args(formula, test, nsim, alpha, method, n_jobs):
         raise ParameterError(f"alpha must be a significance level strictly between 0 and 1, got {alpha!r}")
     if method not in _METHODS:
         raise ParameterError(f"unknown test method {method!r}: use 'lrt' (likelihood ratio) or 'z' (Wald)")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ParameterError(f"n_jobs must be a non-zero integer (1 = no parallelism, -1 = all cores), got {n_jobs!r}")
+    check_n_jobs(n_jobs)
 
 
 def _simulate_scenarios(formula, test, cluster_counts, nsim, alpha, method, seed, n_jobs, progress,
                         new_design, design_args) -> list["PowerResult"]:
-    from tqdm.auto import tqdm
     unknown = set(design_args) - _DESIGN_KEYS
     if unknown:
         raise ParameterError(f"unknown design argument(s) {sorted(unknown)}: the design is described by "
@@ -276,19 +274,11 @@ def _simulate_scenarios(formula, test, cluster_counts, nsim, alpha, method, seed
         reps = rseed.spawn(nsim)
         size = max(1, min(50, nsim // 8))
         chunks += [(s, reps[k:k + size]) for k in range(0, nsim, size)]
+    results = run_chunks(_run_chunk, [(scenarios[s], reps) for s, reps in chunks], [len(reps) for _, reps in chunks],
+                         n_jobs=n_jobs, progress=progress, desc="power")
     parts: list[list[np.ndarray]] = [[] for _ in scenarios]
-    with tqdm(total=nsim * len(scenarios), disable=not progress, desc="power", unit="fit") as bar:
-        if n_jobs == 1:
-            for s, reps in chunks:
-                parts[s].append(_run_chunk(scenarios[s], reps))
-                bar.update(len(reps))
-        else:
-            from joblib import Parallel, delayed
-            par = Parallel(n_jobs=n_jobs, return_as="generator")
-            results = par(delayed(_run_chunk)(scenarios[s], reps) for s, reps in chunks)
-            for (s, reps), res in zip(chunks, results):
-                parts[s].append(res)
-                bar.update(len(reps))
+    for (s, _), res in zip(chunks, results):
+        parts[s].append(res)
     out = []
     for sc, J, rows in zip(scenarios, cluster_counts, parts):
         r = np.vstack(rows)
