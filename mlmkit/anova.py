@@ -51,7 +51,7 @@ class AnovaTable(pd.DataFrame):
         """The table as lme4 prints it (``print(anova(...))``), significance stars included."""
         # R's print.anova -> printCoefmat: zapsmall(digits = 5) then format(digits = 5) for the
         # columns before Chisq, Chisq rounded to 4 decimals, Df as is, p-values by format.pval(4).
-        from .display import _format_pval, _zapsmall, r_format, r_round
+        from .rformat import _format_pval, _zapsmall, r_format, r_round
         cols = {}
         for c in _COLUMNS[:-1]:
             vals = self[c].to_numpy(float)

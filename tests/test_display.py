@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmkit import display
+from mlmkit import rformat
 from mlmkit.display import (Summary, VarCorr, print_varcorr, r_abbreviate, r_format, r_round, render_html,
                             render_text, summarize)
 from mlmkit.errors import ParameterError
@@ -69,7 +69,7 @@ def test_number_formatting_matches_r(kind):
         elif kind == "round":
             got, want = [r_round(v, digits) for v in x], _nums(result)
         else:
-            got, want = display._zapsmall(x, digits), _nums(result)
+            got, want = rformat._zapsmall(x, digits), _nums(result)
         if got != want and not (kind != "format" and all(
                 a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(got, want))):
             bad.append((digits, inputs, want, got))
@@ -86,12 +86,12 @@ def test_formula_deparse_matches_r():
     cases = list(_cases("deparse"))
     assert len(cases) >= 10
     for cutoff, formula, result in cases:
-        assert display._deparse_formula(formula, cutoff) == result.split("\\n"), formula
+        assert rformat._deparse_formula(formula, cutoff) == result.split("\\n"), formula
 
 
 def test_groups_line_wraps_like_cat_fill():
     for width, groups, result in _cases("groups"):
-        assert display._cat_fill(["Number of obs: 5000, groups: ", groups], width=width) == result.split("\\n")
+        assert rformat._cat_fill(["Number of obs: 5000, groups: ", groups], width=width) == result.split("\\n")
 
 
 def test_r_round_is_not_python_round():
