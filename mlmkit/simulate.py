@@ -397,22 +397,82 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     (30, 2)
     """
     gen = np.random.default_rng(seed)
+    link, sd_e, trials = _check_family(family, link, sigma2, trials)
+    fixed, preds = _check_fixed(fixed)
+    three = n_upper is not None
+    if not three and (upper_cov is not None or any(p[0] == "w" for p in preds)):
+        raise ParameterError("upper_cov and level-3 predictors (w1, ...) need n_upper, the number "
+                             "of upper-level units of a three-level design.")
+    if three and upper_cov is None:
+        raise ParameterError("a three-level design (n_upper given) needs upper_cov, the variance of "
+                             "the upper-level random intercept (or a covariance matrix).")
+    xs = sorted((p for p in preds if p[0] == "x"), key=_pred_order)
+    re_terms = _terms(re_cov, re_terms, "re_cov", xs)
+    S = _cov(re_cov, re_terms, "re_cov")
+    upper_terms = _terms(upper_cov, upper_terms, "upper_cov", xs) if three else ()
+    S3 = _cov(upper_cov, upper_terms, "upper_cov") if three else None
+    preds.update(t for t in re_terms + upper_terms if t != "(Intercept)")
+    names = sorted(preds, key=_pred_order)
+
+    # The draws happen in a fixed order (sizes, predictors, random effects, response): a seed gives
+    # the same data set in every version.
+    units = _units(n_clusters, cluster_size, n_upper, gen)
+    cols = _predictors(names, units, gen)
+    eta = _fixed_part(fixed, cols, units.n)
+    U = _draw_re(gen, S, units.J)
+    _add_random_part(eta, U, re_terms, cols, units.cluster)
+    if three:
+        V3 = _draw_re(gen, S3, units.K)
+        _add_random_part(eta, V3, upper_terms, cols, units.upper)
+    y = _response(family, link, eta, sd_e, trials, gen)
+
+    out = {"y": y}
+    if trials != 1:
+        out["trials"] = np.full(units.n, trials, dtype=np.int64)
+    out.update({p: cols[p] for p in names})
+    out["cluster"] = units.cluster + 1
+    ranef = {"cluster": pd.DataFrame(U, columns=list(re_terms),
+                                     index=pd.Index(np.arange(1, units.J + 1), name="cluster"))}
+    if three:
+        out["upper"] = units.upper + 1
+        ranef["upper"] = pd.DataFrame(V3, columns=list(upper_terms),
+                                      index=pd.Index(np.arange(1, units.K + 1), name="upper"))
+    df = pd.DataFrame(out)
+    df.attrs["truth"] = SimulationTruth(
+        fixed={k: float(v) for k, v in fixed.items()}, re_terms=re_terms, re_cov=S.copy(),
+        upper_terms=upper_terms if three else None, upper_cov=S3.copy() if three else None,
+        sigma2=float(sigma2 if sigma2 is not None else 1.0) if family == "gaussian" else None,
+        family=family, link=link, ranef=ranef)
+    return df
+
+
+def _pred_order(name: str) -> tuple:
+    """x before z before w, then by number: x1, x2, x10, z1, w1."""
+    return (name[0] != "x", name[0] != "z", int(name[1:]))
+
+
+def _check_family(family: str, link, sigma2, trials):
+    """(link, residual sd or None, trials) after checking they fit the family."""
     if family not in _LINKS:
         raise FamilyError(f"unknown family {family!r}; use one of {list(_LINKS)}.")
     link = _LINKS[family][0] if link is None else link
     if link not in _LINKS[family]:
         raise FamilyError(f"link {link!r} is not available for the {family} family; use one of "
                           f"{list(_LINKS[family])}.")
+    sd_e = None
     if family == "gaussian":
-        sigma2 = 1.0 if sigma2 is None else sigma2
-        sd_e = _sd(sigma2, "sigma2")
+        sd_e = _sd(1.0 if sigma2 is None else sigma2, "sigma2")
     elif sigma2 is not None:
         raise ParameterError(f"sigma2 applies only to the gaussian family; a {family} GLMM has no "
                              "separate residual variance (its variance follows from the mean).")
     trials = _count_arg(trials, "trials")
     if trials != 1 and family != "binomial":
         raise ParameterError("trials applies only to the binomial family.")
+    return link, sd_e, trials
 
+
+def _check_fixed(fixed) -> tuple[dict, set[str]]:
+    """A copy of ``fixed`` (default: intercept 0) and the predictor names its products use."""
     fixed = {"(Intercept)": 0.0} if fixed is None else dict(fixed)
     preds: set[str] = set()
     for name, value in fixed.items():
@@ -423,25 +483,22 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
                                  "x1, x2 (level 1), z1 (level 2), w1 (level 3) or products such as "
                                  "'x1:z1'; values finite numbers.")
         preds.update(parts)
-    three = n_upper is not None
-    if not three and (upper_cov is not None or any(p[0] == "w" for p in preds)):
-        raise ParameterError("upper_cov and level-3 predictors (w1, ...) need n_upper, the number "
-                             "of upper-level units of a three-level design.")
-    if three and upper_cov is None:
-        raise ParameterError("a three-level design (n_upper given) needs upper_cov, the variance of "
-                             "the upper-level random intercept (or a covariance matrix).")
-    order = lambda s: (s[0] != "x", s[0] != "z", int(s[1:]))  # noqa: E731
-    xs = sorted((p for p in preds if p[0] == "x"), key=order)
-    re_terms = _terms(re_cov, re_terms, "re_cov", xs)
-    S = _cov(re_cov, re_terms, "re_cov")
-    if three:
-        upper_terms = _terms(upper_cov, upper_terms, "upper_cov", xs)
-        S3 = _cov(upper_cov, upper_terms, "upper_cov")
-    preds.update(t for t in re_terms + (upper_terms if three else ()) if t != "(Intercept)")
-    names = sorted(preds, key=order)
+    return fixed, preds
 
-    # ---- design: units and sizes
-    if three:
+
+@dataclass(frozen=True)
+class _Units:
+    """The nesting: n rows, J clusters (row -> ``cluster``), K upper units (row -> ``upper``)."""
+    n: int
+    J: int
+    K: int
+    cluster: np.ndarray
+    upper: np.ndarray | None
+
+
+def _units(n_clusters, cluster_size, n_upper, gen) -> _Units:
+    K, upper_of_cluster = 0, None
+    if n_upper is not None:
         K = _count_arg(n_upper, "n_upper")
         per_upper = _sizes(n_clusters, K, "n_clusters", "clusters", gen)
         J = int(per_upper.sum())
@@ -449,18 +506,23 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     else:
         J = _count_arg(n_clusters, "n_clusters")
     sizes = _sizes(cluster_size, J, "cluster_size", "members", gen)
-    n = int(sizes.sum())
     cl = np.repeat(np.arange(J), sizes)
+    return _Units(int(sizes.sum()), J, K, cl, None if upper_of_cluster is None else upper_of_cluster[cl])
 
-    # ---- predictors, level by level
-    cols: dict[str, np.ndarray] = {}
-    levels = {"x": (n, None), "z": (J, cl), "w": (K if three else 0, upper_of_cluster[cl] if three else None)}
+
+def _predictors(names, units: _Units, gen) -> dict[str, np.ndarray]:
+    """Each predictor N(0, 1) at its level (x: rows, z: clusters, w: upper units), spread to rows."""
+    levels = {"x": (units.n, None), "z": (units.J, units.cluster), "w": (units.K, units.upper)}
+    cols = {}
     for p in names:
         m, idx = levels[p[0]]
         v = gen.standard_normal(m)
         cols[p] = v if idx is None else v[idx]
+    return cols
 
-    # ---- linear predictor
+
+def _fixed_part(fixed: dict, cols: dict, n: int) -> np.ndarray:
+    """sum_k beta_k * prod(parts of term k): the fixed part of eta."""
     eta = np.zeros(n)
     for name, beta in fixed.items():
         if name == "(Intercept)":
@@ -470,43 +532,22 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
             for part in name.split(":"):
                 term = term * cols[part]
             eta += beta * term
-    U = _draw_re(gen, S, J)
-    for t, term in enumerate(re_terms):
-        eta += U[cl, t] if term == "(Intercept)" else U[cl, t] * cols[term]
-    if three:
-        V3 = _draw_re(gen, S3, K)
-        up = upper_of_cluster[cl]
-        for t, term in enumerate(upper_terms):
-            eta += V3[up, t] if term == "(Intercept)" else V3[up, t] * cols[term]
+    return eta
 
-    # ---- response
+
+def _add_random_part(eta: np.ndarray, U: np.ndarray, terms, cols: dict, group: np.ndarray) -> None:
+    """eta += U[group, t] * term_t, term by term (in place, in this order: the sums round as they always have)."""
+    for t, term in enumerate(terms):
+        eta += U[group, t] if term == "(Intercept)" else U[group, t] * cols[term]
+
+
+def _response(family: str, link: str, eta: np.ndarray, sd_e, trials: int, gen) -> np.ndarray:
     if family == "gaussian":
-        y = eta + sd_e * gen.standard_normal(n)
-    elif family == "binomial":
-        y = gen.binomial(trials, expit(eta) if link == "logit" else ndtr(eta)).astype(np.int64)
-    else:
-        mu = np.exp(eta)
-        if not np.isfinite(mu).all() or mu.max() > 1e15:
-            raise ParameterError("the Poisson means exp(eta) overflow; make the fixed and random "
-                                 "effects smaller (eta is on the log scale).")
-        y = gen.poisson(mu).astype(np.int64)
-
-    out = {"y": y}
-    if trials != 1:
-        out["trials"] = np.full(n, trials, dtype=np.int64)
-    out.update({p: cols[p] for p in names})
-    out["cluster"] = cl + 1
-    if three:
-        out["upper"] = up + 1
-    df = pd.DataFrame(out)
-    ranef = {"cluster": pd.DataFrame(U, columns=list(re_terms),
-                                     index=pd.Index(np.arange(1, J + 1), name="cluster"))}
-    if three:
-        ranef["upper"] = pd.DataFrame(V3, columns=list(upper_terms),
-                                      index=pd.Index(np.arange(1, K + 1), name="upper"))
-    df.attrs["truth"] = SimulationTruth(
-        fixed={k: float(v) for k, v in fixed.items()}, re_terms=re_terms, re_cov=S.copy(),
-        upper_terms=upper_terms if three else None, upper_cov=S3.copy() if three else None,
-        sigma2=float(sigma2) if family == "gaussian" else None, family=family, link=link,
-        ranef=ranef)
-    return df
+        return eta + sd_e * gen.standard_normal(eta.size)
+    if family == "binomial":
+        return gen.binomial(trials, expit(eta) if link == "logit" else ndtr(eta)).astype(np.int64)
+    mu = np.exp(eta)
+    if not np.isfinite(mu).all() or mu.max() > 1e15:
+        raise ParameterError("the Poisson means exp(eta) overflow; make the fixed and random "
+                             "effects smaller (eta is on the log scale).")
+    return gen.poisson(mu).astype(np.int64)
