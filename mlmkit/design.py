@@ -428,6 +428,23 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         raise DataError("the data frame is empty: there is nothing to fit")
     check_frame_columns(data)
     used = _check_columns(parsed, data) + [c for c in extra_columns if c not in parsed.formula]
+    frame, n_dropped = _complete_columns(data, used, parsed)
+    nrows = frame.nrows
+    response = _response(parsed, frame, formula, numeric_response)
+    check_fixed_size(min_fixed_terms(parsed.fixed), nrows, formula, lower_bound=True)
+    X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
+    check_fixed_size(X.shape[1], nrows, formula)
+    _check_rank(X, names, formula)
+    offset = None
+    if parsed.offsets:
+        offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
+    terms = _random_terms(parsed, frame, formula, check_levels)
+    return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
+                  offset=offset, terms=terms, n_dropped=n_dropped, fixed_spec=spec)
+
+
+def _complete_columns(data: pd.DataFrame, used: list[str], parsed) -> tuple[Columns, int]:
+    """Our own copies of the used columns, without the rows that miss a value in any of them."""
     # One pass over plain arrays: pandas' frame-wide isna()/any() costs more than the fit of a small model.
     arrays = {c: _as_array(data[c]) for c in used}
     check_column_types(arrays, _grouping_only(parsed))
@@ -442,19 +459,19 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         if numeric and np.isinf(a).any():
             raise DataError(f"column '{c}' has infinite values; remove or recode them before fitting")
     n_dropped = 0 if missing is None else int(missing.sum())
-    nrows = len(data)
+    if n_dropped == len(data):
+        raise DataError("no complete rows: every row has a missing value in a column the formula uses")
     if n_dropped:
-        if n_dropped == len(data):
-            raise DataError("no complete rows: every row has a missing value in a column the formula uses")
-        keep = ~missing
-        arrays = {c: a[keep] for c, a in arrays.items()}          # a copy
-        nrows -= n_dropped
+        arrays = {c: a[~missing] for c, a in arrays.items()}          # a copy
     else:
         # Our own copy: the caller may change their DataFrame in place after the fit (numpy views of
         # its columns would follow), and nothing of ours may ever write into theirs.
         arrays = {c: a.copy() for c, a in arrays.items()}
-    frame = Columns(arrays, nrows)
+    return Columns(arrays, len(data) - n_dropped), n_dropped
 
+
+def _response(parsed, frame: Columns, formula: str, numeric_response: bool) -> dict[str, np.ndarray]:
+    """The response column(s): {name: values}, two entries for ``cbind(successes, failures)``."""
     resp = parsed.response
     m = re.fullmatch(r"cbind\((.*)\)", resp)
     if m:
@@ -464,23 +481,19 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
                                formula, resp)
         response = {p.strip(): _numeric(evaluate(p, frame, formula), f"'{p.strip()}' in cbind()") for p in parts}
     else:
-        response = {resp: _as_values(evaluate(resp, frame, formula), nrows)}
+        response = {resp: _as_values(evaluate(resp, frame, formula), frame.nrows)}
     if numeric_response:
         dt = next(iter(response.values())).dtype
         if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
             raise DataError(f"the response '{resp}' must be numeric for a linear mixed model (it is "
                             f"{dt}); for a binary or count response use mlmkit.glmer")
+        if len(response) == 1:
+            check_numeric_response(next(iter(response.values())), resp, formula)
+    return response
 
-    if numeric_response and len(response) == 1:
-        check_numeric_response(next(iter(response.values())), resp, formula)
-    check_fixed_size(min_fixed_terms(parsed.fixed), nrows, formula, lower_bound=True)
-    X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
-    check_fixed_size(X.shape[1], nrows, formula)
-    _check_rank(X, names, formula)
-    offset = None
-    if parsed.offsets:
-        offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
 
+def _random_terms(parsed, frame: Columns, formula: str, check_levels: bool) -> tuple[ReTerm, ...]:
+    """The random-effects terms in lme4's order, each with its grouping codes and Z columns."""
     raw = []
     for term in parsed.random:
         codes, labels = _grouping(term, frame)
@@ -488,25 +501,28 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         if values.shape[1] == 0:
             raise FormulaError(f"the random-effects term '{term.source}' has no columns", formula, term.source)
         raw.append((term, codes, labels, values, cols))
-    raw = _lme4_term_order(raw)
     terms, offset_theta = [], 0
-    for term, codes, labels, values, cols in raw:
+    for term, codes, labels, values, cols in _lme4_term_order(raw):
         t = ReTerm(term, term.group, labels, codes, cols, values, offset_theta)
         offset_theta += t.n_theta
         if check_levels:
-            if t.n_levels < 2:
-                raise DataError(f"the grouping factor '{t.group}' in '{term.source}' has only one level: a "
-                                "random effect needs at least two groups")
-            if t.n_levels >= nrows:
-                raise DataError(f"the grouping factor '{t.group}' in '{term.source}' has as many levels "
-                                f"({t.n_levels}) as observations: the random effect cannot be told apart "
-                                "from the residual")
-            if t.n_levels * t.q >= nrows:
-                raise DataError(f"the term '{term.source}' has {t.n_levels * t.q} random effects for "
-                                f"{nrows} observations: too many to estimate with a residual variance")
+            _check_levels(t, term.source, frame.nrows)
         terms.append(t)
-    return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
-                  offset=offset, terms=tuple(terms), n_dropped=n_dropped, fixed_spec=spec)
+    return tuple(terms)
+
+
+def _check_levels(t: ReTerm, source: str, nrows: int) -> None:
+    """lmer's checks: at least two groups, fewer groups (and random effects) than observations."""
+    if t.n_levels < 2:
+        raise DataError(f"the grouping factor '{t.group}' in '{source}' has only one level: a "
+                        "random effect needs at least two groups")
+    if t.n_levels >= nrows:
+        raise DataError(f"the grouping factor '{t.group}' in '{source}' has as many levels "
+                        f"({t.n_levels}) as observations: the random effect cannot be told apart "
+                        "from the residual")
+    if t.n_levels * t.q >= nrows:
+        raise DataError(f"the term '{source}' has {t.n_levels * t.q} random effects for "
+                        f"{nrows} observations: too many to estimate with a residual variance")
 
 
 @functools.lru_cache(maxsize=256)
