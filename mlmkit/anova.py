@@ -145,34 +145,9 @@ def anova(*models, names=None, refit: bool = True, **named) -> AnovaTable:
         models fitted to different data (different number of observations or response values),
         or a mix of linear and generalized linear mixed models.
     """
-    if names is not None and len(names) != len(models):
-        raise ParameterError(f"names has {len(names)} entries for {len(models)} models")
-    labels = list(names) if names is not None else [f"m{i + 1}" for i in range(len(models))]
-    labels += list(named)
-    fits = list(models) + list(named.values())
-    if len(fits) < 2:
-        raise ParameterError("anova compares two or more models: anova(m0, m1)")
-    if len(set(labels)) != len(labels):
-        raise ParameterError(f"model names must be distinct, got {labels}")
-    for lab, m in zip(labels, fits):
-        if not hasattr(m, "loglik") or not hasattr(m, "design"):
-            raise ParameterError(f"{lab} is not a fitted mixed model (got {type(m).__name__})")
-    kinds = {getattr(m, "family", None) is None for m in fits}
-    if len(kinds) > 1:
-        raise DataError("anova cannot compare a linear mixed model (lmer) with a generalized one (glmer): "
-                        "their likelihoods are for different response distributions")
+    labels, fits = _models(models, names, named)
+    _check_same_data(labels, fits)
     nobs = [m.nobs for m in fits]
-    if len(set(nobs)) > 1:
-        raise DataError("models were not all fitted to the same size of data set: "
-                        + ", ".join(f"{lab} has {n} observations" for lab, n in zip(labels, nobs))
-                        + ". A missing value in a variable only one model uses drops rows from that model "
-                          "alone: remove incomplete rows from the data before fitting both.")
-    y0, w0 = _response_signature(fits[0])
-    for lab, m in zip(labels[1:], fits[1:]):
-        y, w = _response_signature(m)
-        if not np.array_equal(y, y0) or (w is not None and w0 is not None and not np.array_equal(w, w0)):
-            raise DataError(f"{labels[0]} and {lab} were fitted to different responses (or weights): "
-                            "a likelihood-ratio test needs all models fitted to the same data")
     reml = [bool(getattr(m, "REML", False)) for m in fits]
     heading, refitted = [], []
     if refit and any(reml):
@@ -198,3 +173,40 @@ def anova(*models, names=None, refit: bool = True, **named) -> AnovaTable:
     table.heading = heading + ["Models:"] + [f"{lab}: {m.formula}" for lab, m in zip(labels, fits)]
     table.refitted = refitted
     return table
+
+
+def _models(models, names, named) -> tuple[list[str], list]:
+    """(row names, fits): positional models named m1, m2, … (or ``names``), then keyword models."""
+    if names is not None and len(names) != len(models):
+        raise ParameterError(f"names has {len(names)} entries for {len(models)} models")
+    labels = list(names) if names is not None else [f"m{i + 1}" for i in range(len(models))]
+    labels += list(named)
+    fits = list(models) + list(named.values())
+    if len(fits) < 2:
+        raise ParameterError("anova compares two or more models: anova(m0, m1)")
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f"model names must be distinct, got {labels}")
+    for lab, m in zip(labels, fits):
+        if not hasattr(m, "loglik") or not hasattr(m, "design"):
+            raise ParameterError(f"{lab} is not a fitted mixed model (got {type(m).__name__})")
+    return labels, fits
+
+
+def _check_same_data(labels: list[str], fits: list) -> None:
+    """A likelihood-ratio test compares models of one kind fitted to the same observations."""
+    kinds = {getattr(m, "family", None) is None for m in fits}
+    if len(kinds) > 1:
+        raise DataError("anova cannot compare a linear mixed model (lmer) with a generalized one (glmer): "
+                        "their likelihoods are for different response distributions")
+    nobs = [m.nobs for m in fits]
+    if len(set(nobs)) > 1:
+        raise DataError("models were not all fitted to the same size of data set: "
+                        + ", ".join(f"{lab} has {n} observations" for lab, n in zip(labels, nobs))
+                        + ". A missing value in a variable only one model uses drops rows from that model "
+                          "alone: remove incomplete rows from the data before fitting both.")
+    y0, w0 = _response_signature(fits[0])
+    for lab, m in zip(labels[1:], fits[1:]):
+        y, w = _response_signature(m)
+        if not np.array_equal(y, y0) or (w is not None and w0 is not None and not np.array_equal(w, w0)):
+            raise DataError(f"{labels[0]} and {lab} were fitted to different responses (or weights): "
+                            "a likelihood-ratio test needs all models fitted to the same data")
