@@ -243,72 +243,85 @@ def _deparse_formula(text: str, cutoff: int = 60) -> list[str]:
         toks.append((m.lastgroup, m.group(m.lastgroup)))
         pos = m.end()
     toks.append(("end", ""))
-    lines, st = [], {"i": 0, "buf": "", "indent": 0}
-
-    def peek(k=0):
-        return toks[min(st["i"] + k, len(toks) - 1)]
-
-    def take(expected=None):
-        st["i"] += 1
-        if expected is not None and toks[st["i"] - 1][1] != expected:
-            raise ValueError(expected)
-        return toks[st["i"] - 1]
-
-    def put(piece):
-        st["buf"] = (st["buf"] or "".join("    " if k < 4 else "  " for k in range(st["indent"]))) + piece
-
-    def brk(broken: bool) -> bool:
-        if len(st["buf"]) <= cutoff:
-            return broken
-        st["indent"] += not broken
-        lines.append(st["buf"])
-        st["buf"] = ""
-        return True
-
-    def lbp(tok):
-        return 0 if tok[0] != "op" else 80 if tok[1].startswith("%") else _BINARY.get(tok[1], 0)
-
-    def expr(rbp=0):
-        kind, val = take()
-        if kind == "op" and val in _UNARY:
-            put(val)
-            expr(_UNARY[val])
-        elif kind == "op" and val == "(":
-            put("(")
-            expr()
-            put(take(")")[1])
-        elif kind in ("num", "str", "name"):
-            put(r_format([float(val)], 15)[0] if kind == "num" else
-                '"' + val[1:-1].replace('"', '\\"') + '"' if kind == "str" else val)
-            while kind == "name" and peek() == ("op", "("):
-                put(take("(")[1])
-                broken = False
-                while peek() != ("op", ")"):
-                    if peek()[0] == "name" and peek(1) == ("op", "="):
-                        put(take()[1] + " = ")
-                        take("=")
-                    expr()
-                    if peek() != ("op", ")"):
-                        put(take(",")[1] + " ")
-                        broken = brk(broken)
-                st["indent"] -= broken
-                put(take(")")[1])
-        else:
-            raise ValueError(val)
-        while rbp < lbp(peek()):
-            op = take()[1]
-            bp = lbp(("op", op))
-            put(op if op in _TIGHT else f" {op} ")
-            broken = False if op in _TIGHT else brk(False)
-            expr(bp - 1 if op in ("^", "**") else bp)
-            st["indent"] -= broken
-
+    d = _Deparser(toks, cutoff)
     try:
-        expr()
-        take("")
+        d.expr()
+        d.take("")
     except (ValueError, IndexError):
         return [" ".join(text.split())]
-    return lines + [st["buf"]]
+    return d.lines + [d.buf]
+
+
+class _Deparser:
+    """Precedence climbing over R tokens, printing as it parses (see :func:`_deparse_formula`)."""
+
+    def __init__(self, toks: list[tuple[str, str]], cutoff: int):
+        self.toks, self.cutoff = toks, cutoff
+        self.i, self.buf, self.indent, self.lines = 0, "", 0, []
+
+    def peek(self, k: int = 0) -> tuple[str, str]:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        self.i += 1
+        if expected is not None and self.toks[self.i - 1][1] != expected:
+            raise ValueError(expected)
+        return self.toks[self.i - 1]
+
+    def put(self, piece: str) -> None:
+        self.buf = (self.buf or "".join("    " if k < 4 else "  " for k in range(self.indent))) + piece
+
+    def brk(self, broken: bool) -> bool:
+        """Start a new line if this one ends past the cutoff; the first break of a construct indents."""
+        if len(self.buf) <= self.cutoff:
+            return broken
+        self.indent += not broken
+        self.lines.append(self.buf)
+        self.buf = ""
+        return True
+
+    @staticmethod
+    def lbp(tok: tuple[str, str]) -> int:
+        return 0 if tok[0] != "op" else 80 if tok[1].startswith("%") else _BINARY.get(tok[1], 0)
+
+    def expr(self, rbp: int = 0) -> None:
+        kind, val = self.take()
+        if kind == "op" and val in _UNARY:
+            self.put(val)
+            self.expr(_UNARY[val])
+        elif kind == "op" and val == "(":
+            self.put("(")
+            self.expr()
+            self.put(self.take(")")[1])
+        elif kind in ("num", "str", "name"):
+            self.put(r_format([float(val)], 15)[0] if kind == "num" else
+                     '"' + val[1:-1].replace('"', '\\"') + '"' if kind == "str" else val)
+            while kind == "name" and self.peek() == ("op", "("):
+                self.call_args()
+        else:
+            raise ValueError(val)
+        while rbp < self.lbp(self.peek()):
+            op = self.take()[1]
+            bp = self.lbp(("op", op))
+            self.put(op if op in _TIGHT else f" {op} ")
+            broken = False if op in _TIGHT else self.brk(False)
+            self.expr(bp - 1 if op in ("^", "**") else bp)
+            self.indent -= broken
+
+    def call_args(self) -> None:
+        """``(a, k = 1)``: arguments separated by ", ", a line break allowed after each comma."""
+        self.put(self.take("(")[1])
+        broken = False
+        while self.peek() != ("op", ")"):
+            if self.peek()[0] == "name" and self.peek(1) == ("op", "="):
+                self.put(self.take()[1] + " = ")
+                self.take("=")
+            self.expr()
+            if self.peek() != ("op", ")"):
+                self.put(self.take(",")[1] + " ")
+                broken = self.brk(broken)
+        self.indent -= broken
+        self.put(self.take(")")[1])
 
 
 def _format_pval(pv: np.ndarray, digits: int, eps: float = 2.220446049250313e-16) -> list[str]:
