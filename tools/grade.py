@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,11 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sandbox  # noqa: E402  (tools/sandbox.py)
+
+from mlmkit import plain  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
 DIST = EXERCISES / "dist"
 MASTER_PATTERN = "lesson[0-9][0-9]_*.ipynb"
-FIELDS = ["student", "exercise", "question", "points", "max_points", "message"]
+FIELDS = ["student", "exercise", "points", "max_points", "status", "message", "questions"]
+QUESTION_FIELDS = ["student", "exercise", "question", "points", "max_points", "message"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -160,7 +167,7 @@ def build(names: list[str] | None = None, out: Path = DIST, run_tests: bool = Tr
 
 
 # --------------------------------------------------------------------------------------------------
-# grading one submission (runs in a child process: `grade.py _one ZIP SUBMISSION RESULT`)
+# the tests of an exercise (from its autograder bundle: trusted, never shown to the sandbox)
 def _clean_message(message: str) -> str:
     """otter's failure text without its banner and the test's source line: the exception itself."""
     lines = (message or "").splitlines()
@@ -172,67 +179,72 @@ def _clean_message(message: str) -> str:
     return re.sub(r"^AssertionError: ?", "", text) or "failed"
 
 
-def _notebook_errors(nb) -> list[str]:
-    errors = []
-    for cell in getattr(nb, "cells", []) or []:
-        for o in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            if o.get("output_type") == "error":
-                errors.append(f"{o.get('ename')}: {o.get('evalue')}".strip()[:200])
-    return errors
+def _natural(name: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def grade_one(autograder: str, submission: str, result: str) -> None:
-    """Grade one notebook with otter and write a compact JSON of per-question results."""
-    import contextlib
-    import io
+@dataclass(frozen=True)
+class Tests:
+    """The test files of one exercise, read once from its bundle: question -> (source, points)."""
+    exercise: str
+    files: dict[str, str]
+    maxima: dict[str, float]
 
-    from otter.run import main as otter_run
+    @property
+    def names(self) -> list[str]:
+        """Every variable a test reads: what the sandbox hands back."""
+        import ast
+        found: set[str] = set()
+        for source in self.files.values():
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                    found.update(a.arg for a in node.args.args + node.args.kwonlyargs)
+        return sorted(found - {"env"})
 
-    out: dict = {"questions": [], "errors": [], "fatal": None}
-    buf = io.StringIO()
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            with contextlib.redirect_stdout(buf):
-                res = otter_run(submission, autograder=autograder, output_dir=tmp, no_logo=True)
-        except Exception as e:      # otter could not run the notebook at all
-            out["fatal"] = f"{type(e).__name__}: {e}"
-            res = None
-    if res is not None:
-        if res.catastrophic_error is not None:
-            out["fatal"] = f"the notebook could not be run: {res.catastrophic_error}"
-        out["errors"] = _notebook_errors(res.notebook)
-        for name in res.test_files:
-            tf = res.get_result(name)
-            messages = []
-            for r in tf.test_case_results:
-                if not r.passed:
-                    text = _clean_message(r.message)
-                    if r.test_case.failure_message:
-                        text = f"{text} ({r.test_case.failure_message})"
-                    messages.append(text)
-            out["questions"].append({"name": name, "score": float(tf.score),
-                                     "possible": float(tf.possible), "messages": messages})
-    sys.stdout.write(buf.getvalue())
-    Path(result).write_text(json.dumps(out))
+
+def load_tests(autograder: Path) -> Tests:
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    files, maxima = {}, {}
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(autograder) as z:
+        names = sorted((n for n in z.namelist() if n.startswith("tests/") and n.endswith(".py")), key=_natural)
+        for n in names:
+            path = z.extract(n, tmp)
+            tf = ExceptionTestFile.from_file(path)
+            files[tf.name] = Path(path).read_text(encoding="utf-8")
+            maxima[tf.name] = float(tf.possible)
+    return Tests(autograder.stem, files, maxima)
 
 
 def questions_of(autograder: Path) -> dict[str, float]:
     """Question -> maximum points, read from an autograder bundle with otter's own point rules."""
+    return load_tests(autograder).maxima
+
+
+def score(tests: Tests, answers: dict) -> dict[str, dict]:
+    """Run every test on the rebuilt answers, here in the grader: question -> score and messages."""
     from otter.test_files.exception_test import ExceptionTestFile
 
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(autograder) as z:
-        names = sorted((n for n in z.namelist() if n.startswith("tests/") and n.endswith(".py")),
-                       key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
-        out = {}
-        for n in names:
-            path = z.extract(n, tmp)
-            tf = ExceptionTestFile.from_file(path)
-            out[tf.name] = float(tf.possible)
+    out = {}
+    for q, source in tests.files.items():
+        tf = ExceptionTestFile.from_string(source, path=f"{q}.py")
+        tf.run(dict(answers))                 # a fresh dict: a test cannot leak into the next one
+        messages = []
+        for r in tf.test_case_results:
+            if not r.passed:
+                text = _clean_message(r.message)
+                if r.test_case.failure_message:
+                    text = f"{text} ({r.test_case.failure_message})"
+                messages.append(text)
+        out[q] = {"score": float(tf.score), "possible": float(tf.possible), "messages": messages}
     return out
 
 
 # --------------------------------------------------------------------------------------------------
-# grading a folder
+# one submission
+MAX_NOTEBOOK_BYTES = 20 * 2 ** 20
+
+
 @dataclass
 class Submission:
     student: str
@@ -242,14 +254,123 @@ class Submission:
     others: list[Path] = field(default_factory=list)
 
 
-def _assignment_name(path: Path) -> str | None:
+def read_submission(path: Path) -> tuple[dict | None, str | None]:
+    """(notebook, None) or (None, why it cannot be graded): the file is checked before anything runs."""
     try:
-        with open(path, encoding="utf-8") as f:
-            meta = json.load(f).get("metadata", {})
-        name = meta.get("otter", {}).get("assignment_name")
-        return name if isinstance(name, str) else None
-    except (OSError, ValueError, AttributeError):
-        return None
+        st = os.lstat(path)
+    except OSError as e:
+        return None, f"cannot read the file ({e.strerror})"
+    if stat.S_ISLNK(st.st_mode):
+        return None, "refused: a symbolic link, not the student's own file"
+    if not stat.S_ISREG(st.st_mode):
+        return None, "refused: not a regular file"
+    if st.st_size == 0:
+        return None, "empty file, not a notebook"
+    if st.st_size > MAX_NOTEBOOK_BYTES:
+        return None, f"refused: {st.st_size / 2 ** 20:.0f} MB is larger than a notebook can be ({MAX_NOTEBOOK_BYTES // 2 ** 20} MB)"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            nb = json.loads(f.read(MAX_NOTEBOOK_BYTES + 1).decode("utf-8"))
+    except RecursionError:
+        return None, "not a notebook: its JSON is nested too deeply"
+    except (UnicodeDecodeError, ValueError):
+        return None, f"not a notebook: {path.name} is not a Jupyter notebook file (JSON)"
+    except OSError as e:
+        return None, f"cannot read the file ({e.strerror})"
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return None, f"not a notebook: {path.name} has no cells"
+    cells = [c for c in nb["cells"] if isinstance(c, dict)]
+    sources = ["".join(s) if isinstance(s := c.get("source", ""), list) and all(isinstance(x, str) for x in s)
+               else s if isinstance(s, str) else "" for c in cells]
+    if not any(c.get("cell_type") == "code" and s.strip() for c, s in zip(cells, sources)):
+        return None, "empty notebook: no code to grade"
+    clean = {"cells": [{"cell_type": c.get("cell_type") if isinstance(c.get("cell_type"), str) else "raw",
+                        "source": s, "metadata": {}} for c, s in zip(cells, sources)],
+             "metadata": nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {},
+             "nbformat": 4, "nbformat_minor": 5}
+    try:
+        json.dumps(clean)
+    except (RecursionError, TypeError, ValueError):
+        clean["metadata"] = {}
+    return clean, None
+
+
+def written_answers(nb: dict) -> list[tuple[str, str]]:
+    """(question prompt, answer text) of each hand-marked question (otter's ``manual: true``).
+
+    otter assign wraps such a question in ``<!-- BEGIN QUESTION -->`` … ``<!-- END QUESTION -->``
+    markdown; the first cell is the prompt, the markdown after it the learner's answer.
+    """
+    out, inside, cells = [], False, []
+    for cell in nb["cells"]:
+        src = cell["source"]
+        if "<!-- BEGIN QUESTION -->" in src:
+            inside, cells = True, []
+        if inside:
+            cells.append(cell)
+        if inside and "<!-- END QUESTION -->" in src:
+            inside = False
+            text = [re.sub(r"<!-- (BEGIN|END) QUESTION -->", "", c["source"]).strip() for c in cells]
+            prompt = next((t for t in text if t), "")
+            answer = "\n\n".join(t for t, c in zip(text[1:], cells[1:]) if t and c["cell_type"] == "markdown")
+            out.append((prompt.splitlines()[0][:120] if prompt else "", answer))
+    return out
+
+
+def _row(sub: Submission, maxima: dict[str, float], status: str, message: str, per: dict | None = None) -> dict:
+    per = per or {}
+    return dict(student=sub.student, exercise=sub.exercise or "", points=round(sum(per.values()), 4),
+                max_points=sum(maxima.values()), status=status, message=message,
+                questions="; ".join(f"{q}={per.get(q, 0.0):g}/{mx:g}" for q, mx in maxima.items()))
+
+
+def grade_submission(sub: Submission, tests: Tests | None, *, timeout: float, package: Path,
+                     memory_mb: int, unsafe: bool) -> tuple[dict, list[dict], list[dict]]:
+    """(grades row, per-question rows, written answers) for one submission; never raises for its content."""
+    if tests is None:
+        return (_row(sub, {}, "unknown exercise", f"cannot tell which exercise {sub.path.name} is: name it "
+                     "after the exercise or pass --exercise"), [], [])
+    nb, why = read_submission(sub.path)
+    if nb is None:
+        return _row(sub, tests.maxima, "refused" if why.startswith("refused") else "not gradable", why), [], []
+    job = {"exercise": sub.exercise, "notebook": nb, "names": tests.names}
+    run = sandbox.run_job(job, package, timeout=timeout, memory_mb=memory_mb, unsafe_no_sandbox=unsafe)
+    if run.returncode is None:
+        return _row(sub, tests.maxima, "timed out", f"timed out after {timeout:g} s (a cell ran too long); "
+                    "graded zero"), [], []
+    try:
+        head, body = run.stdout.decode("utf-8").split("\n", 1)
+        errors = [str(e)[:300] for e in json.loads(head).get("errors", [])][:20]
+        answers = plain.loads(body)
+    except (ValueError, AttributeError, RecursionError, plain.PlainDataError) as e:
+        tail = run.stderr.strip().splitlines()[-1:] or [f"exit code {run.returncode}"]
+        return _row(sub, tests.maxima, "crashed", f"the notebook's process ended without answers "
+                    f"({tail[0][:200]}; {type(e).__name__}); graded zero"), [], []
+    results = score(tests, answers)
+    per = {q: r["score"] for q, r in results.items()}
+    qrows = [dict(student=sub.student, exercise=sub.exercise, question=q, points=round(r["score"], 4),
+                  max_points=r["possible"], message=" | ".join(dict.fromkeys(r["messages"])))
+             for q, r in results.items()]
+    written = [dict(student=sub.student, exercise=sub.exercise, question=k + 1, prompt=p, answer=a)
+               for k, (p, a) in enumerate(written_answers(nb))]
+    notes = []
+    if errors:
+        notes.append(f"the notebook raised {len(errors)} error(s); first: {errors[0]}")
+    if written:
+        notes.append(f"{len(written)} written answer(s) to mark by hand (written_answers.csv)")
+    if sub.others:
+        notes.append("other copies ignored: " + ", ".join(p.name for p in sub.others))
+    return _row(sub, tests.maxima, "graded", "; ".join(notes), per), qrows, written
+
+
+# --------------------------------------------------------------------------------------------------
+# grading a folder
+def _assignment_name(path: Path) -> str | None:
+    nb, _ = read_submission(path)
+    name = (nb or {}).get("metadata", {}).get("otter", {})
+    name = name.get("assignment_name") if isinstance(name, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _exercise_from_name(filename: str, known: list[str]) -> str | None:
@@ -258,24 +379,29 @@ def _exercise_from_name(filename: str, known: list[str]) -> str | None:
 
 
 def discover(folder: Path, known: list[str], exercise: str | None = None) -> list[Submission]:
-    """Find the submissions in a folder: per-student subfolders, or a flat folder of files."""
+    """Find the submissions in a folder: per-student subfolders, or a flat folder of files.
+
+    Symbolic links are listed (and refused when graded), never followed."""
     subs: list[Submission] = []
 
-    def visible(p: Path) -> bool:
-        rel = p.relative_to(folder).parts
-        return p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in rel)
+    def files(top: Path):
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+            for fn in sorted(filenames):
+                if not fn.startswith("."):
+                    yield Path(dirpath) / fn
 
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        if entry.is_dir() and not entry.is_symlink():
             student = entry.name
-            for p in sorted(filter(visible, entry.rglob("*"))):
+            for p in files(entry):
                 ex = _assignment_name(p) if p.suffix == ".ipynb" else None
                 ex = ex if ex in known else _exercise_from_name(p.name, known)
                 if p.suffix == ".ipynb" or ex is not None:
                     subs.append(Submission(student, p, ex or exercise))
-        elif entry.is_file():
+        else:
             ex = _assignment_name(entry) if entry.suffix == ".ipynb" else None
             ex = ex if ex in known else (_exercise_from_name(entry.name, known) or exercise)
             student = entry.stem
@@ -293,93 +419,30 @@ def discover(folder: Path, known: list[str], exercise: str | None = None) -> lis
         if best is None:
             chosen[key] = s
             continue
-        rank = lambda x: (x.path.stem == x.exercise, x.path.suffix == ".ipynb", x.path.stat().st_mtime)
+        rank = lambda x: (x.path.stem == x.exercise, x.path.suffix == ".ipynb", os.lstat(x.path).st_mtime)
         keep, drop = (s, best) if rank(s) > rank(best) else (best, s)
         keep.others = best.others + s.others + [drop.path]
         chosen[key] = keep
     return list(chosen.values())
 
 
-def _rows_for(sub: Submission, maxima: dict[str, float], reason: str) -> list[dict]:
-    return [dict(student=sub.student, exercise=sub.exercise, question=q, points=0.0, max_points=mx,
-                 message=reason) for q, mx in maxima.items()]
-
-
-def _not_a_notebook(path: Path) -> str | None:
-    """Why a file cannot be graded as a notebook (None when it is a notebook)."""
-    if path.stat().st_size == 0:
-        return "empty file, not a notebook"
-    try:
-        with open(path, encoding="utf-8") as f:
-            nb = json.load(f)
-    except (UnicodeDecodeError, ValueError):
-        return f"not a notebook: {path.name} is not a Jupyter notebook file (JSON)"
-    if not isinstance(nb, dict) or "cells" not in nb:
-        return f"not a notebook: {path.name} has no cells"
-    if not any(c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
-               for c in nb["cells"] if isinstance(c, dict)):
-        return "empty notebook: no code to grade"
-    return None
-
-
-def grade_submission(sub: Submission, bundles: Path, out: Path, timeout: float) -> list[dict]:
-    """Rows of grades.csv for one submission; never raises."""
-    rel = sub.path.name
-    if sub.exercise is None:
-        return [dict(student=sub.student, exercise="", question="", points=0.0, max_points=0.0,
-                     message=f"cannot tell which exercise {rel} is: name it after the exercise or "
-                             "pass --exercise")]
-    bundle = bundles / f"{sub.exercise}.zip"
-    maxima = questions_of(bundle)
-    why = _not_a_notebook(sub.path)
-    if why:
-        return _rows_for(sub, maxima, why)
-    log = out / "logs" / f"{sub.student}__{sub.exercise}.log"
-    with tempfile.TemporaryDirectory() as tmp:
-        # otter wants the file to end in .ipynb and to be the only notebook in its folder
-        local = Path(tmp) / f"{sub.exercise}.ipynb"
-        nb = json.loads(sub.path.read_text(encoding="utf-8"))
-        # grade with this Python whatever kernel the learner's hub called it
-        nb.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                                       "language": "python"}
-        local.write_text(json.dumps(nb), encoding="utf-8")
-        result = Path(tmp) / "result.json"
-        code, output = _run([sys.executable, str(Path(__file__).resolve()), "_one", str(bundle),
-                             str(local), str(result)], timeout, log=log, cwd=Path(tmp))
-        if code is None:
-            return _rows_for(sub, maxima, f"timed out after {timeout:g} s (a cell ran too long); "
-                                          "graded zero")
-        if not result.exists():
-            last = (output.strip().splitlines() or ["no output"])[-1]
-            return _rows_for(sub, maxima, f"grading crashed ({last[:200]}); graded zero")
-        res = json.loads(result.read_text())
-    if res["fatal"]:
-        return _rows_for(sub, maxima, f"{res['fatal'][:300]}; graded zero")
-    errors = res["errors"]
-    got = {q["name"]: q for q in res["questions"]}
-    rows = []
-    for q, mx in maxima.items():
-        r = got.get(q)
-        if r is None:
-            rows.append(dict(student=sub.student, exercise=sub.exercise, question=q, points=0.0,
-                             max_points=mx, message="not graded (the question's tests did not run)"))
-            continue
-        msg = " | ".join(dict.fromkeys(r["messages"]))       # a message once, in test order
-        if r["messages"] and errors:
-            msg += f" [the notebook raised {len(errors)} error(s); first: {errors[0]}]"
-        rows.append(dict(student=sub.student, exercise=sub.exercise, question=q,
-                         points=round(r["score"], 4), max_points=mx, message=msg))
-    if sub.others:
-        rows[0]["message"] = (rows[0]["message"] + " " if rows[0]["message"] else "") + \
-            "(other copies ignored: " + ", ".join(p.name for p in sub.others) + ")"
-    return rows
+def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """Write atomically: a reader never sees half a file, and the file is complete or absent."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
 
 
 def grade(folder: Path, out: Path = ROOT / "grading-output", exercises: list[str] | None = None,
-          bundles: Path = DIST / "autograder", timeout: float = 300, jobs: int = 1) -> Path:
-    """Grade every submission in ``folder``; write grades.csv and summary.csv into ``out``."""
-    folder, out = Path(folder), Path(out)
-    known = sorted(p.stem for p in Path(bundles).glob("*.zip"))
+          bundles: Path = DIST / "autograder", timeout: float = 300, jobs: int = 1, memory_mb: int = 4096,
+          unsafe_no_sandbox: bool = False) -> Path:
+    """Grade every submission in ``folder``; write grades.csv, questions.csv, summary.csv (and
+    written_answers.csv) into ``out``, which must not be inside ``folder``."""
+    folder, out, bundles = Path(folder).resolve(), Path(out).resolve(), Path(bundles)
+    known = sorted(p.stem for p in bundles.glob("*.zip"))
     if not known:
         raise SystemExit(f"no autograder bundles in {bundles}: run `python tools/grade.py build` first")
     if exercises:
@@ -388,57 +451,71 @@ def grade(folder: Path, out: Path = ROOT / "grading-output", exercises: list[str
             raise SystemExit(f"no autograder bundle for {missing}; built: {known}")
     if not folder.is_dir():
         raise SystemExit(f"{folder} is not a folder of submissions")
+    if out == folder or folder in out.parents:
+        raise SystemExit(f"write the grades outside the submissions folder (--out {out} is inside {folder})")
+    if sandbox.bwrap_path() is None and not unsafe_no_sandbox:
+        raise SystemExit(str(sandbox.SandboxUnavailable(
+            "no working sandbox: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) so that "
+            "learners' code cannot read the solutions or change the grades, or pass --unsafe-no-sandbox "
+            "to grade without isolation (only for notebooks you trust)")))
     single = exercises[0] if exercises and len(exercises) == 1 else None
     subs = discover(folder, known, single)
     if exercises:
         subs = [s for s in subs if s.exercise is None or s.exercise in exercises]
+    tests = {ex: load_tests(bundles / f"{ex}.zip") for ex in sorted({s.exercise for s in subs if s.exercise}
+                                                                     | set(exercises or []))}
     out.mkdir(parents=True, exist_ok=True)
     print(f"grading {len(subs)} submission(s) from {folder} ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="mlmkit-package-") as tmp:
+        package = sandbox.package_copy(Path(tmp))
 
-    def work(s: Submission) -> list[dict]:
-        try:
-            rows = grade_submission(s, Path(bundles), out, timeout)
-        except Exception as e:     # a bug of ours must not cost the other students their grades
-            rows = [dict(student=s.student, exercise=s.exercise or "", question="", points=0.0,
-                         max_points=0.0, message=f"grader error: {type(e).__name__}: {e}")]
-        total = sum(r["points"] for r in rows)
-        print(f"  {s.student:<20} {s.exercise or '?':<36} {total:g}/{sum(r['max_points'] for r in rows):g}",
-              flush=True)
-        return rows
+        def work(s: Submission):
+            try:
+                res = grade_submission(s, tests.get(s.exercise), timeout=timeout, package=package,
+                                       memory_mb=memory_mb, unsafe=unsafe_no_sandbox)
+            except Exception as e:     # a bug of ours must not cost the other students their grades
+                res = (_row(s, tests.get(s.exercise, Tests("", {}, {})).maxima, "grader error",
+                            f"{type(e).__name__}: {e}"), [], [])
+            row = res[0]
+            print(f"  {s.student:<20} {s.exercise or '?':<36} {row['points']:g}/{row['max_points']:g} "
+                  f"{row['status']}", flush=True)
+            return res
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        rows = [r for rs in pool.map(work, subs) for r in rs]
-    # exercises a student did not hand in (of those being graded) get zero rows too
-    graded = sorted({s.exercise for s in subs if s.exercise} | set(exercises or []))
-    students = sorted({s.student for s in subs})
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(work, subs))
+    rows = [r[0] for r in results]
+    qrows = [q for r in results for q in r[1]]
+    written = [w for r in results for w in r[2]]
+    # exercises a student did not hand in (of those being graded) get a row too
+    graded = sorted(tests)
     have = {(r["student"], r["exercise"]) for r in rows}
-    for st in students:
+    for st in sorted({s.student for s in subs}):
         for ex in graded:
             if (st, ex) not in have:
-                rows += _rows_for(Submission(st, Path(""), ex), questions_of(Path(bundles) / f"{ex}.zip"),
-                                  "no submission found")
-    rows.sort(key=lambda r: (r["student"], r["exercise"] or "", r["question"]))
-    with open(out / "grades.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+                rows.append(_row(Submission(st, Path(""), ex), tests[ex].maxima, "missing", "no submission found"))
+    rows.sort(key=lambda r: (r["student"], r["exercise"]))
+    _write_csv(out / "grades.csv", FIELDS, rows)
+    _write_csv(out / "questions.csv", QUESTION_FIELDS, sorted(qrows, key=lambda r: (r["student"], r["exercise"],
+                                                                                   _natural(r["question"]))))
+    if written:
+        _write_csv(out / "written_answers.csv", ["student", "exercise", "question", "prompt", "answer"], written)
     write_summary(rows, out / "summary.csv", graded)
-    print(f"wrote {out / 'grades.csv'} and {out / 'summary.csv'}")
+    print(f"wrote {out / 'grades.csv'} (one row per submission), questions.csv and summary.csv")
     return out / "grades.csv"
 
 
 def write_summary(rows: list[dict], path: Path, exercises: list[str]) -> None:
     """One row per student: points per exercise, total, maximum and percent."""
     students = sorted({r["student"] for r in rows})
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student", *exercises, "total", "max_total", "percent"])
-        for st in students:
-            mine = [r for r in rows if r["student"] == st]
-            per = [round(sum(r["points"] for r in mine if r["exercise"] == ex), 4) for ex in exercises]
-            total = round(sum(r["points"] for r in mine), 4)
-            mx = sum(r["max_points"] for r in mine)
-            w.writerow([st, *per, total, mx, round(100 * total / mx, 1) if mx else 0.0])
+    out = []
+    for st in students:
+        mine = [r for r in rows if r["student"] == st]
+        per = {ex: round(sum(r["points"] for r in mine if r["exercise"] == ex), 4) for ex in exercises}
+        total = round(sum(r["points"] for r in mine), 4)
+        mx = sum(r["max_points"] for r in mine)
+        out.append(dict(student=st, **per, total=total, max_total=mx,
+                        percent=round(100 * total / mx, 1) if mx else 0.0))
+    _write_csv(path, ["student", *exercises, "total", "max_total", "percent"], out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -509,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--bundles", type=Path, default=DIST / "autograder")
     g.add_argument("--timeout", type=float, default=300, help="seconds per notebook (default 300)")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    g.add_argument("--memory", type=int, default=4096, help="address-space limit per notebook in MB (default 4096)")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade without bubblewrap: learners' code can then read and write what you can")
     pub = sub.add_parser("publish", help="copy the student versions into a content repository")
     pub.add_argument("dest", type=Path)
     lk = sub.add_parser("links", help="nbgitpuller and Binder links for the student versions")
@@ -518,14 +598,11 @@ def main(argv: list[str] | None = None) -> int:
     lk.add_argument("--branch", default="main")
     lk.add_argument("--env-branch", default="main")
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["_one"]:            # internal: grade one notebook in this (child) process
-        grade_one(*argv[1:4])
-        return 0
     a = p.parse_args(argv)
     if a.cmd == "build":
         build(a.names, a.out, run_tests=not a.no_run_tests, exercises_dir=a.exercises_dir)
     elif a.cmd == "grade":
-        grade(a.submissions, a.out, a.exercise, a.bundles, a.timeout, a.jobs)
+        grade(a.submissions, a.out, a.exercise, a.bundles, a.timeout, a.jobs, a.memory, a.unsafe_no_sandbox)
     elif a.cmd == "publish":
         publish(a.dest)
     elif a.cmd == "links":
