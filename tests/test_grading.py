@@ -7,10 +7,12 @@ teaching messages), a broken one, an empty notebook, a zero-byte file and a file
 """
 import copy
 import csv
+import hashlib
 import importlib.util
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,11 +112,117 @@ def test_learner_runner_gives_feedback_from_the_student_version(built, tmp_path,
 
 
 # --- grade --------------------------------------------------------------------------------------------
+def _student_version(built):
+    return json.loads((built / "student" / f"{EXERCISE}.ipynb").read_text())
+
+
+def _with_cell(nb, source):
+    nb = copy.deepcopy(nb)
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "attack", "metadata": {},
+                        "outputs": [], "source": source})
+    return nb
+
+
+def _checkout_digest():
+    """A hash of every file of the checkout a submission could want to change."""
+    h = hashlib.sha256()
+    for top in ("mlmkit", "tests", "exercises", "tools"):
+        for p in sorted((ROOT / top).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and "dist" not in p.parts:
+                h.update(str(p).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+# Each attack is one extra cell in a blank student notebook (issue 14's table).  OUT is the grades folder.
+ATTACKS = {
+    "reads_solutions": f'''
+import glob, json, os, mlmkit
+roots = [os.path.dirname(os.path.dirname(mlmkit.__file__)), {str(ROOT)!r}, os.getcwd()]
+for root in roots:
+    for path in glob.glob(root + "/exercises/{EXERCISE}.ipynb") + glob.glob(root + "/tests/*.py"):
+        try:
+            nb = json.load(open(path))
+        except Exception:
+            continue
+        for cell in nb.get("cells", []):
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "SOLUTION" in src:
+                try:
+                    exec(src)
+                except Exception:
+                    pass
+''',
+    "rewrites_grades": '''
+import subprocess, sys
+script = "import time, pathlib; time.sleep(3); pathlib.Path(OUT, 'grades.csv').write_text('mallory,all,99')"
+for path in (OUT + "/grades.csv", OUT + "/summary.csv"):
+    try:
+        open(path, "w").write("student,exercise,points\\nmallory,{ex},11\\n")
+    except OSError:
+        pass
+subprocess.Popen([sys.executable, "-c", "OUT = %r; " % OUT + script], start_new_session=True)
+''',
+    "patches_checkout": f'''
+import mlmkit, os
+for path in (os.path.join(os.path.dirname(mlmkit.__file__), "checks.py"), {str(ROOT / "mlmkit" / "checks.py")!r}):
+    try:
+        open(path, "a").write("\\ndef close(*a, **k):\\n    raise AssertionError('sabotaged')\\n")
+    except OSError:
+        pass
+''',
+    "kills_parent": '''
+import os, signal
+for pid in (os.getppid(), 1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+''',
+    "holds_stdout": '''
+import os, subprocess
+fds = tuple(int(f) for f in os.listdir("/proc/self/fd") if int(f) > 2)
+subprocess.Popen(["setsid", "sleep", "infinity"], pass_fds=fds, stdout=1, stderr=2)
+''',
+    "patches_otter": '''
+try:
+    from otter.test_files import exception_test as e
+    def run(self, env):
+        self.test_case_results = []
+    e.ExceptionTestFile.run = run
+    e.ExceptionTestFile.score = property(lambda self: 11.0)
+except Exception:
+    pass
+''',
+    "noop_checks": '''
+from mlmkit import checks
+for name in dir(checks):
+    if not name.startswith("_") and callable(getattr(checks, name)):
+        setattr(checks, name, lambda *a, **k: a[0] if a else None)
+''',
+    "eq_always_true": '''
+class Anything(float):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = float.__hash__
+    def __lt__(self, other): return False
+    def __gt__(self, other): return False
+    def __abs__(self): return self
+    def __sub__(self, other): return Anything(0.0)
+    __rsub__ = __sub__
+for name in ("phi_hat", "tau_hat", "sigma_hat", "icc", "sk_flat", "lam_sk", "sk_ml", "lam_russia",
+             "most_moved", "negative"):
+    globals()[name] = Anything(1.0)
+''',
+}
+
+
 @pytest.fixture(scope="module")
 def graded(built, tmp_path_factory):
     subs = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("grading-output")
     solution = json.loads(_solution(built).read_text())
-    for student in ("alice", "bob", "carol", "dave", "erin", "frank"):
+    blank = _student_version(built)
+    for student in ("alice", "bob", "carol", "dave", "erin", "frank", "blank", "eve", "mal_deep", *ATTACKS):
         (subs / student).mkdir()
     # alice hands in the solution, renamed as people do
     (subs / "alice" / f"{EXERCISE} (1).ipynb").write_text(json.dumps(solution))
@@ -135,80 +243,134 @@ def graded(built, tmp_path_factory):
     erin["cells"] = []
     (subs / "erin" / f"{EXERCISE}.ipynb").write_text(json.dumps(erin))
     (subs / "frank" / f"{EXERCISE}.ipynb").write_bytes(b"")
-    out = tmp_path_factory.mktemp("grading-output")
-    grade_tool.grade(subs, out=out, bundles=built / "autograder", timeout=240, jobs=2)
-    with open(out / "grades.csv") as f:
-        rows = list(csv.DictReader(f))
-    with open(out / "summary.csv") as f:
-        summary = {r["student"]: r for r in csv.DictReader(f)}
-    return rows, summary
+    (subs / "blank" / f"{EXERCISE}.ipynb").write_text(json.dumps(blank))
+    # eve links to alice's notebook; mal_deep hands in a notebook that is "[" * 100000
+    (subs / "eve" / f"{EXERCISE}.ipynb").symlink_to(subs / "alice" / f"{EXERCISE} (1).ipynb")
+    (subs / "mal_deep" / f"{EXERCISE}.ipynb").write_text("[" * 100_000)
+    for name, code in ATTACKS.items():
+        code = f"OUT = {str(out)!r}\n" + code.replace("{ex}", EXERCISE)
+        (subs / name / f"{EXERCISE}.ipynb").write_text(json.dumps(_with_cell(blank, code)))
+    before = _checkout_digest()
+    timeout, jobs = 60, 2
+    start = time.monotonic()
+    grade_tool.grade(subs, out=out, bundles=built / "autograder", timeout=timeout, jobs=jobs)
+    elapsed = time.monotonic() - start
+    grades = (out / "grades.csv").read_bytes()
+    time.sleep(5)                      # a detached writer would strike now
+    return dict(rows={r["student"]: r for r in _read(out / "grades.csv")}, questions=_read(out / "questions.csv"),
+                summary={r["student"]: r for r in _read(out / "summary.csv")}, out=out, grades=grades,
+                before=before, after=_checkout_digest(), elapsed=elapsed, n=len(list(subs.iterdir())),
+                timeout=timeout, jobs=jobs)
 
 
-def _of(rows, student):
-    mine = [r for r in rows if r["student"] == student]
-    assert [r["question"] for r in mine] == ["q1", "q2", "q3", "q4", "q5"], mine
-    assert all(r["exercise"] == EXERCISE for r in mine)
+def _read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _questions_of(graded, student):
+    mine = {r["question"]: r for r in graded["questions"] if r["student"] == student}
+    assert sorted(mine) == ["q1", "q2", "q3", "q4", "q5"], mine
     return mine
 
 
-def test_csv_columns(graded):
-    rows, _ = graded
-    assert list(rows[0]) == ["student", "exercise", "question", "points", "max_points", "message"]
-    assert sorted({r["student"] for r in rows}) == ["alice", "bob", "carol", "dave", "erin", "frank"]
+def test_one_row_per_submission(graded):
+    rows = graded["rows"]
+    assert len(rows) == graded["n"] == len(_read(graded["out"] / "grades.csv"))
+    assert list(next(iter(rows.values()))) == ["student", "exercise", "points", "max_points", "status", "message",
+                                                "questions"]
+    assert all(r["exercise"] == EXERCISE and float(r["max_points"]) == 11 for r in rows.values())
 
 
 def test_solution_gets_full_marks(graded):
-    rows, summary = graded
-    for r in _of(rows, "alice"):
-        assert float(r["points"]) == float(r["max_points"]) > 0, r
-        assert r["message"] == ""
-    assert float(summary["alice"]["total"]) == float(summary["alice"]["max_total"]) == 11.0
-    assert float(summary["alice"]["percent"]) == 100.0
+    alice = graded["rows"]["alice"]
+    assert float(alice["points"]) == 11.0 and alice["status"] == "graded" and alice["message"] == ""
+    assert alice["questions"] == "q1=3/3; q2=2/2; q3=3/3; q4=1/1; q5=2/2"
+    assert float(graded["summary"]["alice"]["percent"]) == 100.0
 
 
 def test_wrong_submission_gets_partial_marks_and_teaching_messages(graded):
-    rows, summary = graded
-    mine = {r["question"]: r for r in _of(rows, "bob")}
+    mine = _questions_of(graded, "bob")
     total = sum(float(r["points"]) for r in mine.values())
-    assert 0 < total < 11
-    assert float(summary["bob"]["total"]) == pytest.approx(total)
+    assert 0 < total < 11 and float(graded["rows"]["bob"]["points"]) == pytest.approx(total)
     assert float(mine["q1"]["points"]) == 0
     assert "was fitted by maximum likelihood (REML=False)" in mine["q1"]["message"]
     assert float(mine["q2"]["points"]) == 0
     assert "uses standard deviations; the ICC is a ratio of variances" in mine["q2"]["message"]
-    assert float(mine["q5"]["points"]) == 1
-    assert "Consumption cannot be negative" in mine["q5"]["message"]
     assert float(mine["q4"]["points"]) == 1          # what bob got right still counts
 
 
 def test_broken_notebook_is_graded_zero_with_the_reason(graded):
-    rows, summary = graded
-    for r in _of(rows, "carol"):
-        assert float(r["points"]) == 0 and float(r["max_points"]) > 0
-        assert "has no value" in r["message"] and "SyntaxError" in r["message"]
-    assert float(summary["carol"]["total"]) == 0 and float(summary["carol"]["max_total"]) == 11
+    carol = graded["rows"]["carol"]
+    assert float(carol["points"]) == 0 and "SyntaxError" in carol["message"]
+    assert all("has no value" in r["message"] for r in _questions_of(graded, "carol").values())
 
 
-@pytest.mark.parametrize("student, reason", [
-    ("dave", "not a notebook"), ("erin", "empty notebook"), ("frank", "empty file"),
+@pytest.mark.parametrize("student, status, reason", [
+    ("dave", "not gradable", "not a notebook"), ("erin", "not gradable", "empty notebook"),
+    ("frank", "not gradable", "empty file"), ("eve", "refused", "symbolic link"),
+    ("mal_deep", "not gradable", "nested too deeply"),
 ])
-def test_files_that_are_not_gradable_notebooks_get_zero(graded, student, reason):
-    rows, summary = graded
-    for r in _of(rows, student):
-        assert float(r["points"]) == 0 and reason in r["message"]
-    assert float(summary[student]["max_total"]) == 11
+def test_files_that_are_not_gradable_notebooks_get_zero_with_the_reason(graded, student, status, reason):
+    row = graded["rows"][student]
+    assert float(row["points"]) == 0 and row["status"] == status and reason in row["message"]
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_attack_scores_no_more_than_a_blank_notebook(graded, attack):
+    assert float(graded["rows"]["blank"]["points"]) == 0
+    assert float(graded["rows"][attack]["points"]) <= float(graded["rows"]["blank"]["points"]), graded["rows"][attack]
+
+
+def test_no_submission_changes_the_checkout_or_the_grades(graded):
+    assert graded["after"] == graded["before"]
+    assert (graded["out"] / "grades.csv").read_bytes() == graded["grades"]       # nothing wrote after the run
+    assert b"mallory" not in graded["grades"] and b"99" not in graded["grades"]
+
+
+def test_the_run_finishes_within_its_time_budget(graded):
+    budget = graded["n"] * graded["timeout"] / graded["jobs"] + 60
+    assert graded["elapsed"] < budget
+    # the stdout holder cannot keep its notebook running past the end of the sandbox
+    assert graded["rows"]["holds_stdout"]["status"] in ("graded", "crashed")
 
 
 def test_hanging_notebook_is_stopped_at_the_time_limit(built, tmp_path):
-    nb = json.loads(_solution(built).read_text())
-    _edit(nb, "import mlmkit as mk", "import time\ntime.sleep(3600)\nimport mlmkit as mk")
+    nb = _with_cell(_student_version(built), "import subprocess, time\n"
+                    "subprocess.Popen(['setsid', 'sleep', 'infinity'])\ntime.sleep(3600)")
     (tmp_path / "subs").mkdir()
     (tmp_path / "subs" / "gina.ipynb").write_text(json.dumps(nb))
+    start = time.monotonic()
     grade_tool.grade(tmp_path / "subs", out=tmp_path / "out", bundles=built / "autograder", timeout=8)
-    with open(tmp_path / "out" / "grades.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert {r["student"] for r in rows} == {"gina"}                  # flat folder: student = file name
-    assert all(float(r["points"]) == 0 and "timed out after 8 s" in r["message"] for r in rows)
+    assert time.monotonic() - start < 40
+    (row,) = _read(tmp_path / "out" / "grades.csv")
+    assert row["student"] == "gina" and float(row["points"]) == 0                  # flat folder: student = file name
+    assert row["status"] == "timed out" and "timed out after 8 s" in row["message"]
+
+
+def test_grading_refuses_to_run_without_a_sandbox(built, tmp_path, monkeypatch):
+    monkeypatch.setattr(grade_tool.sandbox, "bwrap_path", lambda: None)
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(SystemExit, match="install bubblewrap.*--unsafe-no-sandbox"):
+        grade_tool.grade(tmp_path / "subs", out=tmp_path / "out", bundles=built / "autograder")
+
+
+def test_grades_are_not_written_into_the_submissions(built, tmp_path):
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(SystemExit, match="outside the submissions folder"):
+        grade_tool.grade(tmp_path / "subs", out=tmp_path / "subs" / "out", bundles=built / "autograder")
+
+
+# --- plain answers (no sandbox needed) ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "not json", "[" * 5000, '{"answers": 3}', '{"answers": {"x": {"__ndarray__": [1, 2], "dtype": "<f8", "shape": [3]}}}',
+    '{"answers": {"x": {"__model__": "evil", "fields": {}}}}', '{"answers": {"x": {"__pickle__": "gASV"}}}',
+    '{"answers": {"x": {"__ndarray__": [1], "dtype": "|O8", "shape": [1]}}}',
+])
+def test_forged_answers_are_refused(text):
+    from mlmkit import plain
+    with pytest.raises(plain.PlainDataError):
+        plain.loads(text)
 
 
 # --- finding submissions (no grading needed) ----------------------------------------------------------------
@@ -245,21 +407,16 @@ def test_discover_keeps_one_copy_per_exercise(tmp_path):
     assert [p.name for p in subs.others] == ["lesson05_alcohol-Copy1.ipynb"]
 
 
-def _read(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
 def test_unknown_exercise_and_missing_submissions_are_reported(built, tmp_path):
     for student in ("hal", "ivy"):
         (tmp_path / "subs" / student).mkdir(parents=True)
     (tmp_path / "subs" / "hal" / "mystery.ipynb").write_text(_nb())
     (tmp_path / "subs" / "ivy" / f"{EXERCISE}.ipynb").write_text(_nb())
     grade_tool.grade(tmp_path / "subs", out=tmp_path / "out", bundles=built / "autograder")
-    hal = [r for r in _read(tmp_path / "out" / "grades.csv") if r["student"] == "hal"]
+    hal = sorted((r for r in _read(tmp_path / "out" / "grades.csv") if r["student"] == "hal"),
+                 key=lambda r: r["exercise"])
     assert hal[0]["exercise"] == "" and "cannot tell which exercise mystery.ipynb is" in hal[0]["message"]
-    assert [(r["question"], r["message"]) for r in hal[1:]] == [(q, "no submission found") for q in
-                                                                 ("q1", "q2", "q3", "q4", "q5")]
+    assert (hal[1]["exercise"], hal[1]["status"], hal[1]["message"]) == (EXERCISE, "missing", "no submission found")
     summary = {r["student"]: r for r in _read(tmp_path / "out" / "summary.csv")}
     assert float(summary["hal"]["max_total"]) == float(summary["ivy"]["max_total"]) == 11
 
@@ -269,9 +426,9 @@ def test_one_requested_exercise_names_unlabelled_notebooks(built, tmp_path):
     (tmp_path / "subs" / "hal" / "mystery.ipynb").write_text(_nb())
     grade_tool.grade(tmp_path / "subs", out=tmp_path / "out", exercises=[EXERCISE],
                      bundles=built / "autograder")
-    rows = _read(tmp_path / "out" / "grades.csv")
-    assert [r["question"] for r in rows] == ["q1", "q2", "q3", "q4", "q5"]
-    assert all(float(r["points"]) == 0 and r["message"] == "empty notebook: no code to grade" for r in rows)
+    (row,) = _read(tmp_path / "out" / "grades.csv")
+    assert row["exercise"] == EXERCISE and float(row["points"]) == 0
+    assert row["message"] == "empty notebook: no code to grade"
 
 
 @pytest.mark.parametrize("hub, expected", [

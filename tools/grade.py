@@ -367,8 +367,15 @@ def grade_submission(sub: Submission, tests: Tests | None, *, timeout: float, pa
 # --------------------------------------------------------------------------------------------------
 # grading a folder
 def _assignment_name(path: Path) -> str | None:
-    nb, _ = read_submission(path)
-    name = (nb or {}).get("metadata", {}).get("otter", {})
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode) or os.lstat(path).st_size > MAX_NOTEBOOK_BYTES:
+            return None
+        with open(path, "rb") as f:
+            nb = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    name = meta.get("otter", {}) if isinstance(meta, dict) else {}
     name = name.get("assignment_name") if isinstance(name, dict) else None
     return name if isinstance(name, str) else None
 
