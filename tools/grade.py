@@ -166,6 +166,35 @@ def build(names: list[str] | None = None, out: Path = DIST, run_tests: bool = Tr
     return done
 
 
+STUDENT = EXERCISES / "student"
+
+
+def master_digest(master: Path) -> str:
+    import hashlib
+    return hashlib.sha256(master.read_bytes()).hexdigest()
+
+
+def student_versions(names: list[str] | None = None, dest: Path = STUDENT) -> list[Path]:
+    """Write the committed student notebooks ``exercises/student/<exercise>.ipynb`` from the masters.
+
+    Each records the SHA-256 of the master it came from (``metadata.mlmkit.master_sha256``), so a test
+    can tell when a master changed and its student version was not regenerated.
+    """
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        done = build(names, out=Path(tmp), run_tests=False)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in done:
+            nb = json.loads((Path(tmp) / "student" / f"{name}.ipynb").read_text(encoding="utf-8"))
+            nb["metadata"]["mlmkit"] = {"master_sha256": master_digest(EXERCISES / f"{name}.ipynb"),
+                                        "generated_by": "python tools/grade.py student"}
+            path = dest / f"{name}.ipynb"
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            written.append(path)
+    print(f"wrote {len(written)} student notebook(s) into {dest}")
+    return written
+
+
 # --------------------------------------------------------------------------------------------------
 # the tests of an exercise (from its autograder bundle: trusted, never shown to the sandbox)
 def _clean_message(message: str) -> str:
@@ -285,8 +314,12 @@ def read_submission(path: Path) -> tuple[dict | None, str | None]:
                else s if isinstance(s, str) else "" for c in cells]
     if not any(c.get("cell_type") == "code" and s.strip() for c, s in zip(cells, sources)):
         return None, "empty notebook: no code to grade"
+    def tags(c):
+        t = c.get("metadata", {}).get("tags") if isinstance(c.get("metadata"), dict) else None
+        return [x for x in t if isinstance(x, str)][:10] if isinstance(t, list) else []
+
     clean = {"cells": [{"cell_type": c.get("cell_type") if isinstance(c.get("cell_type"), str) else "raw",
-                        "source": s, "metadata": {}} for c, s in zip(cells, sources)],
+                        "source": s, "metadata": {"tags": tags(c)}} for c, s in zip(cells, sources)],
              "metadata": nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {},
              "nbformat": 4, "nbformat_minor": 5}
     try:
@@ -299,22 +332,22 @@ def read_submission(path: Path) -> tuple[dict | None, str | None]:
 def written_answers(nb: dict) -> list[tuple[str, str]]:
     """(question prompt, answer text) of each hand-marked question (otter's ``manual: true``).
 
-    otter assign wraps such a question in ``<!-- BEGIN QUESTION -->`` … ``<!-- END QUESTION -->``
-    markdown; the first cell is the prompt, the markdown after it the learner's answer.
+    otter assign opens such a question's prompt cell with ``<!-- BEGIN QUESTION -->``, tags the
+    learner's answer cell(s) ``otter_answer_cell`` and closes with ``<!-- END QUESTION -->`` at the top
+    of the next cell.
     """
-    out, inside, cells = [], False, []
+    out, prompt, answer = [], None, []
     for cell in nb["cells"]:
         src = cell["source"]
+        if "<!-- END QUESTION -->" in src and prompt is not None:
+            out.append((prompt, "\n\n".join(answer)))
+            prompt = None
         if "<!-- BEGIN QUESTION -->" in src:
-            inside, cells = True, []
-        if inside:
-            cells.append(cell)
-        if inside and "<!-- END QUESTION -->" in src:
-            inside = False
-            text = [re.sub(r"<!-- (BEGIN|END) QUESTION -->", "", c["source"]).strip() for c in cells]
-            prompt = next((t for t in text if t), "")
-            answer = "\n\n".join(t for t, c in zip(text[1:], cells[1:]) if t and c["cell_type"] == "markdown")
-            out.append((prompt.splitlines()[0][:120] if prompt else "", answer))
+            text = src.replace("<!-- BEGIN QUESTION -->", "").strip()
+            prompt, answer = (text.splitlines() or [""])[0].lstrip("# ")[:120], []
+        elif prompt is not None and cell["cell_type"] == "markdown" and \
+                "otter_answer_cell" in cell.get("metadata", {}).get("tags", []):
+            answer.append(src.strip())
     return out
 
 
@@ -527,7 +560,7 @@ def write_summary(rows: list[dict], path: Path, exercises: list[str]) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # distribution
-def publish(dest: Path, src: Path = DIST / "student") -> list[Path]:
+def publish(dest: Path, src: Path = STUDENT) -> list[Path]:
     """Copy the student versions into ``dest`` (e.g. a clone of the repository learners pull)."""
     files = sorted(Path(src).glob("*.ipynb"))
     if not files:
@@ -596,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--memory", type=int, default=4096, help="address-space limit per notebook in MB (default 4096)")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="grade without bubblewrap: learners' code can then read and write what you can")
+    st = sub.add_parser("student", help="regenerate the committed student notebooks in exercises/student/")
+    st.add_argument("names", nargs="*", help="exercise names (default: all)")
     pub = sub.add_parser("publish", help="copy the student versions into a content repository")
     pub.add_argument("dest", type=Path)
     lk = sub.add_parser("links", help="nbgitpuller and Binder links for the student versions")
@@ -610,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
         build(a.names, a.out, run_tests=not a.no_run_tests, exercises_dir=a.exercises_dir)
     elif a.cmd == "grade":
         grade(a.submissions, a.out, a.exercise, a.bundles, a.timeout, a.jobs, a.memory, a.unsafe_no_sandbox)
+    elif a.cmd == "student":
+        student_versions(a.names)
     elif a.cmd == "publish":
         publish(a.dest)
     elif a.cmd == "links":
