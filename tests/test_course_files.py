@@ -82,3 +82,23 @@ def test_stored_notebook_matches_its_source(stem, module):
     assert len(stored) == len(wanted) and not stale, (
         f"{path.name} is stale (cells {stale[:5]}, {len(stored)} stored vs {len(wanted)} in {stem}.py): "
         f"run tools/build_notebooks.py {int(stem[-2:])} and tools/run_notebooks.py {int(stem[-2:])}")
+
+
+EXERCISE_MASTERS = sorted((ROOT / "exercises").glob("lesson[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("master", EXERCISE_MASTERS, ids=lambda p: p.stem)
+def test_student_version_is_committed_and_current(master):
+    """exercises/student/ holds what learners open; it is regenerated whenever a master changes."""
+    import hashlib
+    student = ROOT / "exercises" / "student" / master.name
+    assert student.exists(), f"{student.relative_to(ROOT)} is missing: run python tools/grade.py student"
+    nb = json.loads(student.read_text())
+    recorded = nb["metadata"].get("mlmkit", {}).get("master_sha256")
+    assert recorded == hashlib.sha256(master.read_bytes()).hexdigest(), (
+        f"{student.relative_to(ROOT)} is stale (its master changed): run python tools/grade.py student {master.stem}")
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "# SOLUTION" not in code and "BEGIN SOLUTION" not in code and "hidden: true" not in code
+    assert f'grader = mk.checks.Notebook("{master.stem}.ipynb")' in code
+    tests = nb["metadata"]["otter"]["tests"]
+    assert tests and all("hidden=True" not in src for src in tests.values())

@@ -458,14 +458,15 @@ def test_an_exercise_for_lessons_1_to_7_and_9():
 
 
 def _questions(path):
-    """(question name, [(hidden, test source)]) for each question of a master notebook."""
+    """(question name, manual?, [(hidden, points, test source)]) for each question of a master notebook."""
     import ast
     import yaml
     out, current, in_tests = [], None, False
     for cell in _cells(path):
         src = "".join(cell["source"])
         if cell["cell_type"] == "raw" and src.startswith("# BEGIN QUESTION"):
-            current = (yaml.safe_load(src.split("\n", 1)[1])["name"], [])
+            config = yaml.safe_load(src.split("\n", 1)[1])
+            current = (config["name"], bool(config.get("manual")), [])
             out.append(current)
         elif cell["cell_type"] == "raw" and src.startswith("# BEGIN TESTS"):
             in_tests = True
@@ -476,7 +477,7 @@ def _questions(path):
             body = src.split('""" # END TEST CONFIG', 1)[1]
             tree = ast.parse(body)
             assert len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef), (path.name, body[:80])
-            current[1].append((bool(config.get("hidden")), config["points"], body))
+            current[2].append((bool(config.get("hidden")), config["points"], body))
     return out
 
 
@@ -489,8 +490,15 @@ def test_master_notebook_structure(master):
     assert config["tests"] == {"ok_format": False}
     assert f'grader = mk.checks.Notebook("{master.stem}.ipynb")' in _code(master)
     questions = _questions(master)
-    assert [q for q, _ in questions] == [f"q{i}" for i in range(1, len(questions) + 1)]
-    for name, tests in questions:
+    assert [q for q, _, _ in questions] == [f"q{i}" for i in range(1, len(questions) + 1)]
+    assert any(manual for _, manual, _ in questions), "no written (hand-marked) question"
+    for name, manual, tests in questions:
+        if manual:
+            assert not tests, f"{name}: a hand-marked question has no tests"
+            continue
         assert any(not h for h, _, _ in tests), f"{name}: no public test (learners get no feedback)"
         assert any(h and p > 0 for h, p, _ in tests), f"{name}: no hidden test worth points"
         assert "import otter" not in "".join(b for _, _, b in tests)
+    written = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert written.count("**Model answer.**") == written.count("**Marking guide.**") == \
+        sum(manual for _, manual, _ in questions)

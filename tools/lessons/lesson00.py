@@ -192,9 +192,10 @@ CELLS = [
     `lesson01_variance_components`). Each question has a cell like `grader.check("q1")` that tells you at
     once whether your answer is right and, if not, what the likely slip is (a standard deviation where a
     variance was asked, a REML estimate where ML was meant, ...). Your instructor hands out the student
-    versions and may grade them automatically. Working on your own, build them with
-    `python tools/grade.py build` and open `exercises/dist/student/`; the notebooks in `exercises/` are
-    the instructors' masters and contain the solutions, so try first.
+    versions and may grade them automatically. Working on your own, open them in JupyterLab's file
+    browser (left sidebar) under `exercises/student/`, starting with
+    `exercises/student/lesson01_variance_components.ipynb`: they come with the repository and need nothing beyond `make lab`. Questions marked "marked by your instructor" ask for a
+    few sentences; the masters in `exercises/` hold model answers (and all solutions), so try first.
 
     **Next:** [Lesson 1 — variance components](01_variance_components.ipynb).
     """),
