@@ -25,9 +25,10 @@ from scipy.special import ndtri
 
 from .errors import DataError, ParameterError
 from .condvar import condvar
+from .diagram import model_diagram
 from .power import plot_power_curve
 
-__all__ = ["shrinkage", "group_panels", "fitted_lines", "ranef_contour", "condvar", "caterpillar",
+__all__ = ["model_diagram", "shrinkage", "group_panels", "fitted_lines", "ranef_contour", "condvar", "caterpillar",
            "residual_diagnostics", "plot_profile", "plot_power_curve"]
 
 _FLAT, _MULTI, _POP = "#d95f02", "#1b9e77", "black"
