@@ -98,6 +98,15 @@ CELLS = [
     |---|---|
     | `glmer(cbind(m, n - m) ~ 1 + (1 \| batch), data = rats_df, family = binomial(link = "logit"))` | `mk.glmer("cbind(m, n - m) ~ 1 + (1 \| batch)", rats, family="binomial")` |
     """),
+    md(r"""
+    The same model as a plate diagram (the source tutorial draws one for each model): shaded circles are
+    observed, white ones are estimated, the diamond $\eta_i$ is computed from its parents (the linear
+    predictor), and a plate repeats what it holds, once per observation $i$ or per group $j$. Arrows
+    point from a quantity to what it helps generate. Here $\eta_j = b + \xi_j$ is the log-odds of batch $j$, and no $\sigma^2$ appears: a binomial count has no separate residual variance.
+    """),
+    code(r"""
+    plots.model_diagram("cbind(m, n - m) ~ 1 + (1 | batch)", family="binomial");
+    """),
     code(r"""
     m_ml = mk.glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, family="binomial")
     m_ml.summary()

@@ -81,6 +81,15 @@ CELLS = [
     |---|---|
     | `m <- lmer(alcohol ~ 1 + (1 \| country), data = alcohol_df)` | `m = mk.lmer("alcohol ~ 1 + (1 \| country)", alcohol)` |
     """),
+    md(r"""
+    The same model as a plate diagram (the source tutorial draws one for each model): shaded circles are
+    observed, white ones are estimated, the diamond $\eta_i$ is computed from its parents (the linear
+    predictor), and a plate repeats what it holds, once per observation $i$ or per group $j$. Arrows
+    point from a quantity to what it helps generate. Each year's figure $y_i$ scatters around its country's mean with variance $\sigma^2$; the country effects come from $N(0, \tau^2)$.
+    """),
+    code(r"""
+    plots.model_diagram("alcohol ~ 1 + (1 | country)");
+    """),
     code(r"""
     m = mk.lmer("alcohol ~ 1 + (1 | country)", alcohol)
     m.summary()

@@ -128,6 +128,15 @@ CELLS = [
 
     `(Days | Subject)` means `(1 + Days | Subject)`: the intercept is implicit, as in any R formula.
     """),
+    md(r"""
+    The same model as a plate diagram (the source tutorial draws one for each model): shaded circles are
+    observed, white ones are estimated, the diamond $\eta_i$ is computed from its parents (the linear
+    predictor), and a plate repeats what it holds, once per observation $i$ or per group $j$. Arrows
+    point from a quantity to what it helps generate. The two effects of a subject, $u_{0j}$ (intercept) and $u_{1j}$ (slope of Days), share one covariance matrix $\Sigma$: that is the correlation the formula `(Days | Subject)` estimates.
+    """),
+    code(r"""
+    plots.model_diagram("Reaction ~ Days + (Days | Subject)");
+    """),
     code(r"""
     m = mk.lmer("Reaction ~ Days + (Days | Subject)", sleep)
     m.summary()
