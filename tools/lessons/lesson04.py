@@ -105,7 +105,7 @@ CELLS = [
     point from a quantity to what it helps generate. Here $\eta_j = b + \xi_j$ is the log-odds of batch $j$, and no $\sigma^2$ appears: a binomial count has no separate residual variance.
     """),
     code(r"""
-    plots.model_diagram("cbind(m, n - m) ~ 1 + (1 | batch)", family="binomial");
+    ax = plots.model_diagram("cbind(m, n - m) ~ 1 + (1 | batch)", family="binomial")
     """),
     code(r"""
     m_ml = mk.glmer("cbind(m, n - m) ~ 1 + (1 | batch)", rats, family="binomial")

@@ -88,7 +88,7 @@ CELLS = [
     point from a quantity to what it helps generate. Each year's figure $y_i$ scatters around its country's mean with variance $\sigma^2$; the country effects come from $N(0, \tau^2)$.
     """),
     code(r"""
-    plots.model_diagram("alcohol ~ 1 + (1 | country)");
+    ax = plots.model_diagram("alcohol ~ 1 + (1 | country)")
     """),
     code(r"""
     m = mk.lmer("alcohol ~ 1 + (1 | country)", alcohol)

@@ -135,7 +135,7 @@ CELLS = [
     point from a quantity to what it helps generate. The two effects of a subject, $u_{0j}$ (intercept) and $u_{1j}$ (slope of Days), share one covariance matrix $\Sigma$: that is the correlation the formula `(Days | Subject)` estimates.
     """),
     code(r"""
-    plots.model_diagram("Reaction ~ Days + (Days | Subject)");
+    ax = plots.model_diagram("Reaction ~ Days + (Days | Subject)")
     """),
     code(r"""
     m = mk.lmer("Reaction ~ Days + (Days | Subject)", sleep)
