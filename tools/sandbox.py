@@ -91,10 +91,12 @@ def bwrap_command(bwrap: str, package: Path, job: Path, tmp_mb: int) -> list[str
     for etc in ("/etc/ld.so.cache", "/etc/fonts", "/etc/localtime", "/etc/ssl/certs"):
         if os.path.exists(etc):
             cmd += ["--ro-bind", etc, etc]
+    # The private /tmp first: a Python installed under /tmp (a CI checkout's .venv) is then mounted on
+    # top of it, not hidden by it.
+    cmd += ["--size", str(tmp_mb * 2 ** 20), "--tmpfs", "/tmp"]
     for root in _python_roots():
         cmd += ["--ro-bind", root, root]
     cmd += ["--proc", "/proc", "--dev", "/dev",
-            "--size", str(tmp_mb * 2 ** 20), "--tmpfs", "/tmp",
             "--ro-bind", str(package), "/opt/mlmkit",
             "--ro-bind", str(RUNNER), "/opt/grader/sandbox_runner.py",
             "--ro-bind", str(job), "/job/job.json",
