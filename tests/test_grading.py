@@ -284,9 +284,18 @@ def test_one_row_per_submission(graded):
 
 def test_solution_gets_full_marks(graded):
     alice = graded["rows"]["alice"]
-    assert float(alice["points"]) == 11.0 and alice["status"] == "graded" and alice["message"] == ""
+    assert float(alice["points"]) == 11.0 and alice["status"] == "graded"
+    assert alice["message"] == "1 written answer(s) to mark by hand (written_answers.csv)"
     assert alice["questions"] == "q1=3/3; q2=2/2; q3=3/3; q4=1/1; q5=2/2"
     assert float(graded["summary"]["alice"]["percent"]) == 100.0
+
+
+def test_written_answers_are_collected_for_the_instructor(graded):
+    rows = {r["student"]: r for r in _read(graded["out"] / "written_answers.csv")}
+    assert rows["alice"]["question"] == "1" and "one number for a country" in rows["alice"]["prompt"]
+    assert "**Model answer.**" in rows["alice"]["answer"]          # alice handed in the master's text
+    assert rows["blank"]["answer"] == "_Type your answer here, replacing this text._"
+    assert "mallory" not in rows and "eve" not in rows              # refused files yield no answers
 
 
 def test_wrong_submission_gets_partial_marks_and_teaching_messages(graded):

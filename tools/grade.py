@@ -334,7 +334,7 @@ def written_answers(nb: dict) -> list[tuple[str, str]]:
 
     otter assign opens such a question's prompt cell with ``<!-- BEGIN QUESTION -->``, tags the
     learner's answer cell(s) ``otter_answer_cell`` and closes with ``<!-- END QUESTION -->`` at the top
-    of the next cell.
+    of the next cell (the solution version tags its model answer ``otter_assign_solution_cell``).
     """
     out, prompt, answer = [], None, []
     for cell in nb["cells"]:
@@ -346,7 +346,7 @@ def written_answers(nb: dict) -> list[tuple[str, str]]:
             text = src.replace("<!-- BEGIN QUESTION -->", "").strip()
             prompt, answer = (text.splitlines() or [""])[0].lstrip("# ")[:120], []
         elif prompt is not None and cell["cell_type"] == "markdown" and \
-                "otter_answer_cell" in cell.get("metadata", {}).get("tags", []):
+                {"otter_answer_cell", "otter_assign_solution_cell"} & set(cell.get("metadata", {}).get("tags", [])):
             answer.append(src.strip())
     return out
 
