@@ -75,7 +75,7 @@ def test_build_writes_student_version_and_bundle(built):
     'mk.lmer("alcohol ~ 1 + (1 | country)", alcohol)',
     "tau_hat ** 2 / (tau_hat ** 2 + sigma_hat ** 2)",
     'm.coef["country"].loc["South Korea", "(Intercept)"]',
-    "most_moved = moved.idxmax()",
+    'most_moved = "South Korea"',
     'negative = "a"',
 ])
 def test_student_version_has_no_solution(built, solution_text):
@@ -292,7 +292,7 @@ def test_solution_gets_full_marks(graded):
 
 def test_written_answers_are_collected_for_the_instructor(graded):
     rows = {r["student"]: r for r in _read(graded["out"] / "written_answers.csv")}
-    assert rows["alice"]["question"] == "1" and "one number for a country" in rows["alice"]["prompt"]
+    assert rows["alice"]["question"] == "1" and "little shrinkage here" in rows["alice"]["prompt"]
     assert "**Model answer.**" in rows["alice"]["answer"]          # alice handed in the master's text
     assert rows["blank"]["answer"] == "_Type your answer here, replacing this text._"
     assert "mallory" not in rows and "eve" not in rows              # refused files yield no answers
@@ -509,5 +509,33 @@ def test_master_notebook_structure(master):
         assert any(h and p > 0 for h, p, _ in tests), f"{name}: no hidden test worth points"
         assert "import otter" not in "".join(b for _, _, b in tests)
     written = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    assert written.count("**Model answer.**") == written.count("**Marking guide.**") == \
+    assert written.count("**Model answer") == written.count("**Marking guide") == \
         sum(manual for _, manual, _ in questions)
+
+
+def test_inside_the_sandbox_there_is_no_privilege_network_or_checkout(tmp_path):
+    sandbox = grade_tool.sandbox
+    if sandbox.bwrap_path() is None:
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+    package = sandbox.package_copy(tmp_path)
+    probe = f'''
+import os, socket, subprocess
+status = {{l.split(":")[0]: l.split()[1] for l in open("/proc/self/status") if l.startswith(("CapEff", "Uid"))}}
+mount = subprocess.run(["mount", "-o", "remount,rw", "/usr"], capture_output=True).returncode
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3)
+    net = True
+except OSError:
+    net = False
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+icc = dict(cap=status["CapEff"], uid=status["Uid"], mount=mount, net=net, npids=len(pids),
+           checkout=os.path.exists({str(ROOT / "tests")!r}), written=os.access("/usr", os.W_OK))
+'''
+    job = {"exercise": EXERCISE, "names": ["icc"],
+           "notebook": {"cells": [{"cell_type": "code", "source": probe, "metadata": {}}], "metadata": {}}}
+    run = sandbox.run_job(job, package, timeout=60)
+    from mlmkit import plain
+    seen = plain.loads(run.stdout.decode().split("\n", 1)[1])["icc"]
+    assert seen["cap"] == "0000000000000000" and seen["uid"] == "65534"
+    assert seen["mount"] != 0 and seen["net"] is False and seen["written"] is False
+    assert seen["checkout"] is False and seen["npids"] <= 3

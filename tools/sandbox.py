@@ -83,7 +83,9 @@ def _python_roots() -> list[str]:
 
 
 def bwrap_command(bwrap: str, package: Path, job: Path, tmp_mb: int) -> list[str]:
-    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", "65534", "--gid", "65534",
+    # Run as root, bwrap keeps capabilities unless told not to: drop them all, in a user namespace.
+    cmd = [bwrap, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent", "--new-session",
+           "--uid", "65534", "--gid", "65534",
            "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if os.path.islink(f"/{link}"):

@@ -431,8 +431,9 @@ CELLS = [
     ## Exercise
 
     **Exercise `lesson06_sleepstudy`:** the share of people whose reaction time would *improve* with
-    sleep loss, a likelihood-ratio test for the correlation, and predictions with and without the random
-    effects.
+    sleep loss, when a likelihood-ratio test may use REML (the slope variance, with the χ²₀/χ²₁ mixture)
+    and when it needs ML (the fixed effect of Days), predictions with and without the random effects, and
+    a written assessment of a claim about the population.
 
     **Next:** [Lesson 7 — school achievement and formula pitfalls](07_imm10.ipynb).
     """),
