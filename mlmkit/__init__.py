@@ -20,3 +20,4 @@ from .bootstrap import bootstrap
 from .power import power, power_curve
 from . import plots
 from . import explore
+from . import diagram

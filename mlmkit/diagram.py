@@ -1,205 +1,315 @@
-"""Plate diagrams (Bayesian networks) of lme4-style models, drawn from the formula.
+"""Plate diagrams (Bayesian networks) of lme4-style models, drawn from the formula with matplotlib.
 
-The picture the source tutorial draws for rats, alcohol and sleepstudy, for any formula
-``response ~ fixed + (terms | group) + ...``:
+:func:`model_diagram` reads a formula with :func:`mlmkit.formula.parse_formula` (or takes a fitted
+``lmer``/``glmer`` result) and draws
 
-* the observed response :math:`y_i` (shaded) in a plate ``i = 1..n`` with the observed predictors
-  :math:`x_i` (shaded) and the linear predictor :math:`\\eta_i` (a diamond: computed, not random);
-* per grouping factor a plate ``j = 1..J`` holding the group's random effects (one node per column of
-  its terms, e.g. :math:`u_{0j}`, :math:`u_{1j}`), with its hyperparameter outside the plate: a
-  variance :math:`\\tau^2` for one effect, a covariance matrix :math:`\\Sigma` for correlated effects,
-  one :math:`\\tau^2` per effect for ``(x || g)``;
-* the fixed effects :math:`\\beta` and, for a Gaussian model, the residual :math:`\\sigma^2`.
+* the observed response ``y_i`` as a shaded circle inside the observation plate ``i = 1..n``;
+* one plate per grouping factor holding its latent effects: a scalar term ``(1 | g)`` gives a node
+  ``b_j`` with its standard deviation ``τ``; a correlated vector term ``(1 + x | g)`` one vector node
+  ``b_j`` with covariance matrix ``Σ``; an uncorrelated ``(1 + x || g)`` one node and one ``τ`` per
+  effect.  A factor nested in another (``(1 | a/b)`` → ``b:a`` within ``a``) is drawn as a plate inside
+  its parent's plate; crossed factors get plates side by side;
+* the fixed effects ``β`` and, for a Gaussian response, the residual standard deviation ``σ``;
+* arrows from each parameter to what it generates, and the family and link above the diagram.
 
-With one grouping factor the observation plate is drawn inside the group plate (observations are
-nested in groups); with several, the group plates stand side by side and all feed :math:`\\eta_i`.
-Only matplotlib is used (no Graphviz).  :func:`model_diagram` is re-exported as
-``mlmkit.plots.model_diagram``.
+Every artist carries a ``gid`` (``"node:y"``, ``"node:b1"``, ``"plate:obs"``, ``"plate:g1"``,
+``"edge:beta->y"``, …) so tests and learners can find it; node patches also get a ``label`` (the
+mathematical symbol) and observed nodes a grey face.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .errors import FormulaError, ParameterError
-from .formula import parse_formula
+import numpy as np
 
-__all__ = ["model_diagram", "diagram_spec", "DiagramSpec"]
+from .errors import FamilyError, ParameterError
+from .formula import RandomTerm, parse_formula, split_terms
 
-_SHADE = "#cfd8e3"
-_LINKS = {"binomial": "logit", "poisson": "log", "gaussian": "identity"}
+__all__ = ["model_diagram", "diagram_spec"]
 
-
-@dataclass(frozen=True)
-class GroupSpec:
-    """One grouping factor: its name, effect labels and whether they are correlated."""
-    name: str
-    effects: tuple[str, ...]
-    correlated: bool
+OBSERVED_FACE = "0.75"
+LATENT_FACE = "white"
+_GAUSSIAN = ("gaussian", "normal")
+_LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log"}
+_INDEX = "jklmpqrst"
 
 
-@dataclass(frozen=True)
+@dataclass
+class _Node:
+    key: str
+    label: str           # mathtext inside the circle
+    caption: str         # text under the circle
+    observed: bool = False
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass
+class _Plate:
+    key: str
+    label: str
+    members: list = field(default_factory=list)   # node keys
+    parent: str | None = None
+    depth: int = 0
+
+
+@dataclass
 class DiagramSpec:
-    """What the diagram shows, read from the formula (testable without drawing)."""
-    response: str
-    predictors: tuple[str, ...]
-    groups: tuple[GroupSpec, ...]
+    """What :func:`model_diagram` draws: nodes, edges (parent → child keys), plates, family, link."""
+
+    nodes: dict
+    edges: list
+    plates: dict
     family: str
-
-    @property
-    def link(self) -> str:
-        return _LINKS.get(self.family, "link")
+    link: str
 
 
-def _columns(expr: str) -> list[str]:
-    """Column names of a term's formula: ``1 + Days`` -> (Intercept), Days; ``0 + Days`` -> Days."""
-    parts = [p.strip() for p in expr.replace("-", "+-").split("+") if p.strip()]
-    intercept = not any(p in ("0", "-1") for p in parts)
-    cols = ["(Intercept)"] if intercept else []
-    return cols + [p for p in parts if p not in ("0", "1", "-1", "-0")]
+def _term_columns(term: RandomTerm) -> list[str]:
+    intercept = True
+    cols = []
+    for sign, t in split_terms(term.expr):
+        if t in ("0", "-1") or (sign == "-" and t == "1"):
+            intercept = False
+        elif t != "1":
+            cols.append(t)
+    return (["(Intercept)"] if intercept else []) + cols
 
 
-def diagram_spec(model_or_formula, family: str | None = None) -> DiagramSpec:
-    """The nodes and plates of the model's diagram (see the module docstring)."""
-    formula = model_or_formula if isinstance(model_or_formula, str) else getattr(model_or_formula, "formula", None)
+def _source(model):
+    """(formula text, family name, link name) from a formula string or a fitted result."""
+    if isinstance(model, str):
+        return model, None, None
+    formula = getattr(model, "formula", None)
     if not isinstance(formula, str):
-        raise ParameterError("model_diagram needs an lme4 formula string such as 'y ~ x + (1 | g)' or a fitted "
-                             f"model, not {type(model_or_formula).__name__}")
-    fam = getattr(model_or_formula, "family", None)
-    if family is None:
-        family = getattr(fam, "name", None) if fam is not None else None
-    parsed = parse_formula(formula)
-    if family is None:
-        family = "binomial" if parsed.response.startswith("cbind(") else "gaussian"
-    if family not in _LINKS:
-        raise ParameterError(f"unknown family {family!r}: use 'gaussian', 'binomial' or 'poisson'")
-    groups: dict[str, list] = {}
-    for term in parsed.random:
-        cols = _columns(term.expr)
-        entry = groups.setdefault(term.group, [[], [], term.source])
-        entry[0].extend(cols)
-        entry[1].append(len(cols))
-    specs = tuple(GroupSpec(name, tuple(cols), correlated=max(sizes) > 1)
-                  for name, (cols, sizes, _) in groups.items())
-    preds = tuple(c for c in _columns(parsed.fixed) if c != "(Intercept)")
-    return DiagramSpec(parsed.response, preds, specs, family)
+        raise ParameterError("model_diagram needs an lme4-style formula string or a fitted mk.lmer/mk.glmer "
+                             f"result, not {type(model).__name__}")
+    fam = getattr(model, "family", None)
+    if fam is None:
+        return formula, "gaussian", "identity"
+    return formula, fam.name, fam.link.name
 
 
-def _label(text: str) -> str:
-    return text.replace("_", r"\_").replace("$", r"\$")
+def diagram_spec(model, family: str | None = None, link: str | None = None, data=None) -> DiagramSpec:
+    """The nodes, edges and plates of a model's plate diagram (no drawing).
 
+    ``family`` defaults to the fitted model's family, else to ``"binomial"`` for a ``cbind(...)``
+    response and ``"gaussian"`` otherwise; ``link`` to the family's canonical link.  With ``data`` the
+    plate labels give the numbers of observations and of levels.
+    """
+    formula, fam0, link0 = _source(model)
+    parsed = parse_formula(formula)            # FormulaError for a bad formula
+    response = parsed.response
+    counts = response.replace(" ", "").startswith("cbind(")
+    fam = (family or fam0 or ("binomial" if counts else "gaussian"))
+    if not isinstance(fam, str):
+        fam = getattr(fam, "name", None)
+        if fam is None:
+            raise FamilyError("family must be a name such as 'gaussian' or 'binomial'")
+    fam = fam.strip().lower()
+    if fam == "normal":
+        fam = "gaussian"
+    if fam not in _LINKS:
+        raise FamilyError(f"unknown family {fam!r}: model_diagram draws 'gaussian', 'binomial' or 'poisson'")
+    lnk = link or link0 or _LINKS[fam]
 
-def _node(ax, xy, label, *, observed=False, diamond=False, r=0.32):
-    from matplotlib.patches import Circle, RegularPolygon
-    face = _SHADE if observed else "white"
-    if diamond:
-        patch = RegularPolygon(xy, 4, radius=r * 1.25, facecolor=face, edgecolor="black", lw=1.2)
+    if counts:
+        inner = response.strip()[len("cbind("):-1]
+        caption = inner.split(",")[0].strip() + " of " + inner.split(",", 1)[1].strip().replace("- ", "−")
     else:
-        patch = Circle(xy, r, facecolor=face, edgecolor="black", lw=1.2)
-    patch.set_gid("observed" if observed else "deterministic" if diamond else "latent")
-    ax.add_patch(patch)
-    ax.text(xy[0], xy[1], label, ha="center", va="center", fontsize=11, gid="node-label")
-    return xy
+        caption = response
+    nodes = {"y": _Node("y", r"$y_i$", caption, observed=True)}
+    fixed = [t for s, t in split_terms(parsed.fixed) if s == "+" and t not in ("0", "1", "-1")]
+    has_int = not any(t in ("0", "-1") for _, t in split_terms(parsed.fixed)) and \
+        not any(s == "-" and t == "1" for s, t in split_terms(parsed.fixed))
+    fixed_names = (["(Intercept)"] if has_int else []) + fixed
+    edges = []
+    if fixed_names:
+        nodes["beta"] = _Node("beta", r"$\beta$", ", ".join(fixed_names))
+        edges.append(("beta", "y"))
+    if fam in _GAUSSIAN:
+        nodes["sigma"] = _Node("sigma", r"$\sigma$", "residual sd")
+        edges.append(("sigma", "y"))
+
+    # one plate per grouping factor, in the order the formula names them
+    groups: list[str] = []
+    for t in parsed.random:
+        if t.group not in groups:
+            groups.append(t.group)
+    gvars = {g: set(RandomTerm("1", g, g).group_vars) for g in groups}
+    plates = {"obs": _Plate("obs", "observations: i = 1…n", ["y"])}
+    n_obs = None if data is None else len(data)
+    if n_obs is not None:
+        plates["obs"].label = f"observations: i = 1…n = {n_obs}"
+    for k, g in enumerate(groups):
+        idx = _INDEX[k % len(_INDEX)]
+        parents = [h for h in groups if h != g and gvars[h] < gvars[g]]
+        parent = max(parents, key=lambda h: len(gvars[h])) if parents else None
+        size = ""
+        if data is not None:
+            try:
+                size = f" = {len(data[list(gvars[g])].drop_duplicates())}"
+            except KeyError:
+                size = ""
+        plates[f"g{k + 1}"] = _Plate(f"g{k + 1}", f"{g}: {idx} = 1…{idx.upper()}{size}",
+                                     parent=None if parent is None else f"g{groups.index(parent) + 1}")
+    for p in plates.values():
+        d, q = 0, p
+        while q.parent is not None:
+            d, q = d + 1, plates[q.parent]
+        p.depth = d
+
+    n_latent = 0
+    for t in parsed.random:
+        k = groups.index(t.group)
+        idx = _INDEX[k % len(_INDEX)]
+        pkey = f"g{k + 1}"
+        cols = _term_columns(t)
+        n_latent += 1
+        key = f"b{n_latent}"
+        same_group = [u for u in parsed.random if u.group == t.group]
+        sub = "" if len(same_group) == 1 else str(sum(1 for u in parsed.random[:parsed.random.index(t)]
+                                                      if u.group == t.group))
+        symbol = "b" if k == 0 else ("u", "v", "w")[min(k - 1, 2)]
+        if len(cols) > 1:
+            nodes[key] = _Node(key, rf"$\mathbf{{{symbol}}}_{{{sub}{idx}}}$", ", ".join(cols))
+            hyper = _Node(f"Sigma{n_latent}", rf"$\Sigma_{{{sub}{idx}}}$" if sub else rf"$\Sigma_{{{symbol}}}$",
+                          "covariance")
+        else:
+            nodes[key] = _Node(key, rf"${symbol}_{{{sub}{idx}}}$", cols[0] if cols else "")
+            hyper = _Node(f"tau{n_latent}", rf"$\tau_{{{symbol}{sub}}}$", "sd")
+        nodes[hyper.key] = hyper
+        edges += [(hyper.key, key), (key, "y")]
+        plates[pkey].members.append(key)
+    return DiagramSpec(nodes, edges, plates, fam, lnk)
 
 
-def _arrow(ax, a, b, r=0.36):
-    import numpy as np
-    from matplotlib.patches import FancyArrowPatch
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    d = (b - a) / max(np.hypot(*(b - a)), 1e-9)
-    ax.add_patch(FancyArrowPatch(tuple(a + r * d), tuple(b - r * d), arrowstyle="-|>", mutation_scale=12,
-                                 lw=1.1, color="black", gid="edge"))
+def _layout(spec: DiagramSpec):
+    """Positions of nodes and rectangles of plates, in data units (nodes have radius 0.32)."""
+    step, x = 1.25, 2.2
+    boxes = {}
+    group_keys = [k for k in spec.plates if k != "obs"]
+    children = {k: [c for c in group_keys if spec.plates[c].parent == k] for k in group_keys}
+    roots = [k for k in group_keys if spec.plates[k].parent is None]
+    order: list[tuple[str, str]] = []     # (plate, node) in left-to-right order
+
+    def walk(k):
+        for n in spec.plates[k].members:
+            order.append((k, n))
+        for c in children[k]:
+            walk(c)
+
+    for r in roots:
+        start = len(order)
+        walk(r)
+        if len(order) > start:
+            order += [("", ""), ("", "")]   # a gap between crossed factors
+    while order and order[-1] == ("", ""):
+        order.pop()
+    xs = {}
+    for plate, node in order:
+        if node:
+            xs[node] = x
+        x += step
+    y_lat, y_hyp = 3.2, 4.75
+    for plate, node in order:
+        if node:
+            spec.nodes[node].x, spec.nodes[node].y = xs[node], y_lat
+            h = next(a for a, b in spec.edges if b == node and a not in ("beta", "sigma"))
+            spec.nodes[h].x, spec.nodes[h].y = xs[node], y_hyp
+
+    def extent(k):
+        xs_k = [spec.nodes[n].x for n in spec.plates[k].members]
+        for c in children[k]:
+            x0, x1 = extent(c)
+            xs_k += [x0 + 0.1, x1 - 0.1]
+        lo, hi = min(xs_k) - 0.55, max(xs_k) + 0.55
+        pad = max(0.0, 2.1 - (hi - lo)) / 2
+        return lo - pad, hi + pad
+
+    max_depth = max([spec.plates[k].depth for k in group_keys], default=0)
+    for k in group_keys:
+        x0, x1 = extent(k)
+        d = spec.plates[k].depth
+        inset = 0.12 * d
+        top = y_lat + 0.75 + 0.12 * (max_depth - d) - inset + 0.12 * max_depth
+        boxes[k] = (x0, y_lat - 1.0 + inset, x1 - x0, top - (y_lat - 1.0 + inset))
+    lat_x = [n.x for n in spec.nodes.values() if n.key.startswith("b")]
+    cx = (min(lat_x) + max(lat_x)) / 2 if lat_x else 2.2
+    spec.nodes["y"].x, spec.nodes["y"].y = cx, 1.2
+    left = min([cx - 0.9] + [b[0] for b in boxes.values()])
+    right = max([cx + 0.9] + [b[0] + b[2] for b in boxes.values()])
+    boxes["obs"] = (min(cx - 1.0, 1.5), 0.3, max(right, cx + 1.0) - min(cx - 1.0, 1.5), 1.6)
+    if "beta" in spec.nodes:
+        spec.nodes["beta"].x, spec.nodes["beta"].y = min(left, boxes["obs"][0]) - 1.0, 1.2
+    if "sigma" in spec.nodes:
+        spec.nodes["sigma"].x, spec.nodes["sigma"].y = min(left, boxes["obs"][0]) - 1.0, 2.7
+    return boxes
 
 
-def _plate(ax, x0, y0, x1, y1, label, top=False):
-    from matplotlib.patches import FancyBboxPatch
-    ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0.02,rounding_size=0.12",
-                                facecolor="none", edgecolor="0.35", lw=1.1, gid="plate"))
-    if top:
-        ax.text(x0 + 0.08, y1 - 0.06, label, ha="left", va="top", fontsize=8, color="0.25", gid="plate-label")
-    else:
-        ax.text(x1 - 0.08, y0 + 0.06, label, ha="right", va="bottom", fontsize=8, color="0.25", gid="plate-label")
-
-
-def _effect_symbol(k: int, many: bool) -> str:
-    return rf"$u_{{{k}j}}$" if many else r"$u_{j}$"
-
-
-def model_diagram(model_or_formula, ax=None, *, family: str | None = None):
-    """Draw the plate diagram of an lme4-style model; returns the matplotlib Axes.
+def model_diagram(model, ax=None, *, data=None, family: str | None = None, link: str | None = None,
+                  figsize=None):
+    """Draw the plate diagram of an lme4-style model; return the Axes.
 
     Parameters
     ----------
-    model_or_formula : str or fitted model
-        ``"Reaction ~ Days + (Days | Subject)"``, or the result of ``mk.lmer`` / ``mk.glmer`` (its
-        formula and family are used).
+    model : str or fitted result
+        A formula such as ``"Reaction ~ Days + (Days | Subject)"`` or the result of ``mk.lmer`` /
+        ``mk.glmer`` (its formula and family are used).
     ax : matplotlib Axes, optional
         Where to draw; a new figure otherwise.
-    family : {"gaussian", "binomial", "poisson"}, optional
-        For a formula: the response distribution (default gaussian, binomial for ``cbind(...)``).
+    data : DataFrame, optional
+        If given, plate labels show ``n`` and the number of levels of each grouping factor.
+    family, link : str, optional
+        For a formula: ``"gaussian"`` (default), ``"binomial"`` (default for ``cbind(...)``), ``"poisson"``.
 
-    Raises
-    ------
-    FormulaError
-        The formula has no random-effects term, e.g. ``model_diagram("y ~ x")``.
+    Raises :class:`~mlmkit.errors.FormulaError` for a formula lme4 would reject or one without a
+    random-effects term, :class:`~mlmkit.errors.FamilyError` for an unknown family.
     """
-    import matplotlib.pyplot as plt
-    spec = diagram_spec(model_or_formula, family)
-    if not spec.groups:
-        raise FormulaError("a plate diagram needs a random-effects term such as (1 | group)",
-                           getattr(model_or_formula, "formula", model_or_formula), "")
+    from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+
+    spec = diagram_spec(model, family=family, link=link, data=data)
+    boxes = _layout(spec)
+    xs = [n.x for n in spec.nodes.values()] + [b[0] + b[2] for b in boxes.values()] + \
+        [b[0] for b in boxes.values()]
+    width, height = max(xs) - min(xs) + 1.2, 5.9
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.6 + 2.2 * len(spec.groups), 4.2))
-    nested = len(spec.groups) == 1
-    # observation plate, bottom centre: x_i -> eta_i -> y_i
-    width = 3.2 + 2.4 * len(spec.groups)
-    ox = width / 2
-    y_obs, y_eta = 0.9, 2.1
-    eta = _node(ax, (ox, y_eta), r"$\eta_i$", diamond=True)
-    y = _node(ax, (ox, y_obs), rf"$y_i$", observed=True)
-    _arrow(ax, eta, y)
-    if spec.predictors:
-        x = _node(ax, (ox - 1.2, y_eta), r"$x_i$", observed=True)
-        _arrow(ax, x, eta)
-    beta = _node(ax, (ox + 1.55, y_eta), r"$\beta$")
-    _arrow(ax, beta, eta)
-    if spec.family == "gaussian":
-        sigma = _node(ax, (ox + 1.55, y_obs), r"$\sigma^2$")
-        _arrow(ax, sigma, y)
-    obs_box = (ox - (1.75 if spec.predictors else 0.7), 0.35, ox + 0.75, y_eta + 0.6)
-    _plate(ax, *obs_box, r"$i = 1, \dots, n$")
-    # group plates, above
-    n_groups = len(spec.groups)
-    for g_index, g in enumerate(spec.groups):
-        gx = ox if nested else (g_index + 0.5) * width / n_groups
-        y_u, y_h = 3.4, 4.9
-        many = len(g.effects) > 1
-        xs = [gx + (k - (len(g.effects) - 1) / 2) * 0.95 for k in range(len(g.effects))]
-        us = [_node(ax, (xk, y_u), _effect_symbol(k, many)) for k, xk in enumerate(xs)]
-        for xk, col in zip(xs, g.effects):
-            ax.text(xk, y_u - 0.5, _label(col), ha="center", va="top", fontsize=7, color="0.3", gid="effect-name")
-        for u in us:
-            _arrow(ax, u, eta)
-        if g.correlated:
-            hyper = [_node(ax, (gx, y_h), r"$\Sigma$")]
-            for u in us:
-                _arrow(ax, hyper[0], u)
-        else:
-            for k, u in enumerate(us):
-                h = _node(ax, (u[0], y_h), rf"$\tau^2_{{{k}}}$" if many else r"$\tau^2$")
-                _arrow(ax, h, u)
-        left, right = min(xs) - 0.65, max(xs) + 0.65
-        if nested:
-            left, right = min(left, obs_box[0] - 0.25), max(right, obs_box[2] + 0.25)
-            # beta and sigma stay outside every plate: they are shared by all groups and observations
-            bottom = obs_box[1] - 0.15
-        else:
-            bottom = y_u - 0.85
-        right = max(right, left + 0.28 * (len(g.name) + 12))       # room for the plate's label
-        _plate(ax, left, bottom, right, y_u + 0.85, rf"$j = 1, \dots, J$ ({_label(g.name)})", top=True)
-    title = f"{spec.response}  ~  {spec.family}, {spec.link} link"
-    ax.set_title(title, fontsize=10)
-    ax.set_xlim(-0.2, width + 0.6)
-    ax.set_ylim(0, 5.5)
+        import matplotlib.pyplot as plt
+        ax = plt.subplots(figsize=figsize or (max(3.6, 0.95 * width), 0.95 * height))[1]
+    r = 0.34
+    for key, (x0, y0, w, h) in boxes.items():
+        plate = spec.plates[key]
+        ax.add_patch(FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0,rounding_size=0.08", fill=False,
+                                    lw=1.1, ec="0.25", gid=f"plate:{key}", label=plate.label))
+        ax.text(x0 + w - 0.08, y0 + 0.08, plate.label, ha="right", va="bottom", fontsize=6.5, color="0.2",
+                gid=f"platelabel:{key}")
+    for node in spec.nodes.values():
+        ax.add_patch(Circle((node.x, node.y), r, fc=OBSERVED_FACE if node.observed else LATENT_FACE, ec="black",
+                            lw=1.2, zorder=3, gid=f"node:{node.key}", label=node.label))
+        ax.text(node.x, node.y, node.label, ha="center", va="center", fontsize=11, zorder=4,
+                gid=f"nodelabel:{node.key}")
+        if node.caption:
+            ax.text(node.x, node.y - r - 0.08, node.caption, ha="center", va="top", fontsize=7, color="0.3",
+                    zorder=4, gid=f"caption:{node.key}")
+    for a, b in spec.edges:
+        na, nb = spec.nodes[a], spec.nodes[b]
+        ax.add_patch(FancyArrowPatch((na.x, na.y), (nb.x, nb.y), arrowstyle="-|>", mutation_scale=11, lw=1.0,
+                                     color="black", shrinkA=0, shrinkB=0, zorder=2, gid=f"edge:{a}->{b}",
+                                     patchA=None, patchB=None,
+                                     connectionstyle="arc3,rad=0"))
+    for p in ax.patches:                      # arrows end at circle edges
+        gid = p.get_gid() or ""
+        if gid.startswith("edge:"):
+            a, b = gid[5:].split("->")
+            na, nb = spec.nodes[a], spec.nodes[b]
+            d = np.array([nb.x - na.x, nb.y - na.y])
+            u = d / np.hypot(*d)
+            p.set_positions((na.x + r * u[0], na.y + r * u[1]), (nb.x - r * u[0], nb.y - r * u[1]))
+    ax.text(0.5, 1.0, f"family: {spec.family}, link: {spec.link}", transform=ax.transAxes, ha="center",
+            va="top", fontsize=8.5, gid="family")
+    x_all = [n.x for n in spec.nodes.values()] + [b[0] for b in boxes.values()] + \
+        [b[0] + b[2] for b in boxes.values()]
+    ax.set_xlim(min(x_all) - 0.6, max(x_all) + 0.6)
+    ax.set_ylim(0.1, 5.55)
     ax.set_aspect("equal")
     ax.axis("off")
     return ax

@@ -1,0 +1,329 @@
+"""Bayesian fits with bambi/PyMC whose draws do not depend on the BLAS library.
+
+:func:`fit` builds a bambi model from an lme4-style formula (or takes a ready PyMC model), samples it
+with PyMC's NUTS and returns :class:`BayesFit` (the bambi model, the PyMC model and the ArviZ
+``InferenceData``).  :func:`summary` makes the plain table (mean, sd, interval, R-hat, ESS) the lessons
+print.
+
+Why a helper?  NUTS follows a numerical trajectory for up to 2^10 leapfrog steps per draw, and a chaotic
+one: a difference in the last bit of a gradient or of an energy grows until, a few hundred iterations
+later, the draws are different numbers.  Left alone, the last bits depend on the machine's BLAS kernel,
+because BLAS enters the sampling path in three places:
+
+1. PyMC's leapfrog integrator updates position and momentum with BLAS ``daxpy``
+   (``pymc.step_methods.hmc.integration``), and OpenBLAS's Haswell/SkylakeX kernels use fused
+   multiply-adds there while its Sandybridge kernel does not;
+2. the kinetic energy of the diagonal mass matrix is ``np.dot(p, v)`` (BLAS ``ddot``, whose
+   accumulation order depends on the kernel); the energy feeds the acceptance statistic and through it
+   the step-size adaptation, so its last bits reach every later draw;
+3. the model graph's matrix products (bambi's ``X @ beta`` for the fixed effects), compiled by
+   PyTensor to ``gemv``/``dot`` calls, and their gradients.
+
+Inside :func:`fit` (and only there: :func:`deterministic_sampling` undoes everything on exit) the
+integrator's ``axpy`` is replaced by NumPy's element-wise ``p += a * g`` (one rounding per operation on
+every CPU), the kinetic energy by ``np.sum(p * v)`` (NumPy's own pairwise sum, no BLAS), and a PyTensor
+rewrite turns every dense ``dot`` of the graph into an element-wise product and a sum before the BLAS
+rewrites can see it.  The U-turn test of NUTS still calls ``ddot`` but only reads its sign, which a
+last-bit difference changes only if the true value is within rounding of zero.  PyTensor's C code is
+compiled with ``-ffp-contract=off`` so that a compiler never fuses a multiply and an add on one machine
+and not on another (set by :func:`configure_pytensor`, called on import of this module unless
+``PYTENSOR_FLAGS`` already sets ``gcc__cxxflags``).
+
+Measured on this course's machines: the draws of the lesson's models hash to the same bytes under
+``OPENBLAS_CORETYPE=Haswell``, ``SkylakeX`` and ``Sandybridge`` with one or two BLAS threads; without
+the helper they differ from the first few hundred iterations on.
+
+>>> import mlmkit as mk                                                    # doctest: +SKIP
+>>> from mlmkit import bayes                                               # doctest: +SKIP
+>>> f = bayes.fit("p(m, n) ~ 1 + (1|batch)", mk.datasets.load("rats"), family="binomial", seed=1)  # doctest: +SKIP
+>>> bayes.summary(f, ["Intercept", "1|batch_sigma"])                      # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import MlmkitError, ParameterError
+
+__all__ = ["BayesFit", "fit", "sample", "summary", "deterministic_sampling", "configure_pytensor",
+           "draws_hash"]
+
+#: Loggers that narrate sampling ("Initializing NUTS", "Sequential sampling ...", the chain-count
+#: advice); silenced to ERROR during :func:`fit` only.  Diagnostics are reported by :func:`summary`.
+QUIET_LOGGERS = ("pymc", "pymc.sampling.mcmc", "pymc.stats.convergence", "bambi")
+
+_CXXFLAG = "-ffp-contract=off"
+
+
+def configure_pytensor() -> None:
+    """Compile PyTensor's C code without floating-point contraction (no fused multiply-add).
+
+    Leaves an explicit ``gcc__cxxflags`` in ``PYTENSOR_FLAGS`` alone.  Safe to call more than once.
+    """
+    import pytensor
+
+    if "gcc__cxxflags" in os.environ.get("PYTENSOR_FLAGS", ""):
+        return
+    flags = pytensor.config.gcc__cxxflags
+    if _CXXFLAG not in flags.split():
+        pytensor.config.gcc__cxxflags = f"{flags} {_CXXFLAG}".strip()
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. the graph: dense dot -> element-wise product and sum
+# ---------------------------------------------------------------------------------------------------
+_REWRITE_TAG = "mlmkit_blas_free"
+
+
+def _blas_free_dot(x, y):
+    """``x @ y`` for dense tensors of 1 or 2 dimensions, as a broadcast product and a sum."""
+    import pytensor.tensor as pt
+
+    if x.ndim == 1 and y.ndim == 1:
+        return pt.sum(x * y)
+    if x.ndim == 2 and y.ndim == 1:
+        return pt.sum(x * y[None, :], axis=1)
+    if x.ndim == 1 and y.ndim == 2:
+        return pt.sum(x[:, None] * y, axis=0)
+    return pt.sum(x[:, :, None] * y[None, :, :], axis=1)
+
+
+def _register_rewrite() -> None:
+    from pytensor.compile import optdb
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+    from pytensor.tensor.math import Dot
+    from pytensor.tensor.type import TensorType
+
+    if _REWRITE_TAG in optdb.__db__:
+        return
+
+    @node_rewriter([Dot])
+    def local_dot_to_sum(fgraph, node):
+        x, y = node.inputs
+        if not (isinstance(x.type, TensorType) and isinstance(y.type, TensorType)):
+            return None                       # sparse products are left to their own ops
+        if x.ndim not in (1, 2) or y.ndim not in (1, 2):
+            return None
+        out = _blas_free_dot(x, y).astype(node.outputs[0].dtype)
+        return [out]
+
+    # position 0.5: before canonicalize (1) and long before the BLAS rewrites (gemm at 70)
+    optdb.register(_REWRITE_TAG, in2out(local_dot_to_sum, name="mlmkit_dot_to_sum"), position=0.5)
+
+
+def blas_free_mode():
+    """The default PyTensor mode plus the rewrite that removes dense ``dot`` from a graph."""
+    from pytensor.compile.mode import get_default_mode
+
+    _register_rewrite()
+    return get_default_mode().including(_REWRITE_TAG)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. the sampler: no BLAS in the leapfrog step or in the kinetic energy
+# ---------------------------------------------------------------------------------------------------
+def _axpy(x, y, a=1.0):
+    """BLAS ``axpy`` semantics (``y += a * x`` in place, returns ``y``) in NumPy: two roundings."""
+    y += a * x
+    return y
+
+
+def _get_axpy(name, dtype=None, *args, **kwargs):
+    if name != "axpy":
+        raise MlmkitError(f"mlmkit.bayes: unexpected BLAS routine {name!r} requested by the integrator")
+    return _axpy
+
+
+def _energy(self, x, velocity=None):
+    if velocity is not None:
+        return 0.5 * np.sum(x * velocity)
+    return 0.5 * np.sum(x * (self._var * x))
+
+
+def _velocity_energy(self, x, v_out):
+    np.multiply(x, self._var, out=v_out)
+    return 0.5 * np.sum(x * v_out)
+
+
+def _diag_energy(self, x, velocity=None):
+    if velocity is not None:
+        return 0.5 * np.sum(x * velocity)
+    return 0.5 * np.sum(x * (self.v * x))
+
+
+def _diag_velocity_energy(self, x, v_out):
+    np.multiply(x, self.v, out=v_out)
+    return 0.5 * np.sum(x * v_out)
+
+
+@contextlib.contextmanager
+def deterministic_sampling(quiet: bool = True):
+    """Within the block PyMC's NUTS (diagonal mass matrix) makes no BLAS call whose rounding matters.
+
+    Replaces, and restores on exit: the integrator's ``axpy``; the kinetic energy of
+    ``QuadPotentialDiagAdapt`` and ``QuadPotentialDiag``; with ``quiet`` the level of the loggers in
+    :data:`QUIET_LOGGERS` (set to ERROR) and the sampler's ``UserWarning``/``FutureWarning`` about
+    chain counts and ``RuntimeWarning`` s of ArviZ's diagnostics.
+    """
+    from pymc.step_methods.hmc import integration, quadpotential as qp
+    from scipy import linalg
+
+    saved = [(integration, "linalg", integration.linalg),
+             (qp.QuadPotentialDiagAdapt, "energy", qp.QuadPotentialDiagAdapt.energy),
+             (qp.QuadPotentialDiagAdapt, "velocity_energy", qp.QuadPotentialDiagAdapt.velocity_energy),
+             (qp.QuadPotentialDiag, "energy", qp.QuadPotentialDiag.energy),
+             (qp.QuadPotentialDiag, "velocity_energy", qp.QuadPotentialDiag.velocity_energy)]
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    integration.linalg = SimpleNamespace(blas=SimpleNamespace(get_blas_funcs=_get_axpy),
+                                         LinAlgError=linalg.LinAlgError)
+    qp.QuadPotentialDiagAdapt.energy = _energy
+    qp.QuadPotentialDiagAdapt.velocity_energy = _velocity_energy
+    qp.QuadPotentialDiag.energy = _diag_energy
+    qp.QuadPotentialDiag.velocity_energy = _diag_velocity_energy
+    try:
+        with warnings.catch_warnings():
+            if quiet:
+                for name in QUIET_LOGGERS:
+                    logging.getLogger(name).setLevel(logging.ERROR)
+                warnings.filterwarnings("ignore", message=".*[Cc]hains.*", category=UserWarning)
+                warnings.filterwarnings("ignore", category=FutureWarning, module=r"(pymc|bambi|arviz).*")
+            yield
+    finally:
+        for obj, attr, value in saved:
+            setattr(obj, attr, value)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+# ---------------------------------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BayesFit:
+    """A sampled model: ``bambi_model`` (None for a hand-written PyMC model), ``model`` (PyMC) and
+    ``idata`` (ArviZ InferenceData with ``posterior`` and ``sample_stats``)."""
+
+    bambi_model: Any
+    model: Any
+    idata: Any
+
+    @property
+    def posterior(self):
+        return self.idata.posterior
+
+    @property
+    def divergences(self) -> int:
+        """Number of divergent transitions after warm-up, all chains."""
+        return int(self.idata.sample_stats["diverging"].sum())
+
+
+def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
+           target_accept: float = 0.9, quiet: bool = True, **kwargs):
+    """Sample a PyMC model with :func:`deterministic_sampling` and a BLAS-free compiled graph.
+
+    Chains run one after another in this process (``cores=1``): no worker processes, and the same
+    draws for the same ``seed`` whatever the number of cores.  Returns ArviZ InferenceData.
+    """
+    import pymc as pm
+
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    if not 0 < target_accept < 1:
+        raise ParameterError(f"target_accept must lie between 0 and 1, got {target_accept!r}")
+    with deterministic_sampling(quiet=quiet), model:
+        return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
+                         target_accept=target_accept, progressbar=False,
+                         compute_convergence_checks=False, compile_kwargs={"mode": blas_free_mode()}, **kwargs)
+
+
+def fit(formula, data: pd.DataFrame | None = None, family: str = "gaussian", *, priors: dict | None = None,
+        draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1, target_accept: float = 0.9,
+        quiet: bool = True, **model_kwargs) -> BayesFit:
+    """Fit a bambi model (an lme4-style ``formula`` with ``data``), or sample a ready ``pymc.Model``.
+
+    ``priors`` is passed to ``bambi.Model`` (a dict of ``bambi.Prior``); the other keyword arguments of
+    ``bambi.Model`` go in ``model_kwargs``.  Binomial counts are written bambi's way,
+    ``p(successes, trials) ~ ...``.  See :func:`sample` for the sampling arguments.
+    """
+    import pymc as pm
+
+    if isinstance(formula, pm.Model):
+        return BayesFit(None, formula, sample(formula, draws=draws, tune=tune, chains=chains, seed=seed,
+                                              target_accept=target_accept, quiet=quiet))
+    if not isinstance(formula, str):
+        raise ParameterError(f"formula must be a string or a pymc.Model, got {type(formula).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError("data must be a pandas DataFrame")
+    import bambi as bmb
+
+    with deterministic_sampling(quiet=quiet):
+        try:
+            bm = bmb.Model(formula, data, family=family, priors=priors, **model_kwargs)
+        except Exception as err:   # bambi/formulae raise many types; say which input was at fault
+            raise MlmkitError(f"bambi could not build the model {formula!r}: {err}") from err
+        bm.build()
+    idata = sample(bm.backend.model, draws=draws, tune=tune, chains=chains, seed=seed,
+                   target_accept=target_accept, quiet=quiet)
+    return BayesFit(bm, bm.backend.model, idata)
+
+
+def summary(fit_or_idata, var_names=None, hdi_prob: float = 0.95, digits: int = 3) -> pd.DataFrame:
+    """Posterior mean, sd, equal-tailed interval, R-hat, bulk and tail ESS of the named variables.
+
+    One row per scalar (vector variables get one row per element, labelled ``name[label]``).  Means,
+    sds and interval ends are rounded to ``digits`` decimals, R-hat to 2 and ESS to whole draws.
+    """
+    import arviz as az
+
+    idata = fit_or_idata.idata if isinstance(fit_or_idata, BayesFit) else fit_or_idata
+    lo, hi = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        post = idata.posterior if var_names is None else idata.posterior[list(var_names)]
+        rows = {}
+        rhat, ess_b, ess_t = az.rhat(post), az.ess(post, method="bulk"), az.ess(post, method="tail")
+    for name in post.data_vars:
+        da = post[name].stack(sample=("chain", "draw"))
+        other = [d for d in da.dims if d != "sample"]
+        flat = da.transpose(*other, "sample").values.reshape(-1, da.sizes["sample"])
+        labels = ([name] if not other else
+                  [f"{name}[{v}]" for v in da.coords[other[0]].values.astype(str)] if len(other) == 1 else
+                  [f"{name}[{i}]" for i in range(flat.shape[0])])
+        r, eb, et = (np.ravel(x[name].values) for x in (rhat, ess_b, ess_t))
+        for k, lab in enumerate(labels):
+            q = np.quantile(flat[k], [lo, hi])
+            rows[lab] = {"mean": flat[k].mean(), "sd": flat[k].std(ddof=1), f"q{lo:.3g}": q[0],
+                         f"q{hi:.3g}": q[1], "r_hat": r[k], "ess_bulk": eb[k], "ess_tail": et[k]}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.iloc[:, :4] = out.iloc[:, :4].round(digits)
+    out["r_hat"] = out["r_hat"].round(2)
+    out[["ess_bulk", "ess_tail"]] = out[["ess_bulk", "ess_tail"]].round(0).astype(int)
+    return out
+
+
+def draws_hash(fit_or_idata) -> str:
+    """SHA-256 of every posterior draw's bytes (variables in name order): equal hashes, equal draws."""
+    import hashlib
+
+    idata = fit_or_idata.idata if isinstance(fit_or_idata, BayesFit) else fit_or_idata
+    h = hashlib.sha256()
+    for name in sorted(idata.posterior.data_vars):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(idata.posterior[name].values, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+if "gcc__cxxflags" not in os.environ.get("PYTENSOR_FLAGS", ""):
+    try:
+        configure_pytensor()
+    except ImportError:   # the Bayesian stack is optional; errors surface when fit() is called
+        pass
