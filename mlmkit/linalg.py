@@ -228,8 +228,8 @@ class PLSSystem:
         s = self.structure
         if not (self._use_crossed and s.Z2 is not None and s.all_scalar):
             return None
-        from .crossed import ScalarCross
-        return ScalarCross.build(self.A21)
+        from .crossed import DenseCross, ScalarCross
+        return ScalarCross.build(self.A21) or DenseCross.build(self.A21)
 
     @cached_property
     def small_block(self):

@@ -34,6 +34,7 @@ from .design import Design
 from .errors import ConvergenceError, DataError, FamilyError
 from .families import Family
 from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
+from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
 __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
@@ -242,10 +243,13 @@ class GlmerDevFun:
     tol: float = 1e-13
     maxit: int = 60
     pls: WeightedPLS = field(init=False)
+    fast: OneFactorPLS | None = field(init=False, default=None, repr=False)
     _warm: dict = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "pls", make_pls(self.design))
+        if OneFactorPLS.suitable(self.design, self.nAGQ):
+            object.__setattr__(self, "fast", OneFactorPLS(self.design, self.response))
 
     @property
     def n_theta(self) -> int:
@@ -282,6 +286,12 @@ class GlmerDevFun:
             beta = self._warm.get("beta", np.zeros(X.shape[1]))
         beta = np.asarray(beta, float)
         u1, u2 = (self._warm.get("u1"), self._warm.get("u2")) if start is None else start
+        if self.fast is not None:
+            def fail(what):
+                return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(theta, 4)))
+            u1, beta, eta, mu, kern, ldL2, L1, it = self.fast.mode(
+                theta, beta, u1, tol, self.maxit, np.inf if start is None else 1e-3, joint, fail)
+            return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it)
         if u1 is None:                    # first call: IRLS from the family's starting means
             eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
         else:
@@ -417,7 +427,7 @@ class GlmerDevFun:
         xs = np.atleast_2d(np.asarray(xs, float))
         if "u1" not in self._warm:
             return np.array([self(x) for x in xs])
-        if self.nAGQ > 1 or self.pls.q2 or len(xs) < 3:
+        if self.nAGQ > 1 or self.pls.q2 or len(xs) < 3 or self.fast is not None:
             return self._predicted(xs)
         return self._laplace_batch(xs)
 

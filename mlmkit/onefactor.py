@@ -1,0 +1,316 @@
+"""PIRLS for a GLMM with one grouping factor at a million rows: per-group Newton blocks, no n × q arrays.
+
+With a single grouping factor (``y ~ x + (1 + x | g)``) the random effects of different groups do not
+interact, so every Newton step of PIRLS is a set of small q × q problems coupled only through β.
+For θ (giving Λ, q × q), working weights wᵢ and scores sᵢ = wtᵢ (dμ/dη)(yᵢ − μᵢ)/V(μᵢ) of the current
+η, the per-group sums (zᵢ the random-effects row, xᵢ the fixed-effects row)
+
+    A_j = Σ_{i∈j} wᵢ zᵢzᵢ',   B_j = Σ_{i∈j} wᵢ zᵢxᵢ',   G_j = Σ_{i∈j} zᵢ sᵢ,
+    XWX = Σᵢ wᵢ xᵢxᵢ',        Xs  = Σᵢ xᵢ sᵢ
+
+are a handful of ``np.bincount`` calls over the rows (columns shared by z and x, such as the
+intercept, are summed once).  The weighted PLS system for the new (u, β) of PIRLS is then
+
+    L_j = chol(Λ'A_jΛ + I),   r_j = L_j⁻¹Λ'c_j,   R_j = L_j⁻¹Λ'B_j,
+    S = XWX − Σ_j R_j'R_j,    β = S⁻¹(c_X − Σ_j R_j'r_j),   u_j = L_j⁻ᵀ(r_j − R_jβ)
+
+with right-hand sides c_j = Σ wᵢzᵢzrᵢ, c_X = Σ wᵢxᵢzrᵢ of the working response zr.  When η = offset +
+Xβ + ZΛu is the current iterate, w·zr = w·(η − offset) + s, so c_j = A_jΛu_j + B_jβ + G_j and
+c_X = XWX β + Σ_j B_j'Λu_j + Xs come from the sums above (with β fixed, the B and X terms drop out
+and only u is solved for).  All of this is the algebra of :class:`mlmkit.wpls.WeightedPLS`
+arranged so that the work over rows is a few vectorised passes per iteration; the iteration itself
+(convergence test, step halving) is :meth:`mlmkit.pirls.GlmerDevFun.pirls`'s, which calls
+:meth:`OneFactorPLS.mode` for large one-factor designs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sc
+
+from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
+
+__all__ = ["OneFactorPLS"]
+
+_EPS = np.finfo(float).eps
+MIN_ROWS = 20_000           # below this the general solver's fewer numpy calls win
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+class OneFactorPLS:
+    """The per-group sums and the small solves of one grouping factor's PIRLS (module docstring).
+
+    Columns are stored once each: ``cols`` holds the distinct columns of z and X (None for a column
+    of ones), ``zc``/``xc`` index into it.
+    """
+
+    @classmethod
+    def suitable(cls, design, nagq: int) -> bool:
+        s = design.structure
+        return s.q2 == 0 and design.nobs >= MIN_ROWS and s.q1 <= 6
+
+    def __init__(self, design, response):
+        s = design.structure
+        self.n1, self.q, self.p = s.n1, s.q1, design.p
+        self.codes = np.asarray(s.codes1, dtype=np.intp)
+        cols: list[np.ndarray | None] = []
+
+        def index(col):
+            col = np.ascontiguousarray(col, dtype=float)
+            if np.all(col == 1.0):
+                col = None
+            for k, c in enumerate(cols):
+                if (c is None and col is None) or (c is not None and col is not None and _same(c, col)):
+                    return k
+            cols.append(col)
+            return len(cols) - 1
+
+        X = np.asarray(design.X, float)
+        self.xc = [index(X[:, k]) for k in range(self.p)]
+        self.zc = [index(s.z1[:, k]) for k in range(self.q)]
+        self.cols = cols
+        self.resp = response
+        fam = response.family
+        self.logit = fam.link.name == "logit"
+        self.canonical = fam.is_canonical
+        self.unit_wt = bool(np.all(response.weights == 1.0))
+        self.zero_offset = not np.any(response.offset)
+        r, c = np.nonzero(s.lam1_index >= 0)
+        self._lam_rc = (r, c, s.lam1_index[r, c])
+
+    # --- rows ---------------------------------------------------------------------------------
+    def col(self, k: int, v: np.ndarray) -> np.ndarray:
+        """v times column k (v itself for the column of ones)."""
+        c = self.cols[k]
+        return v if c is None else v * c
+
+    def lam(self, theta) -> np.ndarray:
+        r, c, k = self._lam_rc
+        lam = np.zeros((self.q, self.q))
+        lam[r, c] = np.asarray(theta, float)[k]
+        return lam
+
+    def fixed(self, beta: np.ndarray) -> np.ndarray:
+        """offset + Xβ (a new array), each distinct column of X used once."""
+        coef: dict[int, float] = {}
+        for j, k in enumerate(self.xc):
+            coef[k] = coef.get(k, 0.0) + beta[j]
+        out = np.array(self.resp.offset, float) if not self.zero_offset else np.zeros(len(self.codes))
+        for k, bk in coef.items():
+            if self.cols[k] is None:
+                out += bk
+            else:
+                out += bk * self.cols[k]
+        return out
+
+    def eta(self, lam: np.ndarray, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """η = offset + Xβ + Σ_k z_k (Λu)_k[g]: one gather per random-effects column."""
+        b = u @ lam.T                                                    # (n1, q)
+        eta = self.fixed(beta)
+        for k in range(self.q):
+            t = b[:, k][self.codes]
+            if self.cols[self.zc[k]] is not None:
+                t *= self.cols[self.zc[k]]
+            eta += t
+        return eta
+
+    def linkinv(self, eta: np.ndarray) -> np.ndarray:
+        """μ, with the logit link's clamp done in place (the same values as ``family.linkinv``)."""
+        if self.logit:
+            mu = sc.expit(eta)
+            return np.clip(mu, _EPS, 1.0 - _EPS, out=mu)
+        return self.resp.family.linkinv(eta)
+
+    def kernel(self, mu: np.ndarray) -> np.ndarray:
+        """:meth:`GlmResponse.kernel`, in place for a 0/1 binomial (same operations, same values)."""
+        binary = self.resp._binary
+        if binary is None:
+            return self.resp.kernel(mu)
+        a, b, m2w = binary
+        t = b * mu
+        t += a
+        np.log(t, out=t)
+        t *= m2w
+        return t
+
+    def weights(self, eta, mu):
+        """Working weights w and scores s = w·(y − μ)/(dμ/dη) (for a canonical link wt·(y − μ))."""
+        resp, fam = self.resp, self.resp.family
+        if self.canonical:
+            w = fam.variance(mu)
+            s = resp.y - mu
+            if not self.unit_wt:
+                w *= resp.weights
+                s *= resp.weights
+            return w, s
+        mu_eta = fam.mu_eta(eta)
+        w = resp.weights * mu_eta ** 2 / fam.variance(mu)
+        return w, w * (resp.y - mu) / mu_eta
+
+    # --- per-group sums ------------------------------------------------------------------------
+    def _gsum(self, v: np.ndarray) -> np.ndarray:
+        return np.bincount(self.codes, v, minlength=self.n1)
+
+    def sums(self, w: np.ndarray, s: np.ndarray, joint: bool):
+        """A (n1, q, q), B (n1, q, p), G (n1, q) and, when ``joint``, XWX (p, p), Xs (p,)."""
+        q, p, n1 = self.q, self.p, self.n1
+        pair: dict[tuple[int, int], np.ndarray] = {}            # group sums of w·col_a·col_b
+        wcol = {}
+
+        def gpair(a, b):
+            key = (min(a, b), max(a, b))
+            if key not in pair:
+                if key[0] not in wcol:
+                    wcol[key[0]] = self.col(key[0], w)
+                pair[key] = self._gsum(self.col(key[1], wcol[key[0]]))
+            return pair[key]
+
+        A = np.empty((n1, q, q))
+        for j in range(q):
+            for m in range(j + 1):
+                A[:, j, m] = A[:, m, j] = gpair(self.zc[j], self.zc[m])
+        G = np.stack([self._gsum(self.col(k, s)) for k in self.zc], axis=1)
+        B = XWX = Xs = None
+        if joint and p:
+            B = np.empty((n1, q, p))
+            for j in range(q):
+                for m in range(p):
+                    B[:, j, m] = gpair(self.zc[j], self.xc[m])
+            XWX = np.empty((p, p))
+            for j in range(p):
+                for m in range(j + 1):
+                    key = (min(self.xc[j], self.xc[m]), max(self.xc[j], self.xc[m]))
+                    if key in pair:
+                        v = pair[key].sum()
+                    else:
+                        if key[0] not in wcol:
+                            wcol[key[0]] = self.col(key[0], w)
+                        v = np.dot(wcol[key[0]], self.cols[key[1]]) if self.cols[key[1]] is not None \
+                            else wcol[key[0]].sum()
+                    XWX[j, m] = XWX[m, j] = v
+            zs = {self.zc[j]: G[:, j].sum() for j in range(q)}
+            Xs = np.array([zs[k] if k in zs else (s.sum() if self.cols[k] is None else np.dot(s, self.cols[k]))
+                           for k in self.xc])
+        return A, B, G, XWX, Xs
+
+    def rhs_from(self, wzr: np.ndarray, joint: bool):
+        """c (n1, q) and c_X (p,) from an explicit w·zr (the first iteration, from the family's start)."""
+        c = np.stack([self._gsum(self.col(k, wzr)) for k in self.zc], axis=1)
+        cX = None
+        if joint and self.p:
+            cX = np.array([wzr.sum() if self.cols[k] is None else np.dot(wzr, self.cols[k]) for k in self.xc])
+        return c, cX
+
+    # --- the small solves ------------------------------------------------------------------------
+    def solve(self, lam, A, B, c, XWX, cX):
+        """(u, β or None, log|L|², L) of the system in the module docstring."""
+        q = self.q
+        if q == 1:
+            l = lam[0, 0]
+            L = np.sqrt(l * l * A[:, 0, 0] + 1.0)[:, None, None]
+        else:
+            M = np.matmul(np.matmul(lam.T, A), lam)
+            M[:, np.arange(q), np.arange(q)] += 1.0
+            L = chol_batched(M)
+        ldL2 = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()
+        r = forward_solve_batched(L, c @ lam)                                # (n1, q)
+        beta = None
+        if B is not None:
+            R = forward_solve_batched(L, np.matmul(lam.T, B))                # (n1, q, p)
+            Rf = R.reshape(-1, self.p)
+            S = XWX - Rf.T @ Rf
+            beta = np.linalg.solve(S, cX - Rf.T @ r.ravel())
+            r = r - np.einsum("njp,p->nj", R, beta)
+        u = backward_solve_batched(L, r)
+        return u, beta, float(ldL2), L
+
+    def logdet(self, lam, w) -> tuple[float, np.ndarray]:
+        """log|Λ'AΛ + I|² terms: (ldL2, L) for weights w without solving."""
+        q = self.q
+        A = np.empty((self.n1, q, q))
+        wz = [self.col(k, w) for k in self.zc]
+        for j in range(q):
+            for m in range(j + 1):
+                A[:, j, m] = A[:, m, j] = self._gsum(self.col(self.zc[m], wz[j]))
+        if q == 1:
+            L = np.sqrt(lam[0, 0] ** 2 * A[:, 0, 0] + 1.0)[:, None, None]
+        else:
+            M = np.matmul(np.matmul(lam.T, A), lam)
+            M[:, np.arange(q), np.arange(q)] += 1.0
+            L = chol_batched(M)
+        return float(2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()), L
+
+    # --- the iteration -------------------------------------------------------------------------
+    def _rhs(self, lam, u, beta, A, B, G, XWX, Xs, joint):
+        """c_j = A_jΛu_j (+ B_jβ) + G_j and c_X = XWX β + Σ_j B_j'Λu_j + Xs at a consistent η."""
+        lu = u @ lam.T
+        c = np.einsum("njk,nk->nj", A, lu) + G
+        cX = None
+        if joint and self.p:
+            c += B @ beta
+            cX = XWX @ beta + np.einsum("njp,nj->p", B, lu) + Xs
+        return c, cX
+
+    def mode(self, theta, beta, u, tol: float, maxit: int, last_step: float, joint: bool, fail):
+        """PIRLS to the conditional mode, as :meth:`mlmkit.pirls.GlmerDevFun.pirls` (same tests).
+
+        ``u`` None starts from the family's starting means.  Returns (u, β, η, μ, kernel, ldL2, L, it);
+        ``fail(what)`` builds the ConvergenceError to raise.
+        """
+        resp, fam = self.resp, self.resp.family
+        lam = self.lam(theta)
+        first = u is None
+        if first:
+            eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
+        else:
+            eta = self.eta(lam, u, beta)
+        mu = self.linkinv(eta)
+        kern = self.kernel(mu)
+        pdev = np.inf if first else kern.sum() + (u * u).sum()
+        for it in range(1, maxit + 1):
+            w, s = self.weights(eta, mu)
+            if not (w.min() >= 0 and np.isfinite(s.sum())):
+                raise fail(f"the {fam.link.name} link gives means outside the {fam.name} family's range")
+            A, B, G, XWX, Xs = self.sums(w, s, joint)
+            if first:
+                wzr = eta - (resp.offset if joint else self.fixed(beta))
+                wzr *= w
+                wzr += s
+                c, cX = self.rhs_from(wzr, joint)
+            else:
+                c, cX = self._rhs(lam, u, beta, A, B, G, XWX, Xs, joint)
+            try:
+                nu, nbeta, ldL2, L = self.solve(lam, A, B if joint else None, c, XWX, cX)
+            except np.linalg.LinAlgError:
+                raise fail("the weighted least-squares system is singular") from None
+            if not joint:
+                nbeta = beta
+            step = scale = np.inf
+            if not first:
+                step = max(np.abs(nu - u).max(), np.abs(nbeta - beta).max(initial=0.0))
+                scale = 1.0 + max(np.abs(u).max(), np.abs(beta).max(initial=0.0))
+                if step <= tol * scale or (step < 1e-10 * scale and step >= 0.5 * last_step):
+                    return u, beta, eta, mu, kern, ldL2, L, it
+            halved = False
+            for _ in range(30):
+                neta = self.eta(lam, nu, nbeta)
+                nmu = self.linkinv(neta)
+                nkern = self.kernel(nmu)
+                npdev = nkern.sum() + (nu * nu).sum()
+                if first or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
+                    break
+                halved = True
+                nu, nbeta = 0.5 * (nu + u), 0.5 * (nbeta + beta)
+            else:
+                raise fail("step halving could not reduce the penalised deviance")
+            if not np.isfinite(npdev):
+                raise fail("the penalised deviance is not finite")
+            u, beta, eta, mu, kern, pdev, first = nu, nbeta, neta, nmu, nkern, npdev, False
+            quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
+            last_step = step
+            if self.canonical and not halved and quadratic < 0.1 * tol * scale:
+                ldL2, L = self.logdet(lam, self.weights(eta, mu)[0])
+                return u, beta, eta, mu, kern, ldL2, L, it
+        raise fail(f"no convergence in {maxit} iterations")
