@@ -142,7 +142,43 @@ class _Counted:
         return np.asarray(self.batch(xs) if self.batch is not None else [self.fun(x) for x in xs], float)
 
 
-def _newton(fun, x, f0, lower, *, maxit=40, tol=1e-4, final_hessian=True):
+class _FiniteDifferences:
+    """Gradient and Hessian of the deviance by finite differences of its values (lme4's deriv12)."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def hessian(self, x, f0, central):
+        return fd_hessian(self.fun, x, f0, central=central)
+
+    def gradient(self, x):
+        return fd_gradient(self.fun, x)
+
+
+class _AnalyticGradient:
+    """Analytic gradient (:meth:`GlmerDevFun.gradient`); the Hessian by differences of gradients,
+    central Hᵢ = (g(x + δeᵢ) − g(x − δeᵢ))/2δ with lme4's δ = 1e-4, symmetrised: 2k evaluations
+    instead of the k(k + 1) deviances of :func:`~mlmkit.optimize.fd_hessian`."""
+
+    def __init__(self, devfun, counter, delta=1e-4):
+        self.devfun, self.counter, self.delta = devfun, counter, delta
+
+    def gradient(self, x):
+        self.counter.n += 1
+        return self.devfun.gradient(x)
+
+    def hessian(self, x, f0, central):
+        g = self.gradient(x)
+        E = np.eye(len(x)) * self.delta
+        if central:
+            J = np.array([self.gradient(x + e) - self.gradient(x - e) for e in E]) / (2 * self.delta)
+        else:
+            J = np.array([self.gradient(x + e) - g for e in E]) / self.delta
+        self.devfun(x)                                 # back to the centre's mode (warm start)
+        return g, 0.5 * (J + J.T)
+
+
+def _newton(fun, x, f0, lower, *, maxit=40, tol=1e-4, final_hessian=True, derivs=None):
     """Quasi-Newton with finite-difference Hessians, bounds and step halving.
 
     The first Hessian is a forward difference, then BFGS updates it from central gradients (2k
@@ -153,9 +189,10 @@ def _newton(fun, x, f0, lower, *, maxit=40, tol=1e-4, final_hessian=True):
     direction of a boundary fit) its eigenvalues are replaced by their absolute values, floored at
     1e-3 of the largest.  Parameters on their lower bound whose gradient points outwards stay there.
     Returns (x, f, gradient, Hessian), or None when no step decreases the deviance, for BOBYQA to
-    take over.
+    take over.  ``derivs`` supplies the derivatives (default: finite differences of ``fun``).
     """
-    g, H = fd_hessian(fun, x, f0, central=False)
+    derivs = derivs or _FiniteDifferences(fun)
+    g, H = derivs.hessian(x, f0, central=False)
     exact = False
     for _ in range(maxit):
         free = ~(np.isfinite(lower) & (x <= lower) & (g >= 0))
@@ -189,10 +226,10 @@ def _newton(fun, x, f0, lower, *, maxit=40, tol=1e-4, final_hessian=True):
             return xn, fn, g, H
         fun(xn)                                        # PIRLS warm start at the new centre
         if last < tol:
-            gn, Hn = fd_hessian(fun, xn, fn, central=True)
+            gn, Hn = derivs.hessian(xn, fn, central=True)
             exact = True
         else:
-            gn = fd_gradient(fun, xn)
+            gn = derivs.gradient(xn)
             s, y = xn - x, gn - g
             Hn = H
             if s @ y > 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):
@@ -238,9 +275,10 @@ def optimize_glmer(devfun: GlmerDevFun, start=None) -> GlmerOpt:
                         "stage 1 only (nAGQ = 0)", True, (), theta1)
     f2 = _Counted(devfun, devfun.batch)
     lower = devfun.lower
-    res = _stage2(f2, np.concatenate([theta1, beta1]), lower)
+    derivs = _AnalyticGradient(devfun, f2) if devfun.has_gradient else None
+    res = _stage2(f2, np.concatenate([theta1, beta1]), lower, derivs)
     for alt in _flipped(d, res[0][:k_theta]):
-        cand = _stage2(f2, np.concatenate([alt, res[0][k_theta:]]), lower)
+        cand = _stage2(f2, np.concatenate([alt, res[0][k_theta:]]), lower, derivs)
         if cand[1] < res[1] - 1e-8:
             res = cand
     x, fval, g, H, how = res
@@ -257,12 +295,13 @@ def _stage1(f1, theta0, lower, tight: bool) -> np.ndarray:
     return bobyqa(f1, theta0, lower, **(dict(xtol_abs=1e-8, ftol_abs=1e-10) if tight else dict(xtol_abs=1e-2, ftol_abs=1e-3)), maxeval=20_000)[0]
 
 
-def _stage2(f2, x, lower):
+def _stage2(f2, x, lower, derivs=None):
     """Newton from x; BOBYQA when a Newton step fails.  Returns (x, f, gradient, Hessian, method)."""
     f0 = f2(x)
-    res = _newton(f2, x, f0, lower)
+    res = _newton(f2, x, f0, lower, derivs=derivs)
     if res is not None:
-        return (*res, "Newton on the finite-difference Hessian")
+        return (*res, "Newton on the finite-difference Hessian" if derivs is None else
+                "Newton on the analytic gradient's finite-difference Hessian")
     x = bobyqa(f2, x, lower, xtol_abs=1e-10, ftol_abs=1e-12, maxeval=20_000)[0]
     f0 = f2(x)
     res = _newton(f2, x, f0, lower, maxit=3)

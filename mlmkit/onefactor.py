@@ -314,3 +314,57 @@ class OneFactorPLS:
                 ldL2, L = self.logdet(lam, self.weights(eta, mu)[0])
                 return u, beta, eta, mu, kern, ldL2, L, it
         raise fail(f"no convergence in {maxit} iterations")
+
+    # --- the gradient of the Laplace deviance ------------------------------------------------------
+    @property
+    def has_gradient(self) -> bool:
+        """Analytic gradient available: a canonical link of the binomial or Poisson family."""
+        return self.canonical and self.resp.family.name in ("binomial", "poisson")
+
+    def gradient(self, theta, u: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """∂D/∂(θ, β) of the Laplace deviance D = Σ dᵢ + ‖ũ‖² + Σ_j log|M_j| at the mode ũ (canonical link).
+
+        With sᵢ = wtᵢ(yᵢ − μᵢ), wᵢ = wtᵢV(μᵢ), K_j = ΛM_j⁻¹Λ', hᵢ = wᵢV'(μᵢ) zᵢ'K_jzᵢ (the change of
+        log|M_j| with ηᵢ), H_j = Σ hᵢzᵢ, P_j = M_j⁻¹Λ'H_j and the sums A, B, G of the module docstring
+        (ũ_j = Λ'G_j at the mode, so the terms in dũ cancel in Σ dᵢ + ‖ũ‖²; dũ_j/dβ = −M_j⁻¹Λ'B_j):
+
+            ∂D/∂β   = −2 Σᵢ sᵢxᵢ + Σᵢ hᵢxᵢ − Σ_j B_j'K_jH_j
+            ∂D/∂θ_k = Σ_j [(H_j − 2G_j − A_jΛP_j)_r ũ_{j,c} + 2 (M_j⁻¹Λ'A_j)_{c,r} + P_{j,c} G_{j,r}]
+
+        for θ_k = Λ[r, c].  Checked against central differences in tests/test_onefactor.py.
+        """
+        q = self.q
+        lam = self.lam(theta)
+        w, s = self.weights(None, mu)
+        A, B, G, XWX, Xs = self.sums(w, s, joint=True)
+        M = np.matmul(np.matmul(lam.T, A), lam)
+        M[:, np.arange(q), np.arange(q)] += 1.0
+        Minv = np.linalg.inv(M) if q > 1 else 1.0 / M
+        K = np.matmul(np.matmul(lam, Minv), lam.T)
+        zKz = None
+        for a in range(q):
+            for b in range(a + 1):
+                t = K[:, a, b][self.codes]
+                if self.cols[self.zc[a]] is not None:
+                    t *= self.cols[self.zc[a]]
+                if self.cols[self.zc[b]] is not None:
+                    t *= self.cols[self.zc[b]]
+                if a != b:
+                    t *= 2.0
+                zKz = t if zKz is None else zKz.__iadd__(t)
+        h = w * zKz
+        if self.resp.family.name == "binomial":
+            h *= 1.0 - 2.0 * mu
+        H = np.stack([self._gsum(self.col(k, h)) for k in self.zc], axis=1)
+        zsum = {self.zc[j]: H[:, j].sum() for j in range(q)}
+        hx = np.array([zsum[k] if k in zsum else (h.sum() if self.cols[k] is None else np.dot(h, self.cols[k]))
+                       for k in self.xc])
+        g_beta = -2.0 * Xs + hx - np.einsum("njp,njk,nk->p", B, K, H)
+        P = np.einsum("njk,nk->nj", Minv, H @ lam)                       # M⁻¹Λ'H
+        N = np.matmul(Minv, np.matmul(lam.T, A))                         # M⁻¹Λ'A
+        T = H - 2.0 * G - np.einsum("njk,nk->nj", A, P @ lam.T)          # H − 2G − AΛP
+        r, c, k = self._lam_rc
+        g_theta = np.zeros(int(k.max()) + 1 if k.size else 0)
+        for rr, cc, kk in zip(r, c, k):
+            g_theta[kk] += np.dot(T[:, rr], u[:, cc]) + 2.0 * N[:, cc, rr].sum() + np.dot(P[:, cc], G[:, rr])
+        return np.concatenate([g_theta, g_beta])

@@ -381,10 +381,26 @@ class GlmerDevFun:
     def __call__(self, x) -> float:
         return self._value(x)[0]
 
+    @property
+    def has_gradient(self) -> bool:
+        """An analytic gradient of the Laplace deviance exists (:meth:`OneFactorPLS.gradient`)."""
+        return self.fast is not None and self.nAGQ == 1 and self.fast.has_gradient
+
+    def gradient(self, x) -> np.ndarray:
+        """∂(Laplace deviance)/∂(θ, β) at x, at the conditional mode (see :meth:`OneFactorPLS.gradient`)."""
+        x = np.asarray(x, float)
+        st = self._warm.get("state")
+        if st is None or not np.array_equal(self._warm.get("x"), x):
+            st = self._value(x)[1]
+        theta, _ = self.split(x)
+        return self.fast.gradient(theta, st.u1, st.mu)
+
     def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
         state = self.pirls(theta, beta, start=start)
         self._warm["x"] = np.array(x, float)
+        if self.fast is not None:
+            self._warm["state"] = state
         return (self.laplace(state) if self.nAGQ <= 1 else self.agq(state)), state
 
     def _predicted(self, xs: np.ndarray) -> np.ndarray:
