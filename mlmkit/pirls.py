@@ -40,6 +40,9 @@ from .wpls import WeightedPLS, make_pls
 __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
 
 
+_CACHE_ROWS = 20_000
+
+
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
     """K-point Gauss-Hermite rule for the standard normal density (lme4's ``GHrule``): knots, weights."""
     z, w = np.polynomial.hermite_e.hermegauss(int(k))
@@ -61,17 +64,26 @@ class GlmResponse:
 
     def kernel(self, mu):
         """Unit deviances minus their part in y alone (:meth:`Family.dev_kernel`): what PIRLS compares."""
-        if self._binary is not None:     # 0/1 binomial: −2 wt log(μ or 1 − μ), one logarithm
-            a, b, m2w = self._binary
+        if self.is_binary:     # 0/1 binomial: −2 wt log(μ or 1 − μ), one logarithm
+            a, b, m2w = self._binary if len(self.y) < _CACHE_ROWS else self._binary_arrays()
             return m2w * np.log(a + b * mu)
         return self.family.dev_kernel(self.y, mu, self.weights)
 
     @cached_property
-    def _binary(self):
+    def is_binary(self) -> bool:
+        """A binomial response of 0/1 values (the kernel then needs one logarithm)."""
         y = self.y
-        if self.family.name != "binomial" or not np.all((y == 0) | (y == 1)):
-            return None
+        return self.family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+
+    def _binary_arrays(self):
+        y = self.y
         return 1.0 - y, 2.0 * y - 1.0, -2.0 * self.weights
+
+    @cached_property
+    def _binary(self):
+        """a = 1 − y, b = 2y − 1, −2 wt, kept for small data (recomputed per call beyond _CACHE_ROWS rows,
+        where three more vectors would outweigh three vector operations)."""
+        return self._binary_arrays() if self.is_binary else None
 
     @cached_property
     def dev_const(self) -> np.ndarray:
@@ -218,6 +230,7 @@ class PirlsState:
     ldL2: float
     L1: np.ndarray | None          # block-1 Cholesky factors at the mode (AGQ's conditional sds)
     iterations: int
+    sorted_rows: bool = False      # eta, mu, devres in OneFactorPLS's row order (internal evaluations)
 
     @property
     def sum_u2(self) -> float:
@@ -260,7 +273,8 @@ class GlmerDevFun:
         """Bounds of x = (θ, β): Λ's diagonal ≥ 0, everything else free."""
         return np.concatenate([self.design.theta_lower, np.full(self.design.p, -np.inf)])
 
-    def pirls(self, theta, beta=None, tol: float | None = None, start=None) -> PirlsState:
+    def pirls(self, theta, beta=None, tol: float | None = None, start=None, sorted_rows: bool = False
+              ) -> PirlsState:
         """Conditional mode at θ with β fixed, or jointly with β when ``beta`` is None (stage 1).
 
         Iterates until the mode is accurate to ``tol`` (relative; default ``self.tol`` = 1e-13) and
@@ -269,7 +283,9 @@ class GlmerDevFun:
         With a canonical link PIRLS is Newton's method (quadratic convergence): once the predicted
         error of the new iterate is below 1e-14, only log|L|² is recomputed there.
 
-        ``start`` = (u1, u2) replaces the warm start (the previous mode).
+        ``start`` = (u1, u2) replaces the warm start (the previous mode).  ``sorted_rows``: the
+        row vectors of a large one-factor design may stay in :class:`OneFactorPLS`'s order (for the
+        deviance alone, which does not depend on the order).
 
         Raises
         ------
@@ -289,9 +305,15 @@ class GlmerDevFun:
         if self.fast is not None:
             def fail(what):
                 return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(theta, 4)))
-            u1, beta, eta, mu, kern, ldL2, L1, it = self.fast.mode(
+            fast = self.fast
+            if start is None and u1 is not None and "theta" in self._warm:
+                u1 = fast.rescale(u1, self._warm["theta"], theta)
+            u1, beta, eta, mu, kern, ldL2, L1, it = fast.mode(
                 theta, beta, u1, tol, self.maxit, np.inf if start is None else 1e-3, joint, fail)
-            return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it)
+            self._warm["theta"] = theta
+            if not sorted_rows:
+                eta, mu, kern = fast.unsort(eta), fast.unsort(mu), fast.unsort(kern)
+            return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it, sorted_rows)
         if u1 is None:                    # first call: IRLS from the family's starting means
             eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
         else:
@@ -359,20 +381,26 @@ class GlmerDevFun:
         raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
                                                   theta=np.round(theta, 4)))
 
-    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it) -> PirlsState:
+    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it, sorted_rows=False) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
-        return PirlsState(theta, beta, u1, u2, eta, mu, self.response.dev_const + kern, float(ldL2), L1, it)
+        const = self.response.dev_const
+        if sorted_rows:
+            const = const[self.fast.order] if np.any(const) else 0.0
+        return PirlsState(theta, beta, u1, u2, eta, mu, const + kern, float(ldL2), L1, it, sorted_rows)
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
         r = self.response
-        return float(state.ldL2 + state.sum_u2 + r.aic_from(state.mu, state.devres.sum() - r.dev_const_sum))
+        mu = state.mu
+        if state.sorted_rows and r.kernel_to_aic is None:
+            mu = self.fast.unsort(mu)
+        return float(state.ldL2 + state.sum_u2 + r.aic_from(mu, state.devres.sum() - r.dev_const_sum))
 
     def stage1(self, theta, tol: float | None = None) -> float:
         """nAGQ = 0 objective: Laplace deviance at the joint mode (β̃, ũ) of the penalised likelihood.
 
         ``tol``: PIRLS tolerance; a loose one (1e-8) is enough when this only provides a start."""
-        return self.laplace(self.pirls(theta, tol=tol))
+        return self.laplace(self.pirls(theta, tol=tol, sorted_rows=True))
 
     def split(self, x) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, float)
@@ -393,11 +421,11 @@ class GlmerDevFun:
         if st is None or not np.array_equal(self._warm.get("x"), x):
             st = self._value(x)[1]
         theta, _ = self.split(x)
-        return self.fast.gradient(theta, st.u1, st.mu)
+        return self.fast.gradient(theta, st.u1, st.mu if st.sorted_rows else st.mu[self.fast.order])
 
     def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
-        state = self.pirls(theta, beta, start=start)
+        state = self.pirls(theta, beta, start=start, sorted_rows=self.nAGQ <= 1)
         self._warm["x"] = np.array(x, float)
         if self.fast is not None:
             self._warm["state"] = state
