@@ -24,8 +24,9 @@ arranged so that the work over rows is a few vectorised passes per iteration; th
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
-import scipy.special as sc
 
 from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
 
@@ -89,6 +90,12 @@ class OneFactorPLS:
         self.binary = (1.0 - self.y, 2.0 * self.y - 1.0) if response.is_binary else None
         r, c = np.nonzero(s.lam1_index >= 0)
         self._lam_rc = (r, c, s.lam1_index[r, c])
+
+    @cached_property
+    def dev_const(self):
+        """:attr:`GlmResponse.dev_const` in the sorted order (0.0 where it vanishes, as for 0/1 data)."""
+        const = self.resp.dev_const
+        return const[self.order] if np.any(const) else 0.0
 
     def unsort(self, v: np.ndarray) -> np.ndarray:
         """A row vector back in the data's order."""

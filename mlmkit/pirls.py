@@ -383,9 +383,7 @@ class GlmerDevFun:
 
     def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it, sorted_rows=False) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
-        const = self.response.dev_const
-        if sorted_rows:
-            const = const[self.fast.order] if np.any(const) else 0.0
+        const = self.fast.dev_const if sorted_rows else self.response.dev_const
         return PirlsState(theta, beta, u1, u2, eta, mu, const + kern, float(ldL2), L1, it, sorted_rows)
 
     # --- objectives ----------------------------------------------------------------------------
