@@ -93,9 +93,10 @@ class OneFactorPLS:
 
     @cached_property
     def dev_const(self):
-        """:attr:`GlmResponse.dev_const` in the sorted order (0.0 where it vanishes, as for 0/1 data)."""
+        """:attr:`GlmResponse.dev_const` in the sorted order, or 0.0 where it is rounding error only
+        (0/1 data: the deviance residual is its kernel, ±1e-16 apart), which saves a vector."""
         const = self.resp.dev_const
-        return const[self.order] if np.any(const) else 0.0
+        return const[self.order] if np.abs(const).max(initial=0.0) > 1e-12 else 0.0
 
     def unsort(self, v: np.ndarray) -> np.ndarray:
         """A row vector back in the data's order."""

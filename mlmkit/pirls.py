@@ -303,17 +303,7 @@ class GlmerDevFun:
         beta = np.asarray(beta, float)
         u1, u2 = (self._warm.get("u1"), self._warm.get("u2")) if start is None else start
         if self.fast is not None:
-            def fail(what):
-                return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(theta, 4)))
-            fast = self.fast
-            if start is None and u1 is not None and "theta" in self._warm:
-                u1 = fast.rescale(u1, self._warm["theta"], theta)
-            u1, beta, eta, mu, kern, ldL2, L1, it = fast.mode(
-                theta, beta, u1, tol, self.maxit, np.inf if start is None else 1e-3, joint, fail)
-            self._warm["theta"] = theta
-            if not sorted_rows:
-                eta, mu, kern = fast.unsort(eta), fast.unsort(mu), fast.unsort(kern)
-            return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it, sorted_rows)
+            return self._pirls_fast(theta, beta, u1, tol, start is not None, joint, sorted_rows)
         if u1 is None:                    # first call: IRLS from the family's starting means
             eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
         else:
@@ -381,10 +371,26 @@ class GlmerDevFun:
         raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
                                                   theta=np.round(theta, 4)))
 
+    def _pirls_fast(self, theta, beta, u1, tol, predicted: bool, joint: bool, sorted_rows: bool) -> PirlsState:
+        """:meth:`pirls` by :meth:`OneFactorPLS.mode`; a warm start is first moved to the new θ
+        (:meth:`OneFactorPLS.rescale`), a predicted one taken as it is."""
+        def fail(what):
+            return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(theta, 4)))
+        fast = self.fast
+        if not predicted and u1 is not None and "theta" in self._warm:
+            u1 = fast.rescale(u1, self._warm["theta"], theta)
+        u1, beta, eta, mu, kern, ldL2, L1, it = fast.mode(
+            theta, beta, u1, tol, self.maxit, 1e-3 if predicted else np.inf, joint, fail)
+        self._warm["theta"] = theta
+        if not sorted_rows:
+            eta, mu, kern = fast.unsort(eta), fast.unsort(mu), fast.unsort(kern)
+        return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it, sorted_rows)
+
     def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it, sorted_rows=False) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
         const = self.fast.dev_const if sorted_rows else self.response.dev_const
-        return PirlsState(theta, beta, u1, u2, eta, mu, const + kern, float(ldL2), L1, it, sorted_rows)
+        devres = kern if sorted_rows and np.isscalar(const) else const + kern
+        return PirlsState(theta, beta, u1, u2, eta, mu, devres, float(ldL2), L1, it, sorted_rows)
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
@@ -415,18 +421,17 @@ class GlmerDevFun:
     def gradient(self, x) -> np.ndarray:
         """∂(Laplace deviance)/∂(θ, β) at x, at the conditional mode (see :meth:`OneFactorPLS.gradient`)."""
         x = np.asarray(x, float)
-        st = self._warm.get("state")
-        if st is None or not np.array_equal(self._warm.get("x"), x):
-            st = self._value(x)[1]
+        if "mode" not in self._warm or not np.array_equal(self._warm.get("x"), x):
+            self._value(x)
         theta, _ = self.split(x)
-        return self.fast.gradient(theta, st.u1, st.mu if st.sorted_rows else st.mu[self.fast.order])
+        return self.fast.gradient(theta, *self._warm["mode"])
 
     def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
         state = self.pirls(theta, beta, start=start, sorted_rows=self.nAGQ <= 1)
         self._warm["x"] = np.array(x, float)
-        if self.fast is not None:
-            self._warm["state"] = state
+        if self.fast is not None:             # what the gradient needs at x
+            self._warm["mode"] = (state.u1, state.mu if state.sorted_rows else state.mu[self.fast.order])
         return (self.laplace(state) if self.nAGQ <= 1 else self.agq(state)), state
 
     def _predicted(self, xs: np.ndarray) -> np.ndarray:
