@@ -403,7 +403,7 @@ class OneFactorPLS:
         zsum = {self.zc[j]: H[:, j].sum() for j in range(q)}
         hx = np.array([zsum[k] if k in zsum else (h.sum() if self.cols[k] is None else np.dot(h, self.cols[k]))
                        for k in self.xc])
-        g_beta = -2.0 * Xs + hx - np.einsum("njp,njk,nk->p", B, K, H)
+        g_beta = -2.0 * Xs + hx - np.einsum("njp,njk,nk->p", B, K, H) if self.p else np.zeros(0)
         P = np.einsum("njk,nk->nj", Minv, H @ lam)                       # M⁻¹Λ'H
         N = np.matmul(Minv, np.matmul(lam.T, A))                         # M⁻¹Λ'A
         T = H - 2.0 * G - np.einsum("njk,nk->nj", A, P @ lam.T)          # H − 2G − AΛP

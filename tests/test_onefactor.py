@@ -40,6 +40,8 @@ def _both(monkeypatch, formula, df, family, **kw):
     ("y ~ x + (1 + x | g)", True, "binomial"),
     ("y ~ x + (1 | g)", False, "poisson"),
     ("y ~ x + (1 | g)", False, mlmkit.families.binomial("probit")),
+    ("y ~ 0 + (1 | g)", False, "binomial"),
+    ("y ~ x + (1 | g) + (0 + x | g)", True, "binomial"),
 ])
 def test_fast_path_gives_the_general_fit(monkeypatch, formula, slope, family):
     df = _data(slope=slope, family="poisson" if family == "poisson" else "binomial")
