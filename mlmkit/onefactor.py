@@ -178,6 +178,8 @@ class OneFactorPLS:
         fam = self.fam
         if self.canonical:
             w = fam.variance(mu)
+            if w is mu:                         # Poisson's V(μ) = μ: w is changed in place below
+                w = mu.copy()
             s = self.y - mu
             if self.wt is not None:
                 w *= self.wt
@@ -323,8 +325,10 @@ class OneFactorPLS:
                 wzr *= w
                 wzr += s
                 c, cX = self.rhs_from(wzr, joint)
+                del wzr
             else:
                 c, cX = self._rhs(lam, u, beta, A, B, G, XWX, Xs, joint)
+            del w, s                            # two vectors fewer during the step halving
             try:
                 nu, nbeta, ldL2, L = self.solve(lam, A, B if joint else None, c, XWX, cX)
             except np.linalg.LinAlgError:
@@ -381,6 +385,7 @@ class OneFactorPLS:
         lam = self.lam(theta)
         w, s = self.weights(None, mu)
         A, B, G, XWX, Xs = self.sums(w, s, joint=True)
+        del s
         M = np.matmul(np.matmul(lam.T, A), lam)
         M[:, np.arange(q), np.arange(q)] += 1.0
         Minv = np.linalg.inv(M) if q > 1 else 1.0 / M
@@ -396,9 +401,14 @@ class OneFactorPLS:
                 if a != b:
                     t *= 2.0
                 zKz = t if zKz is None else zKz.__iadd__(t)
-        h = w * zKz
-        if self.fam.name == "binomial":
-            h *= 1.0 - 2.0 * mu
+        h = w                                   # (in place: w is not needed any more)
+        h *= zKz
+        del zKz
+        if self.fam.name == "binomial":         # V'(μ) = 1 − 2μ
+            t = mu * -2.0
+            t += 1.0
+            h *= t
+            del t
         H = np.stack([self._gsum(self.col(k, h)) for k in self.zc], axis=1)
         zsum = {self.zc[j]: H[:, j].sum() for j in range(q)}
         hx = np.array([zsum[k] if k in zsum else (h.sum() if self.cols[k] is None else np.dot(h, self.cols[k]))
