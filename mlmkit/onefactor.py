@@ -8,8 +8,8 @@ For θ (giving Λ, q × q), working weights wᵢ and scores sᵢ = wtᵢ (dμ/d�
     A_j = Σ_{i∈j} wᵢ zᵢzᵢ',   B_j = Σ_{i∈j} wᵢ zᵢxᵢ',   G_j = Σ_{i∈j} zᵢ sᵢ,
     XWX = Σᵢ wᵢ xᵢxᵢ',        Xs  = Σᵢ xᵢ sᵢ
 
-are a handful of ``np.bincount`` calls over the rows (columns shared by z and x, such as the
-intercept, are summed once).  The weighted PLS system for the new (u, β) of PIRLS is then
+are a handful of ``np.add.reduceat`` calls over the rows, sorted by group once (columns shared by
+z and x, such as the intercept, are summed once).  The weighted PLS system for the new (u, β) of PIRLS is then
 
     L_j = chol(Λ'A_jΛ + I),   r_j = L_j⁻¹Λ'c_j,   R_j = L_j⁻¹Λ'B_j,
     S = XWX − Σ_j R_j'R_j,    β = S⁻¹(c_X − Σ_j R_j'r_j),   u_j = L_j⁻ᵀ(r_j − R_jβ)
@@ -48,7 +48,8 @@ class OneFactorPLS:
     """
 
     @classmethod
-    def suitable(cls, design, nagq: int) -> bool:
+    def suitable(cls, design) -> bool:
+        """One grouping factor (any number of terms on it, up to 6 effects per level), 20,000+ rows."""
         s = design.structure
         return s.q2 == 0 and design.nobs >= MIN_ROWS and s.q1 <= 6
 

@@ -261,7 +261,7 @@ class GlmerDevFun:
 
     def __post_init__(self):
         object.__setattr__(self, "pls", make_pls(self.design))
-        if OneFactorPLS.suitable(self.design, self.nAGQ):
+        if OneFactorPLS.suitable(self.design):
             object.__setattr__(self, "fast", OneFactorPLS(self.design, self.response))
 
     @property
