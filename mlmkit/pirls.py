@@ -41,6 +41,7 @@ __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"
 
 
 _CACHE_ROWS = 20_000
+_BLOCK_ROWS, _BLOCK = 200_000, 65_536    # data size from which one-off sums go by blocks of rows
 
 
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,10 +86,30 @@ class GlmResponse:
         where three more vectors would outweigh three vector operations)."""
         return self._binary_arrays() if self.is_binary else None
 
+    def _row_blocks(self):
+        """Slices of at most _BLOCK rows for the one-off sums of large data (no n-long temporaries),
+        or None: small data, or binomial trials above 1 (whose loglik choice of m is global)."""
+        n = len(self.y)
+        if n < _BLOCK_ROWS or np.any(self.trials > 1):
+            return None
+        return [slice(i, min(i + _BLOCK, n)) for i in range(0, n, _BLOCK)]
+
+    def _part(self, sl) -> "GlmResponse":
+        part = GlmResponse(self.family, self.y[sl], self.weights[sl], self.trials[sl], self.offset[sl])
+        part.__dict__["is_binary"] = self.is_binary             # the whole response's kernel
+        return part
+
     @cached_property
     def dev_const(self) -> np.ndarray:
-        mu0 = self.family.mustart(self.y, self.weights)
-        return self.dev_resids(mu0) - self.kernel(mu0)
+        blocks = self._row_blocks()
+        if blocks is None:
+            mu0 = self.family.mustart(self.y, self.weights)
+            return self.dev_resids(mu0) - self.kernel(mu0)
+        out = np.empty(len(self.y))
+        for sl in blocks:
+            part = self._part(sl)
+            out[sl] = part.dev_const
+        return out
 
     @cached_property
     def dev_const_sum(self) -> float:
@@ -106,6 +127,10 @@ class GlmResponse:
     def kernel_to_aic(self) -> float | None:
         """C with aic(μ) = Σ kernel(μ) + C, or None where the two differ in μ (a binomial whose
         successes m·y are not whole numbers: R's aic rounds them, the deviance does not)."""
+        blocks = self._row_blocks()
+        if blocks is not None:
+            parts = [self._part(sl).kernel_to_aic for sl in blocks]
+            return None if any(c is None for c in parts) else float(sum(parts))
         y, wt, n = self.y, self.weights, self.trials
         if self.family.name == "binomial":
             m = n if np.any(n > 1) else wt
