@@ -61,6 +61,7 @@ def blas_threads(structure: "REStructure | None" = None):
 
 
 _PARALLEL_BLOCK = 500     # block-2 size from which batches of evaluations run in threads
+_STACK_ROWS = 200_000     # rows up to which [X y] is stacked for its cross-product (beyond: column dots)
 
 
 def _cpu_count() -> int:
@@ -76,6 +77,15 @@ def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -
     for j in range(a.shape[1]):          # loops over columns only, never over rows or groups
         for k in range(b.shape[1]):
             out[:, j, k] = np.bincount(codes, weights=a[:, j] * b[:, k], minlength=n_levels)
+    return out
+
+
+def _level_sums_cols(codes: np.ndarray, n_levels: int, a: np.ndarray, cols: list) -> np.ndarray:
+    """:func:`level_sums` with b given as a list of column vectors."""
+    out = np.empty((n_levels, a.shape[1], len(cols)))
+    for j in range(a.shape[1]):
+        for k, c in enumerate(cols):
+            out[:, j, k] = np.bincount(codes, weights=a[:, j] * c, minlength=n_levels)
     return out
 
 
@@ -137,13 +147,17 @@ class REStructure:
                 rows2.append((base + r).ravel())
                 cols2.append((base + c).ravel())
                 theta2.append(np.broadcast_to(tidx, (t.n_levels, t.n_theta)).ravel())
-                zrows.append(np.repeat(np.arange(n), t.q))
-                zcols.append((off2 + t.codes[:, None] * t.q + np.arange(t.q)).ravel())
-                zvals.append(t.values.ravel())
+                if t.q > 1:         # (scalar terms: _scalar_term_csc, without the n-long triplets)
+                    zrows.append(np.repeat(np.arange(n), t.q))
+                    zcols.append((off2 + t.codes[:, None] * t.q + np.arange(t.q)).ravel())
+                    zvals.append(t.values.ravel())
                 slices.append((2, off2))
                 off2 += t.n_levels * t.q
         Z2 = None
-        if off2:
+        block2 = [t for t in terms if t.group != first]
+        if off2 and all(t.q == 1 for t in block2):
+            Z2 = sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
+        elif off2:
             Z2 = sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
                                shape=(n, off2))
         cat = (lambda xs: np.concatenate(xs) if xs else np.empty(0, dtype=np.int64))
@@ -172,6 +186,8 @@ class REStructure:
     def Z1(self) -> sp.csc_matrix:
         """Block 1 of Z as a sparse n × (n1·q1) matrix (only needed when block 2 exists)."""
         n, q1 = self.z1.shape
+        if q1 == 1:
+            return _scalar_csc(self.codes1, self.z1[:, 0], self.n1)
         cols = self.codes1[:, None] * q1 + np.arange(q1)
         return sp.csc_matrix((self.z1.ravel(), (np.repeat(np.arange(n), q1), cols.ravel())),
                              shape=(n, self.n1 * q1))
@@ -182,6 +198,21 @@ class REStructure:
         if self.Z2 is not None and b2 is not None:
             out = out + self.Z2 @ b2
         return out
+
+
+def _scalar_csc(codes: np.ndarray, values: np.ndarray, n_levels: int) -> sp.csc_matrix:
+    """A scalar term's block of Z (n × levels) built in CSC form directly: the rows of each level in
+    order, by a stable argsort of the codes (the same matrix as from (row, column) triplets, without
+    their n-long index arrays)."""
+    n = len(codes)
+    order = np.argsort(codes, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_levels))])
+    idx = order.astype(np.int32) if n < 2**31 else order
+    return sp.csc_matrix((values[order], idx, indptr), shape=(n, n_levels))
+
+
+def _scalar_term_csc(term, n: int) -> sp.csc_matrix:
+    return _scalar_csc(term.codes, term.values[:, 0], term.n_levels)
 
 
 class PLSSystem:
@@ -195,20 +226,31 @@ class PLSSystem:
         self.structure = s = structure
         self._use_crossed = crossed
         self.p = X.shape[1]
-        Xy = np.empty((X.shape[0], X.shape[1] + 1), order="F")
-        Xy[:, :-1] = X
-        Xy[:, -1] = y
         z1 = s.z1
         if sqrtw is not None:
+            Xy = np.empty((X.shape[0], X.shape[1] + 1), order="F")
+            Xy[:, :-1] = X
+            Xy[:, -1] = y
             Xy = Xy * sqrtw[:, None]
             z1 = z1 * sqrtw[:, None]
+            cols = [Xy[:, k] for k in range(Xy.shape[1])]
+        else:               # no n × (p + 1) copy: the columns of X and y as they are
+            cols = [X[:, k] for k in range(X.shape[1])] + [np.asarray(y, float)]
         self._z1w = z1
         self.A11 = level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
-        self.B1 = level_sums(s.codes1, s.n1, z1, Xy)           # (n1, q1, p+1)
+        self.B1 = _level_sums_cols(s.codes1, s.n1, z1, cols)   # (n1, q1, p+1)
         if s.q1 <= 3:       # contiguous per-element copies for the small-block path of factor()
             self.A_soa = np.ascontiguousarray(self.A11.transpose(1, 2, 0))
             self.B_soa = np.ascontiguousarray(self.B1.transpose(1, 0, 2))
-        self.XyXy = Xy.T @ Xy
+        m = len(cols)
+        if sqrtw is not None or X.shape[0] <= _STACK_ROWS:
+            Xy = np.empty((X.shape[0], m), order="F")           # one BLAS product (as always up to
+            for k, c in enumerate(cols):                         # this size: the same rounding)
+                Xy[:, k] = c
+            self.XyXy = Xy.T @ Xy
+            del Xy
+        else:
+            self.XyXy = np.array([[np.dot(cols[j], cols[k]) for k in range(m)] for j in range(m)])
         self.nobs = X.shape[0]
         if s.Z2 is not None:
             Z2 = s.Z2 if sqrtw is None else sp.diags(sqrtw) @ s.Z2
@@ -216,7 +258,8 @@ class PLSSystem:
             self.A22 = (Z2.T @ Z2).toarray()        # dense: the Schur complement fills it in anyway
             self.A21 = (Z2.T @ Z1).tocsr()
             self.A12 = self.A21.T.tocsr()
-            self.B2 = np.asarray(Z2.T @ Xy)
+            Z2t = Z2.T.tocsr()
+            self.B2 = np.column_stack([Z2t @ c for c in cols])
 
     @cached_property
     def crossed(self):
@@ -228,8 +271,8 @@ class PLSSystem:
         s = self.structure
         if not (self._use_crossed and s.Z2 is not None and s.all_scalar):
             return None
-        from .crossed import ScalarCross
-        return ScalarCross.build(self.A21)
+        from .crossed import DenseCross, ScalarCross
+        return ScalarCross.build(self.A21) or DenseCross.build(self.A21)
 
     @cached_property
     def small_block(self):

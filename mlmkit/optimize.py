@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import ConvergenceError
 
-__all__ = ["bobyqa", "fd_gradient", "fd_hessian"]
+__all__ = ["bobyqa", "fd_gradient", "fd_hessian", "ValueDifferences", "GradientDifferences"]
 
 
 def bobyqa(fun, x0, lower, upper=None, *, xtol_abs: float = 1e-8, ftol_abs: float = 1e-8,
@@ -93,6 +93,44 @@ def fd_hessian(fun, x: np.ndarray, f0: float, delta: float = 1e-4, central: bool
         off = (fpp - fp[ii] - fp[jj] + f0) / delta ** 2
     H[ii, jj] = H[jj, ii] = off
     return g, H
+
+
+class ValueDifferences:
+    """Gradient and Hessian of an objective by finite differences of its values (lme4's deriv12)."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def hessian(self, x, f0, central):
+        return fd_hessian(self.fun, x, f0, central=central)
+
+    def gradient(self, x):
+        return fd_gradient(self.fun, x)
+
+
+class GradientDifferences:
+    """An analytic gradient, and the Hessian by differences of gradients: central
+    Hᵢ = (g(x + δeᵢ) − g(x − δeᵢ))/2δ with lme4's δ = 1e-4 (forward when ``central`` is false),
+    symmetrised: 2k gradients instead of the k(k + 1) values of :func:`fd_hessian`.  ``fun`` is
+    evaluated at x afterwards (a PIRLS objective then starts from x's mode again); ``counter.n``
+    counts the gradients."""
+
+    def __init__(self, grad, fun, counter, delta=1e-4):
+        self.grad, self.fun, self.counter, self.delta = grad, fun, counter, delta
+
+    def gradient(self, x):
+        self.counter.n += 1
+        return self.grad(x)
+
+    def hessian(self, x, f0, central):
+        g = self.gradient(x)
+        E = np.eye(len(x)) * self.delta
+        if central:
+            J = np.array([self.gradient(x + e) - self.gradient(x - e) for e in E]) / (2 * self.delta)
+        else:
+            J = np.array([self.gradient(x + e) - g for e in E]) / self.delta
+        self.fun(x)
+        return g, 0.5 * (J + J.T)
 
 
 #: lme4's ``isSingular`` tolerance: a diagonal element of Λ below this is a variance of 0 (or a

@@ -34,9 +34,14 @@ from .design import Design
 from .errors import ConvergenceError, DataError, FamilyError
 from .families import Family
 from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
+from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
 __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
+
+
+_CACHE_ROWS = 20_000
+_BLOCK_ROWS, _BLOCK = 200_000, 65_536    # data size from which one-off sums go by blocks of rows
 
 
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,22 +65,51 @@ class GlmResponse:
 
     def kernel(self, mu):
         """Unit deviances minus their part in y alone (:meth:`Family.dev_kernel`): what PIRLS compares."""
-        if self._binary is not None:     # 0/1 binomial: −2 wt log(μ or 1 − μ), one logarithm
-            a, b, m2w = self._binary
+        if self.is_binary:     # 0/1 binomial: −2 wt log(μ or 1 − μ), one logarithm
+            a, b, m2w = self._binary if len(self.y) < _CACHE_ROWS else self._binary_arrays()
             return m2w * np.log(a + b * mu)
         return self.family.dev_kernel(self.y, mu, self.weights)
 
     @cached_property
-    def _binary(self):
+    def is_binary(self) -> bool:
+        """A binomial response of 0/1 values (the kernel then needs one logarithm)."""
         y = self.y
-        if self.family.name != "binomial" or not np.all((y == 0) | (y == 1)):
-            return None
+        return self.family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+
+    def _binary_arrays(self):
+        y = self.y
         return 1.0 - y, 2.0 * y - 1.0, -2.0 * self.weights
 
     @cached_property
+    def _binary(self):
+        """a = 1 − y, b = 2y − 1, −2 wt, kept for small data (recomputed per call beyond _CACHE_ROWS rows,
+        where three more vectors would outweigh three vector operations)."""
+        return self._binary_arrays() if self.is_binary else None
+
+    def _row_blocks(self):
+        """Slices of at most _BLOCK rows for the one-off sums of large data (no n-long temporaries),
+        or None: small data, or binomial trials above 1 (whose loglik choice of m is global)."""
+        n = len(self.y)
+        if n < _BLOCK_ROWS or np.any(self.trials > 1):
+            return None
+        return [slice(i, min(i + _BLOCK, n)) for i in range(0, n, _BLOCK)]
+
+    def _part(self, sl) -> "GlmResponse":
+        part = GlmResponse(self.family, self.y[sl], self.weights[sl], self.trials[sl], self.offset[sl])
+        part.__dict__["is_binary"] = self.is_binary             # the whole response's kernel
+        return part
+
+    @cached_property
     def dev_const(self) -> np.ndarray:
-        mu0 = self.family.mustart(self.y, self.weights)
-        return self.dev_resids(mu0) - self.kernel(mu0)
+        blocks = self._row_blocks()
+        if blocks is None:
+            mu0 = self.family.mustart(self.y, self.weights)
+            return self.dev_resids(mu0) - self.kernel(mu0)
+        out = np.empty(len(self.y))
+        for sl in blocks:
+            part = self._part(sl)
+            out[sl] = part.dev_const
+        return out
 
     @cached_property
     def dev_const_sum(self) -> float:
@@ -93,6 +127,10 @@ class GlmResponse:
     def kernel_to_aic(self) -> float | None:
         """C with aic(μ) = Σ kernel(μ) + C, or None where the two differ in μ (a binomial whose
         successes m·y are not whole numbers: R's aic rounds them, the deviance does not)."""
+        blocks = self._row_blocks()
+        if blocks is not None:
+            parts = [self._part(sl).kernel_to_aic for sl in blocks]
+            return None if any(c is None for c in parts) else float(sum(parts))
         y, wt, n = self.y, self.weights, self.trials
         if self.family.name == "binomial":
             m = n if np.any(n > 1) else wt
@@ -217,6 +255,7 @@ class PirlsState:
     ldL2: float
     L1: np.ndarray | None          # block-1 Cholesky factors at the mode (AGQ's conditional sds)
     iterations: int
+    sorted_rows: bool = False      # eta, mu, devres in OneFactorPLS's row order (internal evaluations)
 
     @property
     def sum_u2(self) -> float:
@@ -242,10 +281,13 @@ class GlmerDevFun:
     tol: float = 1e-13
     maxit: int = 60
     pls: WeightedPLS = field(init=False)
+    fast: OneFactorPLS | None = field(init=False, default=None, repr=False)
     _warm: dict = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "pls", make_pls(self.design))
+        if OneFactorPLS.suitable(self.design):
+            object.__setattr__(self, "fast", OneFactorPLS(self.design, self.response))
 
     @property
     def n_theta(self) -> int:
@@ -256,7 +298,8 @@ class GlmerDevFun:
         """Bounds of x = (θ, β): Λ's diagonal ≥ 0, everything else free."""
         return np.concatenate([self.design.theta_lower, np.full(self.design.p, -np.inf)])
 
-    def pirls(self, theta, beta=None, tol: float | None = None, start=None) -> PirlsState:
+    def pirls(self, theta, beta=None, tol: float | None = None, start=None, sorted_rows: bool = False
+              ) -> PirlsState:
         """Conditional mode at θ with β fixed, or jointly with β when ``beta`` is None (stage 1).
 
         Iterates until the mode is accurate to ``tol`` (relative; default ``self.tol`` = 1e-13) and
@@ -265,7 +308,9 @@ class GlmerDevFun:
         With a canonical link PIRLS is Newton's method (quadratic convergence): once the predicted
         error of the new iterate is below 1e-14, only log|L|² is recomputed there.
 
-        ``start`` = (u1, u2) replaces the warm start (the previous mode).
+        ``start`` = (u1, u2) replaces the warm start (the previous mode).  ``sorted_rows``: the
+        row vectors of a large one-factor design may stay in :class:`OneFactorPLS`'s order (for the
+        deviance alone, which does not depend on the order).
 
         Raises
         ------
@@ -282,6 +327,8 @@ class GlmerDevFun:
             beta = self._warm.get("beta", np.zeros(X.shape[1]))
         beta = np.asarray(beta, float)
         u1, u2 = (self._warm.get("u1"), self._warm.get("u2")) if start is None else start
+        if self.fast is not None:
+            return self._pirls_fast(theta, beta, u1, tol, start is not None, joint, sorted_rows)
         if u1 is None:                    # first call: IRLS from the family's starting means
             eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
         else:
@@ -349,20 +396,40 @@ class GlmerDevFun:
         raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
                                                   theta=np.round(theta, 4)))
 
-    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it) -> PirlsState:
+    def _pirls_fast(self, theta, beta, u1, tol, predicted: bool, joint: bool, sorted_rows: bool) -> PirlsState:
+        """:meth:`pirls` by :meth:`OneFactorPLS.mode`; a warm start is first moved to the new θ
+        (:meth:`OneFactorPLS.rescale`), a predicted one taken as it is."""
+        def fail(what):
+            return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(theta, 4)))
+        fast = self.fast
+        if not predicted and u1 is not None and "theta" in self._warm:
+            u1 = fast.rescale(u1, self._warm["theta"], theta)
+        u1, beta, eta, mu, kern, ldL2, L1, it = fast.mode(
+            theta, beta, u1, tol, self.maxit, 1e-3 if predicted else np.inf, joint, fail)
+        self._warm["theta"] = theta
+        if not sorted_rows:
+            eta, mu, kern = fast.unsort(eta), fast.unsort(mu), fast.unsort(kern)
+        return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it, sorted_rows)
+
+    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it, sorted_rows=False) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
-        return PirlsState(theta, beta, u1, u2, eta, mu, self.response.dev_const + kern, float(ldL2), L1, it)
+        const = self.fast.dev_const if sorted_rows else self.response.dev_const
+        devres = kern if sorted_rows and np.isscalar(const) else const + kern
+        return PirlsState(theta, beta, u1, u2, eta, mu, devres, float(ldL2), L1, it, sorted_rows)
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
         r = self.response
-        return float(state.ldL2 + state.sum_u2 + r.aic_from(state.mu, state.devres.sum() - r.dev_const_sum))
+        mu = state.mu
+        if state.sorted_rows and r.kernel_to_aic is None:
+            mu = self.fast.unsort(mu)
+        return float(state.ldL2 + state.sum_u2 + r.aic_from(mu, state.devres.sum() - r.dev_const_sum))
 
     def stage1(self, theta, tol: float | None = None) -> float:
         """nAGQ = 0 objective: Laplace deviance at the joint mode (β̃, ũ) of the penalised likelihood.
 
         ``tol``: PIRLS tolerance; a loose one (1e-8) is enough when this only provides a start."""
-        return self.laplace(self.pirls(theta, tol=tol))
+        return self.laplace(self.pirls(theta, tol=tol, sorted_rows=True))
 
     def split(self, x) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, float)
@@ -371,10 +438,25 @@ class GlmerDevFun:
     def __call__(self, x) -> float:
         return self._value(x)[0]
 
+    @property
+    def has_gradient(self) -> bool:
+        """An analytic gradient of the Laplace deviance exists (:meth:`OneFactorPLS.gradient`)."""
+        return self.fast is not None and self.nAGQ == 1 and self.fast.has_gradient
+
+    def gradient(self, x) -> np.ndarray:
+        """∂(Laplace deviance)/∂(θ, β) at x, at the conditional mode (see :meth:`OneFactorPLS.gradient`)."""
+        x = np.asarray(x, float)
+        if "mode" not in self._warm or not np.array_equal(self._warm.get("x"), x):
+            self._value(x)
+        theta, _ = self.split(x)
+        return self.fast.gradient(theta, *self._warm["mode"])
+
     def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
-        state = self.pirls(theta, beta, start=start)
+        state = self.pirls(theta, beta, start=start, sorted_rows=self.nAGQ <= 1)
         self._warm["x"] = np.array(x, float)
+        if self.fast is not None:             # what the gradient needs at x
+            self._warm["mode"] = (state.u1, state.mu if state.sorted_rows else state.mu[self.fast.order])
         return (self.laplace(state) if self.nAGQ <= 1 else self.agq(state)), state
 
     def _predicted(self, xs: np.ndarray) -> np.ndarray:
@@ -417,7 +499,7 @@ class GlmerDevFun:
         xs = np.atleast_2d(np.asarray(xs, float))
         if "u1" not in self._warm:
             return np.array([self(x) for x in xs])
-        if self.nAGQ > 1 or self.pls.q2 or len(xs) < 3:
+        if self.nAGQ > 1 or self.pls.q2 or len(xs) < 3 or self.fast is not None:
             return self._predicted(xs)
         return self._laplace_batch(xs)
 
