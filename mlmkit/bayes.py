@@ -147,26 +147,25 @@ def _get_axpy(name, dtype=None, *args, **kwargs):
     return _axpy
 
 
-def _energy(self, x, velocity=None):
-    if velocity is not None:
-        return 0.5 * np.sum(x * velocity)
-    return 0.5 * np.sum(x * (self._var * x))
+def _energies(variance: str):
+    """BLAS-free ``energy``/``velocity_energy`` for a diagonal potential whose variances are ``self.<variance>``.
+
+    K(p) = ½ pᵀ M⁻¹ p with diagonal M⁻¹: element-wise products and NumPy's own sum, no ``ddot``.
+    """
+    def energy(self, x, velocity=None):
+        if velocity is not None:
+            return 0.5 * np.sum(x * velocity)
+        return 0.5 * np.sum(x * (getattr(self, variance) * x))
+
+    def velocity_energy(self, x, v_out):
+        np.multiply(x, getattr(self, variance), out=v_out)
+        return 0.5 * np.sum(x * v_out)
+
+    return energy, velocity_energy
 
 
-def _velocity_energy(self, x, v_out):
-    np.multiply(x, self._var, out=v_out)
-    return 0.5 * np.sum(x * v_out)
-
-
-def _diag_energy(self, x, velocity=None):
-    if velocity is not None:
-        return 0.5 * np.sum(x * velocity)
-    return 0.5 * np.sum(x * (self.v * x))
-
-
-def _diag_velocity_energy(self, x, v_out):
-    np.multiply(x, self.v, out=v_out)
-    return 0.5 * np.sum(x * v_out)
+_energy, _velocity_energy = _energies("_var")          # QuadPotentialDiagAdapt
+_diag_energy, _diag_velocity_energy = _energies("v")   # QuadPotentialDiag
 
 
 @contextlib.contextmanager

@@ -91,7 +91,9 @@ def _number(x: float) -> Any:
 
 def _array(a: np.ndarray, depth: int) -> dict:
     if a.dtype.kind in "biuf":
-        values = [_number(float(v)) if a.dtype.kind == "f" else v for v in a.ravel().tolist()]
+        flat = a.ravel()
+        finite = a.dtype.kind != "f" or bool(np.isfinite(flat).all())
+        values = flat.tolist() if finite else [_number(v) for v in flat.tolist()]
         return {"__ndarray__": values, "dtype": a.dtype.str, "shape": list(a.shape)}
     return {"__ndarray__": [to_plain(v, depth + 1) for v in a.ravel().tolist()], "dtype": "object",
             "shape": list(a.shape)}
@@ -204,6 +206,8 @@ def _decode_array(d: dict, budget: _Budget, depth: int) -> np.ndarray:
     dt = np.dtype(dtype)
     _expect(dt.kind in "biuf", "bad array dtype")
     if dt.kind == "f":
+        if all(type(v) in (int, float) for v in values):         # the common case: no NaN/inf markers
+            return np.array(values, dtype=dt).reshape(shape)
         return np.array([_float(v) for v in values], dtype=dt).reshape(shape)
     _expect(all(isinstance(v, (int, bool)) for v in values), "bad array values")
     return np.array(values, dtype=dt).reshape(shape)

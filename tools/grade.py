@@ -494,10 +494,7 @@ def grade(folder: Path, out: Path = ROOT / "grading-output", exercises: list[str
     if out == folder or folder in out.parents:
         raise SystemExit(f"write the grades outside the submissions folder (--out {out} is inside {folder})")
     if sandbox.bwrap_path() is None and not unsafe_no_sandbox:
-        raise SystemExit(str(sandbox.SandboxUnavailable(
-            "no working sandbox: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) so that "
-            "learners' code cannot read the solutions or change the grades, or pass --unsafe-no-sandbox "
-            "to grade without isolation (only for notebooks you trust)")))
+        raise SystemExit(sandbox.NO_SANDBOX)
     single = exercises[0] if exercises and len(exercises) == 1 else None
     subs = discover(folder, known, single)
     if exercises:

@@ -40,6 +40,11 @@ MAX_OUTPUT = 64 * 2 ** 20          # bytes of answers read back
 MAX_STDERR = 64 * 2 ** 10
 
 
+NO_SANDBOX = ("no working sandbox: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) so that "
+              "learners' code cannot read the solutions or change the grades, or pass --unsafe-no-sandbox "
+              "to grade without isolation (only for notebooks you trust)")
+
+
 class SandboxUnavailable(RuntimeError):
     """Neither bubblewrap works here nor did the instructor allow running without a sandbox."""
 
@@ -138,10 +143,7 @@ def run_job(job: dict, package: Path, *, timeout: float, memory_mb: int = 4096, 
     """Run ``job`` (see ``sandbox_runner.py``) in the sandbox; never raises for the learner's doings."""
     bwrap = bwrap_path()
     if bwrap is None and not unsafe_no_sandbox:
-        raise SandboxUnavailable(
-            "no working sandbox: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) so that "
-            "learners' code cannot read the solutions or change the grades, or pass --unsafe-no-sandbox "
-            "to grade without isolation (only for notebooks you trust)")
+        raise SandboxUnavailable(NO_SANDBOX)
     with tempfile.TemporaryDirectory(prefix="mlmkit-job-") as tmp:
         job_file = Path(tmp) / "job.json"
         job_file.write_text(json.dumps(job), encoding="utf-8")
