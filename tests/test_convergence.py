@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import chi2
 
 import mlmkit
-from mlmkit import datasets, glmer_fit, glmm, lmer_fit, lmm, optimize
+from mlmkit import datasets, glmer_fit, lmer_fit, optimize
 from mlmkit.errors import ConvergenceWarning, SingularFitWarning
 from mlmkit.lmm import OptResult, mk_lmer_devfun, mk_mer_mod
 from mlmkit.design import lformula
@@ -72,7 +72,7 @@ def _no_newton(fun, x, f0, lower, **kw):
     return glmm_newton_original(fun, x, f0, lower, maxit=0, **{k: v for k, v in kw.items() if k != "maxit"})
 
 
-glmm_newton_original = glmm._newton
+glmm_newton_original = glmer_fit._newton
 
 
 def _cbpp_like():
