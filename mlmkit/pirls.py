@@ -141,17 +141,7 @@ class GlmerDevFun:
         # so (as if the previous step had been 1e-3) lets one Newton step finish
         last_step = np.inf if start is None else 1e-3
         for it in range(1, self.maxit + 1):
-            if canonical:
-                mu_eta = fam.variance(mu)
-                w = resp.weights * mu_eta
-            else:
-                mu_eta = fam.mu_eta(eta)
-                w = resp.weights * mu_eta ** 2 / fam.variance(mu)
-            zr = (eta - resp.offset if joint else eta - resp.offset - X @ beta) + (resp.y - mu) / mu_eta
-            if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
-                raise ConvergenceError(_PIRLS_HELP.format(
-                    what=f"the {fam.link.name} link gives means outside the {fam.name} family's range",
-                    theta=np.round(theta, 4)))
+            w, zr = self._working(theta, beta, eta, mu, joint)
             try:
                 sol = pls.solve(theta, lams, w, zr, X if joint else None)
             except np.linalg.LinAlgError:
@@ -167,26 +157,8 @@ class GlmerDevFun:
                     # the mode is within tol of u (or rounding stops progress), and ldL2 was computed
                     # with the weights at u
                     return self._state(theta, beta, u1, u2, eta, mu, kern, sol.ldL2, sol.L1, it)
-            nu1, nu2 = sol.u1, sol.u2
-            halved = False
-            for _ in range(30):                      # step halving on the penalised deviance
-                neta = resp.offset + X @ nbeta + pls.Zb(lams, nu1, nu2)
-                nmu = fam.linkinv(neta)
-                nkern = resp.kernel(nmu)
-                npdev = nkern.sum() + _sq(nu1, nu2)
-                if u1 is None or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
-                    break
-                halved = True
-                nu1 = 0.5 * (nu1 + u1)
-                nu2 = None if nu2 is None else 0.5 * (nu2 + u2)
-                nbeta = 0.5 * (nbeta + beta)
-            else:
-                raise ConvergenceError(_PIRLS_HELP.format(
-                    what="step halving could not reduce the penalised deviance", theta=np.round(theta, 4)))
-            if not np.isfinite(npdev):
-                raise ConvergenceError(_PIRLS_HELP.format(what="the penalised deviance is not finite",
-                                                          theta=np.round(theta, 4)))
-            u1, u2, beta, eta, mu, kern, pdev = nu1, nu2, nbeta, neta, nmu, nkern, npdev
+            u1, u2, beta, eta, mu, kern, pdev, halved = self._step_halving(
+                theta, lams, (u1, u2, beta, pdev), (sol.u1, sol.u2, nbeta))
             # Newton's error after this step is about C·step² with C = step / previous step²: when that
             # is below 1e-14 the new iterate is the mode to rounding, and only log|L|² is needed there.
             quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
@@ -196,6 +168,50 @@ class GlmerDevFun:
                 return self._state(theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it)
         raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
                                                   theta=np.round(theta, 4)))
+
+    def _working(self, theta, beta, eta, mu, joint: bool) -> tuple[np.ndarray, np.ndarray]:
+        """PIRLS's working weights and working response (less the offset, and less Xβ unless β is
+        estimated jointly) at (η, μ); a ConvergenceError where μ leaves the family's range."""
+        resp, fam = self.response, self.response.family
+        if fam.is_canonical:
+            mu_eta = fam.variance(mu)
+            w = resp.weights * mu_eta
+        else:
+            mu_eta = fam.mu_eta(eta)
+            w = resp.weights * mu_eta ** 2 / fam.variance(mu)
+        zr = (eta - resp.offset if joint else eta - resp.offset - self.design.X @ beta) + (resp.y - mu) / mu_eta
+        if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
+            raise ConvergenceError(_PIRLS_HELP.format(
+                what=f"the {fam.link.name} link gives means outside the {fam.name} family's range",
+                theta=np.round(theta, 4)))
+        return w, zr
+
+    def _step_halving(self, theta, lams, old, new):
+        """From the current iterate ``old`` = (u1, u2, β, penalised deviance) towards the PLS
+        solution ``new`` = (u1, u2, β): the step, halved until the penalised deviance does not
+        increase.  Returns (u1, u2, β, η, μ, kernel, penalised deviance, halved)."""
+        resp, fam, X, pls = self.response, self.response.family, self.design.X, self.pls
+        u1, u2, beta, pdev = old
+        nu1, nu2, nbeta = new
+        halved = False
+        for _ in range(30):                      # step halving on the penalised deviance
+            neta = resp.offset + X @ nbeta + pls.Zb(lams, nu1, nu2)
+            nmu = fam.linkinv(neta)
+            nkern = resp.kernel(nmu)
+            npdev = nkern.sum() + _sq(nu1, nu2)
+            if u1 is None or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
+                break
+            halved = True
+            nu1 = 0.5 * (nu1 + u1)
+            nu2 = None if nu2 is None else 0.5 * (nu2 + u2)
+            nbeta = 0.5 * (nbeta + beta)
+        else:
+            raise ConvergenceError(_PIRLS_HELP.format(
+                what="step halving could not reduce the penalised deviance", theta=np.round(theta, 4)))
+        if not np.isfinite(npdev):
+            raise ConvergenceError(_PIRLS_HELP.format(what="the penalised deviance is not finite",
+                                                      theta=np.round(theta, 4)))
+        return nu1, nu2, nbeta, neta, nmu, nkern, npdev, halved
 
     def _pirls_fast(self, theta, beta, u1, tol, predicted: bool, joint: bool, sorted_rows: bool) -> PirlsState:
         """:meth:`pirls` by :meth:`OneFactorPLS.mode`; a warm start is first moved to the new θ
