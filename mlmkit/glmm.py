@@ -1,9 +1,12 @@
 """Generalized linear mixed models: lme4's ``glmer`` (Laplace approximation and adaptive Gauss-Hermite).
 
-    d   = glmer_design(formula, data, family, weights, offset)   # lFormula + the family's response
-    f   = GlmerDevFun(d.design, d.response, nAGQ)                # deviance of (θ, β); see mlmkit.pirls
-    opt = optimize_glmer(f)                                      # stage 1 (θ), stage 2 (θ, β), Hessian
-    m   = mk_glmer_mod(f, opt)                                   # GlmerResult
+    d   = glmer_design(formula, data, family, weights, offset)   # glmresp.py: lFormula + the family's response
+    f   = GlmerDevFun(d.design, d.response, nAGQ)                # pirls.py: deviance of (θ, β)
+    opt = optimize_glmer(f)                                      # glmer_fit.py: stage 1 (θ), stage 2 (θ, β), Hessian
+    m   = mk_glmer_mod(f, opt)                                   # here: GlmerResult
+
+This module holds the model (``glmer``, ``mk_glmer_mod``, ``GlmerResult``); the engine parts are
+re-exported from :mod:`mlmkit.glmer_fit` and :mod:`mlmkit.glmresp`.
 
 The two stages follow lme4: stage 1 minimises the nAGQ = 0 objective over θ with β found inside
 PIRLS (BOBYQA, as lme4); stage 2 minimises the Laplace (or AGQ) deviance over (θ, β) jointly from
