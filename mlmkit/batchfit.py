@@ -32,9 +32,13 @@ import dataclasses
 import numpy as np
 
 from .errors import DataError
-from .linalg import PLSSystem, level_sums
+from .glmer_fit import optimize_glmer
+from .glmresp import response_like
+from .linalg import PLSSystem, _chol_psd, blas_threads, level_sums, profiled_criterion
+from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer
+from .pirls import GlmerDevFun
 
-__all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "fast_refit", "with_response"]
+__all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "refit", "fast_refit", "with_response"]
 
 _LOG2PI = np.log(2.0 * np.pi)
 _DENSE_BLOCK2_LIMIT = 500_000          # q₂² · n₁ · q₁ above which block 2 is left to linalg.PLSSystem
@@ -157,25 +161,19 @@ class BatchDeviance:
         try:
             Ls = np.linalg.cholesky(S)
         except np.linalg.LinAlgError:          # an exact fit (r² = 0) somewhere in the batch
-            from .linalg import _chol_psd
             Ls = np.stack([_chol_psd(s) for s in S])
         d = np.diagonal(Ls, axis1=1, axis2=2)
         return ldL2, d[:, p] ** 2, 2.0 * np.log(d[:, :p]).sum(axis=1)
 
     def ml(self, thetas) -> np.ndarray:
         """ML deviance with β and σ profiled out."""
-        ldL2, r2, _ = self.components(thetas)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = ldL2 + self.n * (1.0 + _LOG2PI + np.log(r2 / self.n))
-        return np.where(r2 > 0, out, np.inf)
+        ldL2, r2, ldRX2 = self.components(thetas)
+        return profiled_criterion(ldL2, ldRX2, r2, self.n, REML=False)
 
     def reml(self, thetas) -> np.ndarray:
         """REML criterion with β and σ profiled out."""
         ldL2, r2, ldRX2 = self.components(thetas)
-        nu = self.n - self.p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = ldL2 + ldRX2 + nu * (1.0 + _LOG2PI + np.log(r2 / nu))
-        return np.where(r2 > 0, out, np.inf)
+        return profiled_criterion(ldL2, ldRX2, r2, self.n - self.p, REML=True)
 
     def ml_fixed(self, thetas, j: int, value: float) -> np.ndarray:
         """ML deviance with β_j held at ``value`` (the others and σ profiled out).
@@ -185,9 +183,7 @@ class BatchDeviance:
         ldL2, S = self.schur(thetas)
         beta, r2, vjj = beta_parts(S)
         r2j = r2 + (value - beta[:, j]) ** 2 / vjj[:, j]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = ldL2 + self.n * (1.0 + _LOG2PI + np.log(r2j / self.n))
-        return np.where(r2j > 0, out, np.inf)
+        return profiled_criterion(ldL2, 0.0, r2j, self.n, REML=False)
 
     def ml_sigma(self, thetas, sigma) -> np.ndarray:
         """ML deviance at (θ, σ) with only β profiled out."""
@@ -319,38 +315,59 @@ def minimize_bounded(fun_batch, x0, lower, upper, *, scale=None, rel_step: float
     return x, fx, calls
 
 
-def fast_refit(m, y, *, REML: bool | None = None, start=None):
-    """Refit lmer result ``m`` to a new response ``y`` (same design), warm-started at θ̂.
+def refit(m, y, *, batched: bool = True, REML: bool | None = None, start=None):
+    """The one refit path: fitted model ``m`` fitted again to the response ``y``, same design (lme4's ``refit``).
 
-    The same criterion as :func:`mlmkit.lmm.lmer` minimised with :func:`minimize_bounded`; returns an
-    :class:`~mlmkit.lmm.LmerResult` without warnings (simulation loops check ``is_singular`` themselves).
+    lmer (``m.family`` is None): warm-started at θ̂ (or ``start``), by ``REML`` (default: as ``m``).
+    ``batched=True`` minimises the batched criterion with :func:`minimize_bounded` (bootstrap, power:
+    the same optimum in a fraction of the time); ``batched=False`` runs :func:`mlmkit.lmer_fit.optimize_lmer`'s
+    BOBYQA as :func:`mlmkit.lmer` does (:meth:`LmerResult.refit`).  glmer: the family's response
+    built from ``y`` (:func:`mlmkit.glmresp.response_like`) and :func:`mlmkit.glmer_fit.optimize_glmer`
+    from (θ̂, β̂).  No convergence check and no warnings (simulation loops check ``is_singular``
+    themselves).  The result is of ``m``'s own class (a copy of ``m`` with the new fit), so this
+    engine function needs no result class.
 
     Raises
     ------
     DataError
-        when ``y`` does not have one value per observation of ``m``.
+        when ``y`` does not have one value per observation of ``m``, or has missing values.
     """
-    from .lmm import DevFun, OptResult, mk_lmer_devfun, mk_mer_mod, optimize_lmer
-
+    if m.family is not None:
+        return _refit_glmer(m, y)
     y = np.asarray(y, float)
     if y.shape != (m.nobs,):
-        raise DataError(f"a new response needs {m.nobs} values (one per observation), got shape {y.shape}")
+        raise DataError(f"refit needs {m.nobs} values (a response of length {m.nobs}, one per observation), "
+                        f"got shape {y.shape}")
     if not np.all(np.isfinite(y)):
         raise DataError("the new response has missing or infinite values")
     REML = m.REML if REML is None else bool(REML)
     d = with_response(m.design, y)
     x0 = m.theta if start is None else np.asarray(start, float)
-    if d.structure.Z2 is not None and d.structure.q2 ** 2 * d.structure.n1 * d.structure.q1 > _DENSE_BLOCK2_LIMIT:
-        devfun = mk_lmer_devfun(d, REML=REML)
-        return mk_mer_mod(devfun, optimize_lmer(devfun, start=x0, check=False), warn=False)
+    s = d.structure
+    if not batched or s.Z2 is not None and s.q2 ** 2 * s.n1 * s.q1 > _DENSE_BLOCK2_LIMIT:
+        with blas_threads(s):
+            devfun = mk_lmer_devfun(d, REML=REML)
+            return dataclasses.replace(m, design=d, devfun=devfun, opt=optimize_lmer(devfun, start=x0, check=False))
     yy = y if d.offset is None else y - d.offset
-    bd = BatchDeviance(d.structure, d.X, yy)
-    crit = bd.reml if REML else bd.ml
+    bd = BatchDeviance(s, d.X, yy)
     lower = d.theta_lower
-    theta, fun, calls = minimize_bounded(crit, x0, lower, np.full(len(lower), np.inf))
-    devfun = DevFun(d, REML, PLSSystem(d.structure, d.X, yy))
+    theta, fun, calls = minimize_bounded(bd.reml if REML else bd.ml, x0, lower, np.full(len(lower), np.inf))
+    devfun = DevFun(d, REML, PLSSystem(s, d.X, yy))
     opt = OptResult(theta=theta, fun=fun, nfev=calls, message="projected Newton (batched)")
-    return mk_mer_mod(devfun, opt, warn=False)
+    return dataclasses.replace(m, design=d, devfun=devfun, opt=opt)
+
+
+def _refit_glmer(m, y):
+    """glmer's refit: optimize_glmer from (θ̂, β̂) on the new response."""
+    devfun = GlmerDevFun(m.design, response_like(m.response, y), nAGQ=m.nAGQ)
+    with blas_threads(m.design.structure):
+        opt = optimize_glmer(devfun, start={"theta": m.theta, "fixef": m._beta})
+    return dataclasses.replace(m, devfun=devfun, opt=opt)
+
+
+def fast_refit(m, y, *, REML: bool | None = None, start=None):
+    """Refit lmer result ``m`` to a new response ``y`` by the batched criterion: :func:`refit`."""
+    return refit(m, y, batched=True, REML=REML, start=start)
 
 
 # Cached properties of a Design that depend only on the formula, X and Z, not on the response.

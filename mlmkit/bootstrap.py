@@ -35,8 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from .batchfit import refit as _refit
 from .errors import MlmkitError, MlmkitWarning, ParameterError
 from .montecarlo import check_n_jobs, chunked, run_chunks, seed_sequence, worker_chunk_size
+from .parameters import check_level, param_names, percent_labels, theta_to_sdcor
 
 __all__ = ["simulate", "bootstrap", "BootstrapResult", "default_statistic", "refit", "seed_sequence"]
 
@@ -106,16 +108,15 @@ def simulate(m, nsim: int = 1, seed=None, use_re: bool = False) -> pd.DataFrame:
 
 
 def refit(m, y):
-    """``m`` refitted to response ``y`` with the same design, warm-started (lmer: the batched fast path)."""
-    if getattr(m, "family", None) is None:
-        from .batchfit import fast_refit
-        return fast_refit(m, y)
-    return m.refit(y)
+    """``m`` refitted to response ``y`` with the same design, warm-started (lmer: the batched fast path).
+
+    lme4's ``refit``; the one implementation is :func:`mlmkit.batchfit.refit`.
+    """
+    return _refit(m, y, batched=True)
 
 
 def default_statistic(fit) -> pd.Series:
     """lme4's ``bootFun``: standard deviations, correlations, σ and fixed effects, with confint's names."""
-    from .profile import param_names, theta_to_sdcor
     vnames, fnames = param_names(fit)
     sig = None if fit._residual_sd is None else [fit.sigma]
     vals = list(theta_to_sdcor(fit.design.terms, fit.theta[None], sig)[0])
@@ -239,7 +240,6 @@ class BootstrapResult:
         perc:  the α/2 and 1 − α/2 quantiles of the replicates (interpolated as boot's ``norm.inter``);
         basic: 2 t0 − (those quantiles, swapped);  norm: t0 − bias ∓ Φ⁻¹(1 − α/2)·sd(t*).
         """
-        from .intervals import check_level, percent_labels
         level = check_level(level)
         a = (1.0 - level) / 2.0
         alphas = np.array([a, 1.0 - a])

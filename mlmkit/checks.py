@@ -323,6 +323,18 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
         The fitting criterion and the number of observations; ``data_hint`` is added to a wrong-nobs
         message (e.g. "fit it to the whole imm23 data").
     """
+    _check_model_kind(m, name, kind, nobs, data_hint)
+    if fixed is not None:
+        _check_fixed(m, name, list(fixed))
+    if random is not None:
+        _check_random(m, name, random, correlated)
+    if REML is not None:
+        _check_reml(m, name, REML)
+    return m
+
+
+def _check_model_kind(m, name: str, kind, nobs, data_hint: str) -> None:
+    """:func:`model`: a fitted model of the asked kind, fitted to the asked number of observations."""
     defined(m, name)
     if isinstance(m, str):
         raise AssertionError(f"`{name}` is the text {m!r}; pass the formula to mlmkit.lmer(formula, data) "
@@ -341,65 +353,73 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
         extra = f" {data_hint}" if data_hint else ""
         raise AssertionError(f"`{name}` was fitted to {m.nobs} observations, not {nobs}: check the data "
                              f"you passed.{extra}")
-    if fixed is not None:
-        want, have = list(fixed), list(m.fixef.index)
-        missing = [f for f in want if f not in have]
-        extra = [f for f in have if f not in want]
-        if "(Intercept)" in missing:
-            raise AssertionError(f"`{name}` has no fixed intercept: remove `0 +` (or `- 1`) from the fixed "
-                                 "part of the formula.")
-        if missing:
-            raise AssertionError(f"`{name}` has no fixed effect for {', '.join(map(repr, missing))}: add it "
-                                 "to the fixed part of the formula (left of the random terms).")
-        if extra:
-            raise AssertionError(f"`{name}` has fixed effect(s) {', '.join(map(repr, extra))} that the "
-                                 "question does not ask for.")
-    if random is not None:
-        have_cols, have_cor = _random_structure(m)
-        want_cols = {g: set(c) for g, c in random.items()}
-        for g in want_cols:
-            if g not in have_cols:
-                raise AssertionError(f"`{name}` has no random effects for `{g}`: add a term such as "
-                                     f"(1 | {g}).")
-        for g in have_cols:
-            if g not in want_cols:
-                raise AssertionError(f"`{name}` has random effects for `{g}` that the question does not "
-                                     "ask for.")
-        for g, want in want_cols.items():
-            have = have_cols[g]
-            slopes = sorted(want - {"(Intercept)"})
-            if "(Intercept)" in have and "(Intercept)" not in want:
-                example = f"(0 + {slopes[0]} | {g})" if slopes else f"no intercept term for {g}"
-                raise AssertionError(
-                    f"`{name}` has a random intercept for `{g}` that the question does not ask for: "
-                    f"`(x | {g})` includes an intercept implicitly, so write {example}.")
-            if "(Intercept)" in want and "(Intercept)" not in have:
-                raise AssertionError(f"`{name}` has no random intercept for `{g}`: `0 +` inside the "
-                                     f"brackets removes it; add (1 | {g}) or drop the `0 +`.")
-            for c in sorted(want - have):
-                raise AssertionError(f"`{name}` has no random slope for `{c}` by `{g}`: put {c} inside the "
-                                     f"brackets, e.g. (1 + {c} | {g}).")
-            for c in sorted(have - want):
-                raise AssertionError(f"`{name}` has a random slope for `{c}` by `{g}` that the question "
-                                     "does not ask for.")
-            if correlated is None or len(want) < 2:
-                continue
-            if correlated and g not in have_cor:
-                raise AssertionError(f"`{name}` fits the random effects of `{g}` as uncorrelated; the question "
-                                     f"asks for correlated ones: put them in one term, (1 + x | {g}).")
-            if not correlated and g in have_cor:
-                raise AssertionError(f"`{name}` estimates a correlation between the random effects of `{g}`; "
-                                     f"the question asks for uncorrelated ones: write (1 | {g}) + (0 + x | {g}) "
-                                     f"or (x || {g}).")
-    if REML is not None:
-        fitted_reml = bool(getattr(m, "REML", False))
-        if fitted_reml != bool(REML):
-            if REML:
-                raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
-                                     "asks for REML, lmer's default: drop REML=False.")
-            raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
-                                 "pass REML=False (or use m.refit_ml()).")
-    return m
+
+
+def _check_fixed(m, name: str, want: list) -> None:
+    """:func:`model`: the fixed effects asked for, no more, no fewer."""
+    have = list(m.fixef.index)
+    missing = [f for f in want if f not in have]
+    extra = [f for f in have if f not in want]
+    if "(Intercept)" in missing:
+        raise AssertionError(f"`{name}` has no fixed intercept: remove `0 +` (or `- 1`) from the fixed "
+                             "part of the formula.")
+    if missing:
+        raise AssertionError(f"`{name}` has no fixed effect for {', '.join(map(repr, missing))}: add it "
+                             "to the fixed part of the formula (left of the random terms).")
+    if extra:
+        raise AssertionError(f"`{name}` has fixed effect(s) {', '.join(map(repr, extra))} that the "
+                             "question does not ask for.")
+
+
+def _check_random(m, name: str, random, correlated) -> None:
+    """:func:`model`: the random effects (grouping factors, columns, correlation) asked for."""
+    have_cols, have_cor = _random_structure(m)
+    want_cols = {g: set(c) for g, c in random.items()}
+    for g in want_cols:
+        if g not in have_cols:
+            raise AssertionError(f"`{name}` has no random effects for `{g}`: add a term such as "
+                                 f"(1 | {g}).")
+    for g in have_cols:
+        if g not in want_cols:
+            raise AssertionError(f"`{name}` has random effects for `{g}` that the question does not "
+                                 "ask for.")
+    for g, want in want_cols.items():
+        have = have_cols[g]
+        slopes = sorted(want - {"(Intercept)"})
+        if "(Intercept)" in have and "(Intercept)" not in want:
+            example = f"(0 + {slopes[0]} | {g})" if slopes else f"no intercept term for {g}"
+            raise AssertionError(
+                f"`{name}` has a random intercept for `{g}` that the question does not ask for: "
+                f"`(x | {g})` includes an intercept implicitly, so write {example}.")
+        if "(Intercept)" in want and "(Intercept)" not in have:
+            raise AssertionError(f"`{name}` has no random intercept for `{g}`: `0 +` inside the "
+                                 f"brackets removes it; add (1 | {g}) or drop the `0 +`.")
+        for c in sorted(want - have):
+            raise AssertionError(f"`{name}` has no random slope for `{c}` by `{g}`: put {c} inside the "
+                                 f"brackets, e.g. (1 + {c} | {g}).")
+        for c in sorted(have - want):
+            raise AssertionError(f"`{name}` has a random slope for `{c}` by `{g}` that the question "
+                                 "does not ask for.")
+        if correlated is None or len(want) < 2:
+            continue
+        if correlated and g not in have_cor:
+            raise AssertionError(f"`{name}` fits the random effects of `{g}` as uncorrelated; the question "
+                                 f"asks for correlated ones: put them in one term, (1 + x | {g}).")
+        if not correlated and g in have_cor:
+            raise AssertionError(f"`{name}` estimates a correlation between the random effects of `{g}`; "
+                                 f"the question asks for uncorrelated ones: write (1 | {g}) + (0 + x | {g}) "
+                                 f"or (x || {g}).")
+
+
+def _check_reml(m, name: str, REML: bool) -> None:
+    """:func:`model`: fitted by REML or by maximum likelihood, as asked."""
+    fitted_reml = bool(getattr(m, "REML", False))
+    if fitted_reml != bool(REML):
+        if REML:
+            raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
+                                 "asks for REML, lmer's default: drop REML=False.")
+        raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
+                             "pass REML=False (or use m.refit_ml()).")
 
 
 def matches_printed(label: str, value: Any, printed: str, *, slack: float = 0.0,

@@ -267,7 +267,7 @@ class Design:
     @cached_property
     def structure(self):
         """The blocked random-effects structure the linear algebra works with (see :mod:`mlmkit.linalg`)."""
-        from .linalg import REStructure
+        from .reterms import REStructure
         return REStructure.from_terms(self.terms, self.nobs)
 
     def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:

@@ -98,9 +98,17 @@ def diagram_spec(model, family: str | None = None, link: str | None = None, data
     """
     formula, fam0, link0 = _source(model)
     parsed = parse_formula(formula)            # FormulaError for a bad formula
-    response = parsed.response
-    counts = response.replace(" ", "").startswith("cbind(")
-    fam = (family or fam0 or ("binomial" if counts else "gaussian"))
+    counts = parsed.response.replace(" ", "").startswith("cbind(")
+    fam = _family_name(family or fam0 or ("binomial" if counts else "gaussian"))
+    lnk = link or link0 or _LINKS[fam]
+    nodes, edges = _fixed_nodes(parsed, counts, fam)
+    groups, plates = _plates(parsed, data)
+    _latent_nodes(parsed, groups, nodes, edges, plates)
+    return DiagramSpec(nodes, edges, plates, fam, lnk)
+
+
+def _family_name(fam) -> str:
+    """A family (name or object) as one of the names the diagram draws."""
     if not isinstance(fam, str):
         fam = getattr(fam, "name", None)
         if fam is None:
@@ -110,8 +118,12 @@ def diagram_spec(model, family: str | None = None, link: str | None = None, data
         fam = "gaussian"
     if fam not in _LINKS:
         raise FamilyError(f"unknown family {fam!r}: model_diagram draws 'gaussian', 'binomial' or 'poisson'")
-    lnk = link or link0 or _LINKS[fam]
+    return fam
 
+
+def _fixed_nodes(parsed, counts: bool, fam: str):
+    """The response, the fixed effects and σ: (nodes, edges)."""
+    response = parsed.response
     if counts:
         inner = response.strip()[len("cbind("):-1]
         caption = inner.split(",")[0].strip() + " of " + inner.split(",", 1)[1].strip().replace("- ", "−")
@@ -129,8 +141,12 @@ def diagram_spec(model, family: str | None = None, link: str | None = None, data
     if fam in _GAUSSIAN:
         nodes["sigma"] = _Node("sigma", r"$\sigma$", "residual sd")
         edges.append(("sigma", "y"))
+    return nodes, edges
 
-    # one plate per grouping factor, in the order the formula names them
+
+def _plates(parsed, data):
+    """One plate per grouping factor, in the order the formula names them, nested ones inside their
+    parents: (groups, plates)."""
     groups: list[str] = []
     for t in parsed.random:
         if t.group not in groups:
@@ -158,6 +174,11 @@ def diagram_spec(model, family: str | None = None, link: str | None = None, data
             d, q = d + 1, plates[q.parent]
         p.depth = d
 
+    return groups, plates
+
+
+def _latent_nodes(parsed, groups, nodes, edges, plates) -> None:
+    """Each random term's effects and their covariance (or sd), placed on the term's plate."""
     n_latent = 0
     for t in parsed.random:
         k = groups.index(t.group)
@@ -180,7 +201,6 @@ def diagram_spec(model, family: str | None = None, link: str | None = None, data
         nodes[hyper.key] = hyper
         edges += [(hyper.key, key), (key, "y")]
         plates[pkey].members.append(key)
-    return DiagramSpec(nodes, edges, plates, fam, lnk)
 
 
 def _layout(spec: DiagramSpec):

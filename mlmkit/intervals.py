@@ -23,65 +23,19 @@ valid names; a level outside (0, 1) raises :class:`~mlmkit.errors.ParameterError
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import pandas as pd
 from scipy.special import chdtrc, chdtri, ndtri
 
+from .bootstrap import bootstrap, default_statistic
 from .errors import ParameterError
+from .parameters import check_level, param_names, percent_labels, resolve_parm
+from .profile import profile
 
 __all__ = ["confint", "resolve_parm", "check_level", "percent_labels"]
 
 _METHODS = {"profile": "profile", "wald": "Wald", "boot": "boot", "bootstrap": "boot"}
-
-
-def check_level(level) -> float:
-    """The confidence level as a float in (0, 1), or a ParameterError saying what is wrong."""
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0.0 < float(level) < 1.0:
-        hint = " (write 0.95, not 95)" if isinstance(level, numbers.Real) and 1.0 < float(level) < 100.0 else ""
-        raise ParameterError(f"level must be a number strictly between 0 and 1, got {level!r}{hint}")
-    return float(level)
-
-
-def percent_labels(level: float) -> list[str]:
-    """Column names as R's ``format.perc(a, 3)``: '2.5 %', '97.5 %' for level 0.95."""
-    a = (1.0 - level) / 2.0
-    perc = [100.0 * a, 100.0 * (1.0 - a)]
-    decimals = 0
-    for v in perc:                 # R: 3 significant digits, then one common number of decimals
-        s = f"{v:.3g}"
-        if "e" not in s and "." in s:
-            decimals = max(decimals, len(s.split(".")[1]))
-    return [f"{v:.{decimals}f} %" for v in perc]
-
-
-def resolve_parm(parm, vnames: list[str], fnames: list[str]) -> list[int]:
-    """Positions (in variance parameters + fixed effects) selected by ``parm``, like lme4's get.which.
-
-    ``None`` selects all; ``"theta_"`` the variance parameters (and σ); ``"beta_"`` the fixed
-    effects; otherwise a name or a list of names (and of the two keywords), returned in model order.
-    """
-    allnames = list(vnames) + list(fnames)
-    if parm is None:
-        return list(range(len(allnames)))
-    items = [parm] if isinstance(parm, str) else list(parm) if isinstance(parm, (list, tuple, pd.Index, np.ndarray)) else None
-    if items is None:
-        raise ParameterError(f"parm must be None, 'theta_', 'beta_', a parameter name or a list of names, "
-                             f"not {type(parm).__name__}")
-    chosen: set[int] = set()
-    for it in items:
-        if it == "theta_":
-            chosen.update(range(len(vnames)))
-        elif it == "beta_":
-            chosen.update(range(len(vnames), len(allnames)))
-        elif isinstance(it, str) and it in allnames:
-            chosen.add(allnames.index(it))
-        else:
-            raise ParameterError(f"unknown parameter {it!r}; the parameters of this model are: "
-                                 + ", ".join(repr(a) for a in allnames) + " (or 'theta_' for all variance "
-                                 "parameters, 'beta_' for all fixed effects)")
-    return sorted(chosen)
 
 
 def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, nsim: int = 500,
@@ -105,7 +59,6 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
     pandas.DataFrame
         One row per parameter, columns ``"2.5 %"``, ``"97.5 %"`` (named after the level).
     """
-    from .profile import param_names
     level = check_level(level)
     key = _METHODS.get(str(method).lower()) if isinstance(method, str) else None
     if key is None:
@@ -122,7 +75,6 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
         out.loc[fnames] = result.fixef.to_numpy()[:, None] + se[:, None] * z[None, :]
         return out.loc[names]
     if key == "profile":
-        from .profile import profile
         nptot = len(vnames) + len(fnames)
         if "alphamax" not in kwargs:
             # lme4 profiles to |ζ| = √χ²₀.₉₉(npar); a level beyond that needs a longer profile.
@@ -130,6 +82,5 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
             if zmax > 0.98 * np.sqrt(chdtri(nptot, 0.01)):
                 kwargs["alphamax"] = float(chdtrc(nptot, (zmax + 0.5) ** 2))
         return profile(result, which=names, **kwargs).confint(level=level)
-    from .bootstrap import bootstrap, default_statistic
     boot = bootstrap(result, default_statistic, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
     return boot.confint(level=level).loc[names]

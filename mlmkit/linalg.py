@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,7 +29,9 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-__all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads"]
+from .reterms import REStructure
+
+__all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads", "profiled_criterion"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -89,130 +92,26 @@ def _level_sums_cols(codes: np.ndarray, n_levels: int, a: np.ndarray, cols: list
     return out
 
 
-@dataclass(frozen=True, eq=False)
-class REStructure:
-    """The random-effects design in the two-block layout described in the module docstring.
+_LOG2PI = math.log(2.0 * math.pi)
 
-    Block 1: ``codes1`` (n,) level of each row, ``z1`` (n, q1) the rows of its terms' columns,
-    ``lam1_index`` (q1, q1) position in θ of each element of Λ₁ (-1 for a structural zero).
-    Block 2: ``Z2`` (n, q2) sparse, and Λ₂ given by the lower-triangular pattern (``lam2_rows``,
-    ``lam2_cols``, ``lam2_theta``).  ``term_slices`` maps each term to (block, column offset).
+
+def profiled_criterion(ldL2, ldRX2, r2, dof, REML: bool):
+    """lme4's profiled criterion from the factor's parts (Bates et al. 2015, eqs. 34 and 41):
+
+        ML:    d(θ)   = log|L_θ|² + n [1 + log(2π r²(θ) / n)]
+        REML:  d_R(θ) = log|L_θ|² + log|R_X|² + (n − p) [1 + log(2π r²(θ) / (n − p))]
+
+    ``dof`` is n (ML) or n − p (REML), the count in the profiled σ² = r²/dof.  Scalars give a float
+    (math, fast enough for every optimiser step); arrays of parts (one per θ) give an array.  A
+    non-positive r² (an exact fit) gives +inf.
     """
-
-    n1: int
-    codes1: np.ndarray
-    z1: np.ndarray
-    lam1_index: np.ndarray
-    Z2: sp.csc_matrix | None
-    lam2_rows: np.ndarray
-    lam2_cols: np.ndarray
-    lam2_theta: np.ndarray
-    term_slices: tuple[tuple[int, int], ...]
-    term_theta: tuple[int, ...] = ()      # first θ index of each term
-    term_sizes: tuple[int, ...] = ()      # number of random effects of each term (levels × q)
-
-    @property
-    def all_scalar(self) -> bool:
-        """Every term a scalar random effect (crossed/nested random intercepts): Λ is diagonal."""
-        return self.q1 == 1 and len(self.lam2_theta) == self.q2
-
-    @property
-    def q1(self) -> int:
-        return self.z1.shape[1]
-
-    @property
-    def q2(self) -> int:
-        return 0 if self.Z2 is None else self.Z2.shape[1]
-
-    @classmethod
-    def from_terms(cls, terms, n: int) -> "REStructure":
-        sizes = {}
-        for t in terms:
-            sizes[t.group] = sizes.get(t.group, 0) + t.n_levels * t.q
-        first = max(sizes, key=lambda g: (sizes[g], -list(sizes).index(g)))
-        block1 = [t for t in terms if t.group == first]
-        q1 = sum(t.q for t in block1)
-        lam1_index = -np.ones((q1, q1), dtype=np.int64)
-        slices, off1, off2 = [], 0, 0
-        rows2, cols2, theta2, zrows, zcols, zvals = [], [], [], [], [], []
-        for t in terms:
-            r, c = t.tri_indices
-            tidx = t.theta_offset + np.arange(t.n_theta)
-            if t.group == first:
-                lam1_index[off1 + r, off1 + c] = tidx
-                slices.append((1, off1))
-                off1 += t.q
-            else:
-                base = off2 + np.arange(t.n_levels)[:, None] * t.q          # (levels, 1)
-                rows2.append((base + r).ravel())
-                cols2.append((base + c).ravel())
-                theta2.append(np.broadcast_to(tidx, (t.n_levels, t.n_theta)).ravel())
-                if t.q > 1:         # (scalar terms: _scalar_term_csc, without the n-long triplets)
-                    zrows.append(np.repeat(np.arange(n), t.q))
-                    zcols.append((off2 + t.codes[:, None] * t.q + np.arange(t.q)).ravel())
-                    zvals.append(t.values.ravel())
-                slices.append((2, off2))
-                off2 += t.n_levels * t.q
-        Z2 = None
-        block2 = [t for t in terms if t.group != first]
-        if off2 and all(t.q == 1 for t in block2):
-            Z2 = sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
-        elif off2:
-            Z2 = sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
-                               shape=(n, off2))
-        cat = (lambda xs: np.concatenate(xs) if xs else np.empty(0, dtype=np.int64))
-        return cls(n1=block1[0].n_levels, codes1=block1[0].codes,
-                   z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, Z2=Z2,
-                   lam2_rows=cat(rows2), lam2_cols=cat(cols2), lam2_theta=cat(theta2),
-                   term_slices=tuple(slices), term_theta=tuple(t.theta_offset for t in terms),
-                   term_sizes=tuple(t.n_levels * t.q for t in terms))
-
-    def lambda1(self, theta: np.ndarray) -> np.ndarray:
-        return np.where(self.lam1_index >= 0, np.append(theta, 0.0)[self.lam1_index], 0.0)
-
-    def lambda2(self, theta: np.ndarray) -> sp.csc_matrix:
-        return sp.csc_matrix((np.asarray(theta, float)[self.lam2_theta], (self.lam2_rows, self.lam2_cols)),
-                             shape=(self.q2, self.q2))
-
-    @cached_property
-    def theta_rc(self) -> tuple[np.ndarray, np.ndarray]:
-        """(row, col) in Λ₁ of each θ element (block-1 models only, used by the analytic gradient)."""
-        k = self.lam1_index
-        pos = np.argwhere(k >= 0)
-        order = np.argsort(k[pos[:, 0], pos[:, 1]])
-        return pos[order, 0], pos[order, 1]
-
-    @cached_property
-    def Z1(self) -> sp.csc_matrix:
-        """Block 1 of Z as a sparse n × (n1·q1) matrix (only needed when block 2 exists)."""
-        n, q1 = self.z1.shape
-        if q1 == 1:
-            return _scalar_csc(self.codes1, self.z1[:, 0], self.n1)
-        cols = self.codes1[:, None] * q1 + np.arange(q1)
-        return sp.csc_matrix((self.z1.ravel(), (np.repeat(np.arange(n), q1), cols.ravel())),
-                             shape=(n, self.n1 * q1))
-
-    def Zb(self, b1: np.ndarray, b2: np.ndarray | None) -> np.ndarray:
-        """Z b for block-1 effects b1 (n1, q1) and block-2 effects b2 (q2,)."""
-        out = np.einsum("ij,ij->i", self.z1, b1[self.codes1])
-        if self.Z2 is not None and b2 is not None:
-            out = out + self.Z2 @ b2
-        return out
-
-
-def _scalar_csc(codes: np.ndarray, values: np.ndarray, n_levels: int) -> sp.csc_matrix:
-    """A scalar term's block of Z (n × levels) built in CSC form directly: the rows of each level in
-    order, by a stable argsort of the codes (the same matrix as from (row, column) triplets, without
-    their n-long index arrays)."""
-    n = len(codes)
-    order = np.argsort(codes, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_levels))])
-    idx = order.astype(np.int32) if n < 2**31 else order
-    return sp.csc_matrix((values[order], idx, indptr), shape=(n, n_levels))
-
-
-def _scalar_term_csc(term, n: int) -> sp.csc_matrix:
-    return _scalar_csc(term.codes, term.values[:, 0], term.n_levels)
+    if isinstance(r2, float):
+        if not r2 > 0:
+            return math.inf
+        return (ldL2 + ldRX2 if REML else ldL2) + dof * (1.0 + _LOG2PI + math.log(r2 / dof))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (ldL2 + ldRX2 if REML else ldL2) + dof * (1.0 + _LOG2PI + np.log(r2 / dof))
+    return np.where(r2 > 0, out, np.inf)
 
 
 class PLSSystem:
@@ -532,11 +431,6 @@ class PLSFactor:
         p = self.p
         Linv = np.linalg.inv(self.Lxx[:p, :p]) if p else np.empty((0, 0))
         return Linv.T @ Linv
-
-    def gradient(self, REML: bool) -> np.ndarray | None:
-        """Analytic gradient of the profiled criterion in θ, or None (see :mod:`mlmkit.gradient`)."""
-        from .gradient import profiled_gradient
-        return profiled_gradient(self, REML)
 
     @cached_property
     def sum_u2(self) -> float:

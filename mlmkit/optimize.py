@@ -2,7 +2,8 @@
 
 lme4 minimises with NLopt's BOBYQA (``nloptwrap``: xtol_abs = ftol_abs = 1e-8) and checks convergence
 with central finite differences of step 1e-4 (``deriv12``).  Both live here once, used by
-:mod:`mlmkit.lmm` and :mod:`mlmkit.glmm`.
+:mod:`mlmkit.lmer_fit` and :mod:`mlmkit.glmer_fit`; so does lme4's convergence check
+(:func:`check_convergence`), the one both use.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 
 from .errors import ConvergenceError
 
-__all__ = ["bobyqa", "fd_gradient", "fd_hessian", "ValueDifferences", "GradientDifferences"]
+__all__ = ["bobyqa", "fd_gradient", "fd_hessian", "ValueDifferences", "GradientDifferences", "check_convergence",
+           "check_conv"]
 
 
 def bobyqa(fun, x0, lower, upper=None, *, xtol_abs: float = 1e-8, ftol_abs: float = 1e-8,
@@ -165,3 +167,23 @@ def check_conv(g: np.ndarray, H: np.ndarray, free: np.ndarray, tol: float = 2e-3
     if worst > tol:
         messages.append(f"Model failed to converge with max|grad| = {worst:.4g} (tol = {tol})")
     return messages
+
+
+def check_convergence(fun, x: np.ndarray, lower: np.ndarray, tol: float = 2e-3, *, f0: float | None = None,
+                      derivatives: tuple[np.ndarray, np.ndarray] | None = None
+                      ) -> tuple[np.ndarray | None, list[str]]:
+    """lme4's ``checkConv`` after a fit of lmer or glmer: (gradient, warning messages).
+
+    ``derivatives`` = (g, H) where the optimiser ends with them (glmer's last Newton step); otherwise
+    (lmer) the gradient and a forward-difference Hessian of ``fun`` at x (lme4's ``deriv12``, ``f0``
+    the value at x when the caller has it).  Parameters on their bound are left out (their gradient
+    need not vanish); the test itself is :func:`check_conv`, the scaled gradient through the
+    Cholesky factor of H.  The gradient is None when no parameter is free and none was given.
+    """
+    free = free_parameters(x, lower)
+    if derivatives is None:
+        if not free.any():
+            return None, []
+        derivatives = fd_hessian(fun, x, fun(x) if f0 is None else f0, central=False)
+    g, H = derivatives
+    return g, check_conv(g, H, free, tol)

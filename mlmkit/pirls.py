@@ -23,16 +23,12 @@ Hessian) on stacked arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-
-import warnings
 
 import numpy as np
-import pandas as pd
 
 from .design import Design
-from .errors import ConvergenceError, DataError, FamilyError
-from .families import Family
+from .errors import ConvergenceError
+from .glmresp import GlmResponse, glm_response  # noqa: F401  (glm_response re-exported from here)
 from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
@@ -40,205 +36,10 @@ from .wpls import WeightedPLS, make_pls
 __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
 
 
-_CACHE_ROWS = 20_000
-_BLOCK_ROWS, _BLOCK = 200_000, 65_536    # data size from which one-off sums go by blocks of rows
-
-
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
     """K-point Gauss-Hermite rule for the standard normal density (lme4's ``GHrule``): knots, weights."""
     z, w = np.polynomial.hermite_e.hermegauss(int(k))
     return z, w / np.sqrt(2.0 * np.pi)
-
-
-@dataclass(frozen=True, eq=False)
-class GlmResponse:
-    """The response as the family sees it: y (proportions for the binomial), prior weights, trials, offset."""
-
-    family: Family
-    y: np.ndarray
-    weights: np.ndarray
-    trials: np.ndarray
-    offset: np.ndarray
-
-    def dev_resids(self, mu):
-        return self.family.dev_resids(self.y, mu, self.weights)
-
-    def kernel(self, mu):
-        """Unit deviances minus their part in y alone (:meth:`Family.dev_kernel`): what PIRLS compares."""
-        if self.is_binary:     # 0/1 binomial: −2 wt log(μ or 1 − μ), one logarithm
-            a, b, m2w = self._binary if len(self.y) < _CACHE_ROWS else self._binary_arrays()
-            return m2w * np.log(a + b * mu)
-        return self.family.dev_kernel(self.y, mu, self.weights)
-
-    @cached_property
-    def is_binary(self) -> bool:
-        """A binomial response of 0/1 values (the kernel then needs one logarithm)."""
-        y = self.y
-        return self.family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
-
-    def _binary_arrays(self):
-        y = self.y
-        return 1.0 - y, 2.0 * y - 1.0, -2.0 * self.weights
-
-    @cached_property
-    def _binary(self):
-        """a = 1 − y, b = 2y − 1, −2 wt, kept for small data (recomputed per call beyond _CACHE_ROWS rows,
-        where three more vectors would outweigh three vector operations)."""
-        return self._binary_arrays() if self.is_binary else None
-
-    def _row_blocks(self):
-        """Slices of at most _BLOCK rows for the one-off sums of large data (no n-long temporaries),
-        or None: small data, or binomial trials above 1 (whose loglik choice of m is global)."""
-        n = len(self.y)
-        if n < _BLOCK_ROWS or np.any(self.trials > 1):
-            return None
-        return [slice(i, min(i + _BLOCK, n)) for i in range(0, n, _BLOCK)]
-
-    def _part(self, sl) -> "GlmResponse":
-        part = GlmResponse(self.family, self.y[sl], self.weights[sl], self.trials[sl], self.offset[sl])
-        part.__dict__["is_binary"] = self.is_binary             # the whole response's kernel
-        return part
-
-    @cached_property
-    def dev_const(self) -> np.ndarray:
-        blocks = self._row_blocks()
-        if blocks is None:
-            mu0 = self.family.mustart(self.y, self.weights)
-            return self.dev_resids(mu0) - self.kernel(mu0)
-        out = np.empty(len(self.y))
-        for sl in blocks:
-            part = self._part(sl)
-            out[sl] = part.dev_const
-        return out
-
-    @cached_property
-    def dev_const_sum(self) -> float:
-        return float(self.dev_const.sum())
-
-    @cached_property
-    def _loglik(self):
-        return self.family.loglik_function(self.y, self.weights, self.trials)
-
-    def aic(self, mu):
-        """−2 Σ log p(yᵢ | μᵢ) with the constants (R's ``family$aic``); one value per row of a 2-D μ."""
-        return -2.0 * self._loglik(mu)
-
-    @cached_property
-    def kernel_to_aic(self) -> float | None:
-        """C with aic(μ) = Σ kernel(μ) + C, or None where the two differ in μ (a binomial whose
-        successes m·y are not whole numbers: R's aic rounds them, the deviance does not)."""
-        blocks = self._row_blocks()
-        if blocks is not None:
-            parts = [self._part(sl).kernel_to_aic for sl in blocks]
-            return None if any(c is None for c in parts) else float(sum(parts))
-        y, wt, n = self.y, self.weights, self.trials
-        if self.family.name == "binomial":
-            m = n if np.any(n > 1) else wt
-            scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
-            k = np.round(m * y)
-            if not (np.allclose(scale * k, wt * y, rtol=1e-12, atol=1e-12)
-                    and np.allclose(scale * (np.round(m) - k), wt * (1 - y), rtol=1e-12, atol=1e-12)):
-                return None
-        mu0 = self.family.mustart(y, wt)
-        return float(self.aic(mu0) - self.kernel(mu0).sum())
-
-    def aic_from(self, mu, kernel_sum):
-        """:meth:`aic` from the kernel sum PIRLS already has (one logarithm fewer per observation)."""
-        c = self.kernel_to_aic
-        return self.aic(mu) if c is None else kernel_sum + c
-
-
-def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np.ndarray) -> GlmResponse:
-    """The family's view of a design's response (R's ``family$initialize``), checked.
-
-    Binomial: ``cbind(s, f)`` gives y = s/(s + f) with prior weights (s + f)·weights; 0/1 numbers,
-    booleans and two-level categoricals (the second level is success) give y in {0, 1}; proportions
-    take ``weights`` as their numbers of trials.  Poisson: non-negative whole counts.
-
-    Raises
-    ------
-    DataError
-        e.g. ``binomial responses must be 0/1 or proportions in [0, 1], but 'y' ranges from 0 to 2``.
-    FamilyError
-        A ``cbind()`` response with a family other than the binomial.
-    """
-    w = np.asarray(weights, float)
-    y, pw, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(design, w)
-    _check_not_degenerate(y, pw, family.name, design.parsed.response)
-    return GlmResponse(family, y, pw, trials, np.asarray(offset, float))
-
-
-def _check_not_degenerate(y, pw, family: str, name: str) -> None:
-    """lme4's "Response is constant": all counts 0, or every binomial trial a failure (or a success)."""
-    used = pw > 0
-    if not used.any():
-        return
-    yy = y[used]
-    if family == "poisson" and (yy == 0).all():
-        raise DataError(f"Response is constant: every count in '{name}' is 0, so the Poisson model has no finite "
-                        "estimate (log of a zero rate)")
-    if family == "binomial" and ((yy == 0).all() or (yy == 1).all()):
-        what = "failure" if (yy == 0).all() else "success"
-        raise DataError(f"Response is constant: every trial in '{name}' is a {what}, so the binomial model has "
-                        "no finite estimate")
-
-
-def _binomial_y(design: Design, w: np.ndarray):
-    """R's ``binomial()$initialize``: proportions y, prior weights and trials from the response."""
-    resp = design.response
-    name = design.parsed.response
-    if resp.shape[1] == 2:
-        s, f = (resp.iloc[:, 0].to_numpy(float), resp.iloc[:, 1].to_numpy(float))
-        if (s < 0).any() or (f < 0).any():
-            bad = "successes" if (s < 0).any() else "failures"
-            raise DataError(f"negative number of {bad} in '{name}' (row {int(np.flatnonzero((s < 0) | (f < 0))[0])}): "
-                            "cbind() takes counts of successes and failures, e.g. cbind(m, n - m) with m <= n")
-        n = s + f
-        if np.any(np.abs(s - np.round(s)) > 1e-3) or np.any(np.abs(f - np.round(f)) > 1e-3):
-            # R's binomial()$initialize, word for word, for a two-column response
-            warnings.warn(f"non-integer counts in a binomial glm! ('{name}': cbind() takes whole numbers of "
-                          "successes and failures)", UserWarning, stacklevel=5)
-        y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
-        return y, w * n, n
-    col = resp.iloc[:, 0]
-    if pd.api.types.is_bool_dtype(col.dtype):
-        y = col.to_numpy(float)
-    elif isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
-        levels = (list(col.cat.categories[col.cat.categories.isin(col.unique())]) if isinstance(col.dtype, pd.CategoricalDtype)
-                  else sorted(col.astype(str).unique()))
-        if len(levels) > 2:
-            raise DataError(f"the binomial response '{name}' has {len(levels)} levels {levels[:5]}: it needs two "
-                            "(the first is failure, the second success); recode it, e.g. y == 'yes'")
-        y = (col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col).to_numpy() != levels[0]
-        y = y.astype(float)
-    else:
-        y = col.to_numpy(float)
-        if (y < 0).any() or (y > 1).any():
-            raise DataError(f"binomial responses must be 0/1 or proportions in [0, 1], but '{name}' ranges from "
-                            f"{y.min():g} to {y.max():g}: for counts use cbind(successes, failures) ~ ...")
-    k = w * y
-    if np.any(np.abs(k - np.round(k)) > 1e-3):
-        warnings.warn(f"non-integer #successes in a binomial glm! ('{name}': proportions need "
-                      "weights = number of trials)", UserWarning, stacklevel=5)
-    return y, w.copy(), np.ones_like(y)
-
-
-def _poisson_y(design: Design, w: np.ndarray):
-    resp = design.response
-    name = design.parsed.response
-    if resp.shape[1] != 1:
-        raise FamilyError(f"cbind() responses are for the binomial family, not poisson ('{name}')")
-    col = resp.iloc[:, 0]
-    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
-        raise DataError(f"the Poisson response '{name}' must hold counts (it is {col.dtype})")
-    y = col.to_numpy(float)
-    if (y < 0).any():
-        raise DataError(f"negative counts in the Poisson response '{name}' (minimum {y.min():g})")
-    if np.any(np.abs(y - np.round(y)) > 1e-8):
-        i = int(np.flatnonzero(np.abs(y - np.round(y)) > 1e-8)[0])
-        raise DataError(f"non-integer counts in the Poisson response '{name}' (e.g. {y[i]:g} in row {i}): "
-                        "the Poisson family models counts 0, 1, 2, ...")
-    return y, w.copy(), np.ones_like(y)
 
 
 @dataclass(frozen=True, eq=False)
@@ -340,17 +141,7 @@ class GlmerDevFun:
         # so (as if the previous step had been 1e-3) lets one Newton step finish
         last_step = np.inf if start is None else 1e-3
         for it in range(1, self.maxit + 1):
-            if canonical:
-                mu_eta = fam.variance(mu)
-                w = resp.weights * mu_eta
-            else:
-                mu_eta = fam.mu_eta(eta)
-                w = resp.weights * mu_eta ** 2 / fam.variance(mu)
-            zr = (eta - resp.offset if joint else eta - resp.offset - X @ beta) + (resp.y - mu) / mu_eta
-            if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
-                raise ConvergenceError(_PIRLS_HELP.format(
-                    what=f"the {fam.link.name} link gives means outside the {fam.name} family's range",
-                    theta=np.round(theta, 4)))
+            w, zr = self._working(theta, beta, eta, mu, joint)
             try:
                 sol = pls.solve(theta, lams, w, zr, X if joint else None)
             except np.linalg.LinAlgError:
@@ -366,26 +157,8 @@ class GlmerDevFun:
                     # the mode is within tol of u (or rounding stops progress), and ldL2 was computed
                     # with the weights at u
                     return self._state(theta, beta, u1, u2, eta, mu, kern, sol.ldL2, sol.L1, it)
-            nu1, nu2 = sol.u1, sol.u2
-            halved = False
-            for _ in range(30):                      # step halving on the penalised deviance
-                neta = resp.offset + X @ nbeta + pls.Zb(lams, nu1, nu2)
-                nmu = fam.linkinv(neta)
-                nkern = resp.kernel(nmu)
-                npdev = nkern.sum() + _sq(nu1, nu2)
-                if u1 is None or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
-                    break
-                halved = True
-                nu1 = 0.5 * (nu1 + u1)
-                nu2 = None if nu2 is None else 0.5 * (nu2 + u2)
-                nbeta = 0.5 * (nbeta + beta)
-            else:
-                raise ConvergenceError(_PIRLS_HELP.format(
-                    what="step halving could not reduce the penalised deviance", theta=np.round(theta, 4)))
-            if not np.isfinite(npdev):
-                raise ConvergenceError(_PIRLS_HELP.format(what="the penalised deviance is not finite",
-                                                          theta=np.round(theta, 4)))
-            u1, u2, beta, eta, mu, kern, pdev = nu1, nu2, nbeta, neta, nmu, nkern, npdev
+            u1, u2, beta, eta, mu, kern, pdev, halved = self._step_halving(
+                theta, lams, (u1, u2, beta, pdev), (sol.u1, sol.u2, nbeta))
             # Newton's error after this step is about C·step² with C = step / previous step²: when that
             # is below 1e-14 the new iterate is the mode to rounding, and only log|L|² is needed there.
             quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
@@ -395,6 +168,50 @@ class GlmerDevFun:
                 return self._state(theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it)
         raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
                                                   theta=np.round(theta, 4)))
+
+    def _working(self, theta, beta, eta, mu, joint: bool) -> tuple[np.ndarray, np.ndarray]:
+        """PIRLS's working weights and working response (less the offset, and less Xβ unless β is
+        estimated jointly) at (η, μ); a ConvergenceError where μ leaves the family's range."""
+        resp, fam = self.response, self.response.family
+        if fam.is_canonical:
+            mu_eta = fam.variance(mu)
+            w = resp.weights * mu_eta
+        else:
+            mu_eta = fam.mu_eta(eta)
+            w = resp.weights * mu_eta ** 2 / fam.variance(mu)
+        zr = (eta - resp.offset if joint else eta - resp.offset - self.design.X @ beta) + (resp.y - mu) / mu_eta
+        if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
+            raise ConvergenceError(_PIRLS_HELP.format(
+                what=f"the {fam.link.name} link gives means outside the {fam.name} family's range",
+                theta=np.round(theta, 4)))
+        return w, zr
+
+    def _step_halving(self, theta, lams, old, new):
+        """From the current iterate ``old`` = (u1, u2, β, penalised deviance) towards the PLS
+        solution ``new`` = (u1, u2, β): the step, halved until the penalised deviance does not
+        increase.  Returns (u1, u2, β, η, μ, kernel, penalised deviance, halved)."""
+        resp, fam, X, pls = self.response, self.response.family, self.design.X, self.pls
+        u1, u2, beta, pdev = old
+        nu1, nu2, nbeta = new
+        halved = False
+        for _ in range(30):                      # step halving on the penalised deviance
+            neta = resp.offset + X @ nbeta + pls.Zb(lams, nu1, nu2)
+            nmu = fam.linkinv(neta)
+            nkern = resp.kernel(nmu)
+            npdev = nkern.sum() + _sq(nu1, nu2)
+            if u1 is None or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
+                break
+            halved = True
+            nu1 = 0.5 * (nu1 + u1)
+            nu2 = None if nu2 is None else 0.5 * (nu2 + u2)
+            nbeta = 0.5 * (nbeta + beta)
+        else:
+            raise ConvergenceError(_PIRLS_HELP.format(
+                what="step halving could not reduce the penalised deviance", theta=np.round(theta, 4)))
+        if not np.isfinite(npdev):
+            raise ConvergenceError(_PIRLS_HELP.format(what="the penalised deviance is not finite",
+                                                      theta=np.round(theta, 4)))
+        return nu1, nu2, nbeta, neta, nmu, nkern, npdev, halved
 
     def _pirls_fast(self, theta, beta, u1, tol, predicted: bool, joint: bool, sorted_rows: bool) -> PirlsState:
         """:meth:`pirls` by :meth:`OneFactorPLS.mode`; a warm start is first moved to the new θ

@@ -42,85 +42,15 @@ import pandas as pd
 from scipy.special import chdtri, ndtri
 
 from .batchfit import BatchDeviance, beta_parts, minimize_bounded
-from .errors import ConvergenceWarning, MlmkitWarning, ParameterError
+from .errors import ConvergenceError, ConvergenceWarning, MlmkitWarning, ParameterError
+from .parameters import check_level, param_names, percent_labels, resolve_parm, sdcor_to_theta, theta_to_sdcor
+from .pirls import GlmerDevFun
 
 __all__ = ["Profile", "ProfileWarning", "profile", "param_names", "plot_profile"]
 
 
 class ProfileWarning(MlmkitWarning):
     """A profile that did not reach the requested ζ on one side, or was not monotone."""
-
-
-# --------------------------------------------------------------------------------------------------
-# parameter names and the (sd, cor) <-> θ maps
-# --------------------------------------------------------------------------------------------------
-def param_names(m) -> tuple[list[str], list[str]]:
-    """lme4's ``oldNames = FALSE`` names: (variance parameters incl. ``sigma``, fixed effects).
-
-    For ``(1 + X | Cluster)``: ``sd_(Intercept)|Cluster``, ``cor_X.(Intercept)|Cluster``,
-    ``sd_X|Cluster`` (the lower triangle of each term's sd/cor matrix, column by column), then
-    ``sigma`` for a model with a residual scale.
-    """
-    names = []
-    for t in m.design.terms:
-        for i, j in zip(*t.tri_indices):
-            names.append(f"sd_{t.columns[i]}|{t.group}" if i == j else f"cor_{t.columns[i]}.{t.columns[j]}|{t.group}")
-    if m._residual_sd is not None:
-        names.append("sigma")
-    return names, list(m.design.fixef_names)
-
-
-def _psd_cholesky(S: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a batch (K, q, q) of positive semi-definite matrices.
-
-    A zero pivot gives a zero column (a correlation of ±1 or a standard deviation of 0), like
-    lme4's ``safe_chol``; only L L' = S matters to the deviance.
-    """
-    K, q, _ = S.shape
-    L = np.zeros_like(S)
-    for j in range(q):
-        d = np.maximum(S[:, j, j] - (L[:, j, :j] ** 2).sum(axis=1), 0.0)
-        L[:, j, j] = ljj = np.sqrt(d)
-        safe = np.where(ljj > 0, ljj, 1.0)
-        for i in range(j + 1, q):
-            L[:, i, j] = np.where(ljj > 0, (S[:, i, j] - (L[:, i, :j] * L[:, j, :j]).sum(axis=1)) / safe, 0.0)
-    return L
-
-
-def sdcor_to_theta(terms, P: np.ndarray, sigma=None) -> np.ndarray:
-    """θ (K, n_theta) from standard deviations and correlations (K, n_theta): Λ_k = chol(Σ_k / σ²)."""
-    P = np.atleast_2d(P)
-    K = P.shape[0]
-    s2 = np.ones(K) if sigma is None else np.asarray(sigma, float) ** 2
-    out = np.empty_like(P)
-    for t in terms:
-        r, c = t.tri_indices
-        v = P[:, t.theta_offset:t.theta_offset + t.n_theta]
-        sd = v[:, r == c]                                                 # (K, q) in column order
-        S = np.zeros((K, t.q, t.q))
-        S[:, r, c] = np.where(r == c, 1.0, v) * sd[:, r] * sd[:, c]
-        S[:, c, r] = S[:, r, c]
-        L = _psd_cholesky(S / s2[:, None, None])
-        out[:, t.theta_offset:t.theta_offset + t.n_theta] = L[:, r, c]
-    return out
-
-
-def theta_to_sdcor(terms, theta: np.ndarray, sigma=None) -> np.ndarray:
-    """Standard deviations and correlations (K, n_theta) from θ: Σ_k = σ² Λ_k Λ_k'."""
-    theta = np.atleast_2d(theta)
-    K = theta.shape[0]
-    s2 = np.ones(K) if sigma is None else np.asarray(sigma, float) ** 2
-    out = np.empty_like(theta)
-    for t in terms:
-        r, c = t.tri_indices
-        lam = np.zeros((K, t.q, t.q))
-        lam[:, r, c] = theta[:, t.theta_offset:t.theta_offset + t.n_theta]
-        S = lam @ np.swapaxes(lam, 1, 2) * s2[:, None, None]
-        sd = np.sqrt(np.diagonal(S, axis1=1, axis2=2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cor = S[:, r, c] / (sd[:, r] * sd[:, c])
-        out[:, t.theta_offset:t.theta_offset + t.n_theta] = np.where(r == c, sd[:, r], cor)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -307,7 +237,6 @@ class Profile:
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
         """Profile confidence intervals: where the spline of ζ crosses ±Φ⁻¹((1 + level)/2)."""
-        from .intervals import check_level, percent_labels
         check_level(level)
         a = (1.0 - level) / 2.0
         zq = ndtri(np.array([a, 1.0 - a]))
@@ -376,7 +305,6 @@ def profile(m, which=None, *, alphamax: float = 0.01, maxpts: int = 100, delta_c
     ParameterError
         for an unknown parameter name (the message lists the valid ones).
     """
-    from .intervals import resolve_parm
     prob = _problem(m)
     allnames = prob.vnames + prob.fnames
     idx = resolve_parm(which, prob.vnames, prob.fnames)
@@ -424,7 +352,6 @@ class _GlmerProblem:
     """Laplace (or AGQ) deviance of a glmer model over (sd, cor, β), all profiled jointly (lme4)."""
 
     def __init__(self, m):
-        from .pirls import GlmerDevFun
         # A deviance function of its own: PIRLS warm-starts from its last mode, and the fit's own
         # function must not change under the user's feet.
         self.devfun = GlmerDevFun(m.design, m.response, nAGQ=m.nAGQ)
@@ -444,7 +371,6 @@ class _GlmerProblem:
 
     def dev(self, P: np.ndarray) -> np.ndarray:
         """Deviance at rows (sd/cor..., β...) — one penalised IRLS per row."""
-        from .errors import ConvergenceError
         theta = sdcor_to_theta(self.terms, P[:, :self.nvp])
         out = np.empty(len(P))
         for k in range(len(P)):

@@ -339,32 +339,24 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
 
     Parameters
     ----------
-    n_clusters : int
-        Number of clusters; with ``n_upper``, clusters *per upper-level unit* (an int, a list with one
-        number per upper unit, or a ``(min, max)`` tuple).
-    cluster_size : int, list or tuple
-        Members per cluster: an int (balanced), a list/array of sizes (one per cluster), or a
-        ``(min, max)`` tuple (each size drawn uniformly from min..max).
+    n_clusters, cluster_size : int, list or tuple
+        Number of clusters (with ``n_upper``: *per upper-level unit*) and members per cluster: an int
+        (balanced), a list with one number per upper unit / cluster, or a ``(min, max)`` tuple (each
+        drawn uniformly from min..max).
     fixed : dict, optional
         Fixed effects, e.g. ``{"(Intercept)": 2, "x1": 4, "z1": 3, "x1:z1": 0.5}``; default
         ``{"(Intercept)": 0}``.  Every predictor named here becomes a column.
-    re_cov : float or (q, q) array
-        Covariance of the cluster random effects: a variance (random intercept only) or a matrix
-        for ``re_terms``.
-    re_terms : sequence of str, optional
-        Names of the random-effect terms; default ``("(Intercept)", "x1", ...)``, the intercept
-        followed by the first ``q - 1`` level-1 predictors.
+    re_cov, re_terms : float or (q, q) array; sequence of str, optional
+        Covariance of the cluster random effects (a variance: random intercept only) and their
+        names, by default ``("(Intercept)", "x1", ...)``: the intercept, the first q − 1 ``x``.
     sigma2 : float, optional
         Residual variance, Gaussian only (default 1).
     family, link : str
-        ``"gaussian"`` (identity), ``"binomial"`` (``"logit"`` default or ``"probit"``), ``"poisson"``
-        (log).
+        ``"gaussian"``, ``"binomial"`` (``"logit"`` default or ``"probit"``), ``"poisson"`` (log).
     trials : int
-        Binomial trials per row (y counts successes; 1 gives 0/1 data).  A ``trials`` column is
-        added when it is not 1.
+        Binomial trials per row (y counts successes; 1: 0/1 data; else a ``trials`` column).
     n_upper : int, optional
-        Number of upper-level units for a nested three-level design (e.g. schools; clusters are then
-        classes within schools).
+        Upper-level units of a nested three-level design (e.g. schools; clusters are classes).
     upper_cov, upper_terms
         Covariance and term names of the upper-level random effects (required with ``n_upper``).
     seed : int, numpy Generator or None
@@ -374,18 +366,14 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     -------
     DataFrame
         Columns ``y``, (``trials``), ``x1..``, ``z1..``, ``w1..``, ``cluster`` (ids 1..J, unique
-        across upper units) and, for three levels, ``upper`` (ids 1..K).  ``df.attrs["truth"]`` is a
-        :class:`SimulationTruth` with the parameters and the drawn random effects, e.g.
-        ``df.attrs["truth"].ranef["cluster"]``.
+        across upper units) and, for three levels, ``upper`` (ids 1..K).  ``df.attrs["truth"]``: a
+        :class:`SimulationTruth` with the parameters and the drawn random effects (``.ranef``).
 
     Raises
     ------
-    ParameterError
-        Zero clusters, a negative variance, a covariance that is not positive semi-definite,
-        sizes that do not match, an unknown predictor name, ``sigma2`` with a non-Gaussian family...
-        e.g. ``multilevel(n_clusters=0)`` -> "n_clusters must be a whole number >= 1 (got 0)."
-    FamilyError
-        An unknown family or link.
+    ParameterError, FamilyError
+        Zero clusters, a negative variance or non-PSD covariance, sizes that do not match, an unknown
+        predictor, ``sigma2`` with a non-Gaussian family, an unknown family or link...
 
     Examples
     --------
@@ -397,6 +385,43 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     (30, 2)
     """
     gen = np.random.default_rng(seed)
+    spec = _check_spec(fixed, re_cov, re_terms, sigma2, family, link, trials, n_upper, upper_cov, upper_terms)
+    # Draws in a fixed order (sizes, predictors, random effects, response): a seed's data never change.
+    units = _units(n_clusters, cluster_size, n_upper, gen)
+    cols = _predictors(spec.names, units, gen)
+    eta = _fixed_part(spec.fixed, cols, units.n)
+    U = _draw_re(gen, spec.S, units.J)
+    _add_random_part(eta, U, spec.re_terms, cols, units.cluster)
+    V3 = None
+    if spec.three:
+        V3 = _draw_re(gen, spec.S3, units.K)
+        _add_random_part(eta, V3, spec.upper_terms, cols, units.upper)
+    y = _response(family, spec.link, eta, spec.sd_e, spec.trials, gen)
+    return _frame(spec, units, cols, y, U, V3)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """multilevel()'s arguments, checked: fixed effects, predictor names, covariances, family."""
+
+    fixed: dict
+    names: list
+    re_terms: tuple
+    S: np.ndarray
+    upper_terms: tuple
+    S3: np.ndarray | None
+    family: str
+    link: str
+    sd_e: float
+    trials: int
+    sigma2: float | None
+
+    @property
+    def three(self) -> bool:
+        return self.S3 is not None
+
+
+def _check_spec(fixed, re_cov, re_terms, sigma2, family, link, trials, n_upper, upper_cov, upper_terms) -> _Spec:
     link, sd_e, trials = _check_family(family, link, sigma2, trials)
     fixed, preds = _check_fixed(fixed)
     three = n_upper is not None
@@ -412,37 +437,30 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     upper_terms = _terms(upper_cov, upper_terms, "upper_cov", xs) if three else ()
     S3 = _cov(upper_cov, upper_terms, "upper_cov") if three else None
     preds.update(t for t in re_terms + upper_terms if t != "(Intercept)")
-    names = sorted(preds, key=_pred_order)
+    return _Spec(fixed, sorted(preds, key=_pred_order), re_terms, S, upper_terms, S3, family, link, sd_e, trials,
+                 sigma2)
 
-    # The draws happen in a fixed order (sizes, predictors, random effects, response): a seed gives
-    # the same data set in every version.
-    units = _units(n_clusters, cluster_size, n_upper, gen)
-    cols = _predictors(names, units, gen)
-    eta = _fixed_part(fixed, cols, units.n)
-    U = _draw_re(gen, S, units.J)
-    _add_random_part(eta, U, re_terms, cols, units.cluster)
-    if three:
-        V3 = _draw_re(gen, S3, units.K)
-        _add_random_part(eta, V3, upper_terms, cols, units.upper)
-    y = _response(family, link, eta, sd_e, trials, gen)
 
+def _frame(spec: _Spec, units, cols, y, U, V3) -> pd.DataFrame:
+    """The simulated data set, with its :class:`SimulationTruth` in ``attrs["truth"]``."""
     out = {"y": y}
-    if trials != 1:
-        out["trials"] = np.full(units.n, trials, dtype=np.int64)
-    out.update({p: cols[p] for p in names})
+    if spec.trials != 1:
+        out["trials"] = np.full(units.n, spec.trials, dtype=np.int64)
+    out.update({p: cols[p] for p in spec.names})
     out["cluster"] = units.cluster + 1
-    ranef = {"cluster": pd.DataFrame(U, columns=list(re_terms),
+    ranef = {"cluster": pd.DataFrame(U, columns=list(spec.re_terms),
                                      index=pd.Index(np.arange(1, units.J + 1), name="cluster"))}
-    if three:
+    if spec.three:
         out["upper"] = units.upper + 1
-        ranef["upper"] = pd.DataFrame(V3, columns=list(upper_terms),
+        ranef["upper"] = pd.DataFrame(V3, columns=list(spec.upper_terms),
                                       index=pd.Index(np.arange(1, units.K + 1), name="upper"))
     df = pd.DataFrame(out)
+    sigma2 = spec.sigma2
     df.attrs["truth"] = SimulationTruth(
-        fixed={k: float(v) for k, v in fixed.items()}, re_terms=re_terms, re_cov=S.copy(),
-        upper_terms=upper_terms if three else None, upper_cov=S3.copy() if three else None,
-        sigma2=float(sigma2 if sigma2 is not None else 1.0) if family == "gaussian" else None,
-        family=family, link=link, ranef=ranef)
+        fixed={k: float(v) for k, v in spec.fixed.items()}, re_terms=spec.re_terms, re_cov=spec.S.copy(),
+        upper_terms=spec.upper_terms if spec.three else None, upper_cov=spec.S3.copy() if spec.three else None,
+        sigma2=float(sigma2 if sigma2 is not None else 1.0) if spec.family == "gaussian" else None,
+        family=spec.family, link=spec.link, ranef=ranef)
     return df
 
 

@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import chi2
 
 import mlmkit
-from mlmkit import datasets, glmm, lmm, optimize
+from mlmkit import datasets, glmer_fit, lmer_fit, optimize
 from mlmkit.errors import ConvergenceWarning, SingularFitWarning
 from mlmkit.lmm import OptResult, mk_lmer_devfun, mk_mer_mod
 from mlmkit.design import lformula
@@ -48,7 +48,7 @@ def test_check_conv_flags_an_indefinite_hessian():
 
 
 def test_lmer_warns_when_the_optimiser_stops_short(monkeypatch):
-    monkeypatch.setattr(lmm, "bobyqa", _stopping_early(optimize.bobyqa, 4))
+    monkeypatch.setattr(lmer_fit, "bobyqa", _stopping_early(optimize.bobyqa, 4))
     with pytest.warns(ConvergenceWarning, match="failed to converge"):
         m = mlmkit.lmer("Reaction ~ Days + (Days | Subject)", datasets.load("sleepstudy"), optimizer="bobyqa")
     assert m.opt.messages
@@ -61,8 +61,8 @@ def test_lmer_converged_fit_is_quiet():
 
 
 def test_glmer_warns_when_the_optimiser_stops_short(monkeypatch):
-    monkeypatch.setattr(glmm, "bobyqa", _stopping_early(optimize.bobyqa, 3))
-    monkeypatch.setattr(glmm, "_newton", lambda fun, x, f0, lower, **kw: _no_newton(fun, x, f0, lower, **kw))
+    monkeypatch.setattr(glmer_fit, "bobyqa", _stopping_early(optimize.bobyqa, 3))
+    monkeypatch.setattr(glmer_fit, "_newton", lambda fun, x, f0, lower, **kw: _no_newton(fun, x, f0, lower, **kw))
     with pytest.warns(ConvergenceWarning, match="failed to converge"):
         mlmkit.glmer("incidence ~ period + (1 | herd)", _cbpp_like(), family="poisson")
 
@@ -72,7 +72,7 @@ def _no_newton(fun, x, f0, lower, **kw):
     return glmm_newton_original(fun, x, f0, lower, maxit=0, **{k: v for k, v in kw.items() if k != "maxit"})
 
 
-glmm_newton_original = glmm._newton
+glmm_newton_original = glmer_fit._newton
 
 
 def _cbpp_like():
