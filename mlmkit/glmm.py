@@ -38,7 +38,7 @@ from .errors import ConvergenceWarning, DataError, ParameterError
 from .families import Family, get_family
 from .linalg import blas_threads
 from .validate import as_frame
-from .pirls import GlmerDevFun, GlmResponse, PirlsState, glm_response
+from .pirls import GlmerDevFun, GlmResponse, PirlsState, constant_rows, glm_response
 from .frozen import frozen_cached
 from .results import MixedModelResult, warn_about_fit
 
@@ -97,12 +97,12 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
         if t.n_levels < 2:
             raise DataError(f"the grouping factor '{t.group}' in '{t.term.source}' has only one level: a random "
                             "effect needs at least two groups")
-    w = np.ones(design.nobs)
+    w = constant_rows(1.0, design.nobs)
     if wcol is not None:
         w = design.frame[wcol].to_numpy(float)
         if not np.all(np.isfinite(w)) or (w < 0).any():
             raise DataError("weights must be finite and non-negative")
-    off = np.zeros(design.nobs) if design.offset is None else np.asarray(design.offset, float)
+    off = constant_rows(0.0, design.nobs) if design.offset is None else np.asarray(design.offset, float)
     if ocol is not None:
         off = off + design.frame[ocol].to_numpy(float)
         design = dataclasses.replace(design, offset=off)

@@ -37,7 +37,7 @@ from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
-__all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
+__all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule", "constant_rows", "is_constant_rows"]
 
 
 _CACHE_ROWS = 20_000
@@ -162,7 +162,7 @@ def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np
     FamilyError
         A ``cbind()`` response with a family other than the binomial.
     """
-    w = np.asarray(weights, float)
+    w = np.asarray(weights, float)            # (a constant stays a broadcast view: see constant_rows)
     y, pw, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(design, w)
     _check_not_degenerate(y, pw, family.name, design.parsed.response)
     return GlmResponse(family, y, pw, trials, np.asarray(offset, float))
@@ -173,7 +173,7 @@ def _check_not_degenerate(y, pw, family: str, name: str) -> None:
     used = pw > 0
     if not used.any():
         return
-    yy = y[used]
+    yy = y if used.all() else y[used]
     if family == "poisson" and (yy == 0).all():
         raise DataError(f"Response is constant: every count in '{name}' is 0, so the Poisson model has no finite "
                         "estimate (log of a zero rate)")
@@ -185,10 +185,11 @@ def _check_not_degenerate(y, pw, family: str, name: str) -> None:
 
 def _binomial_y(design: Design, w: np.ndarray):
     """R's ``binomial()$initialize``: proportions y, prior weights and trials from the response."""
-    resp = design.response
+    # the evaluated columns themselves: design.response, a DataFrame, would copy them all
+    resp = list(design.response_data.values())
     name = design.parsed.response
-    if resp.shape[1] == 2:
-        s, f = (resp.iloc[:, 0].to_numpy(float), resp.iloc[:, 1].to_numpy(float))
+    if len(resp) == 2:
+        s, f = (np.asarray(resp[0], float), np.asarray(resp[1], float))
         if (s < 0).any() or (f < 0).any():
             bad = "successes" if (s < 0).any() else "failures"
             raise DataError(f"negative number of {bad} in '{name}' (row {int(np.flatnonzero((s < 0) | (f < 0))[0])}): "
@@ -200,10 +201,10 @@ def _binomial_y(design: Design, w: np.ndarray):
                           "successes and failures)", UserWarning, stacklevel=5)
         y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
         return y, w * n, n
-    col = resp.iloc[:, 0]
-    if pd.api.types.is_bool_dtype(col.dtype):
+    col, plain = _plain_numbers(resp[0])
+    if not plain and pd.api.types.is_bool_dtype(col.dtype):
         y = col.to_numpy(float)
-    elif isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+    elif not plain and (isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype)):
         levels = (list(col.cat.categories[col.cat.categories.isin(col.unique())]) if isinstance(col.dtype, pd.CategoricalDtype)
                   else sorted(col.astype(str).unique()))
         if len(levels) > 2:
@@ -212,7 +213,7 @@ def _binomial_y(design: Design, w: np.ndarray):
         y = (col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col).to_numpy() != levels[0]
         y = y.astype(float)
     else:
-        y = col.to_numpy(float)
+        y = np.asarray(col, float) if plain else col.to_numpy(float)      # float64 data: no copy
         if (y < 0).any() or (y > 1).any():
             raise DataError(f"binomial responses must be 0/1 or proportions in [0, 1], but '{name}' ranges from "
                             f"{y.min():g} to {y.max():g}: for counts use cbind(successes, failures) ~ ...")
@@ -220,25 +221,48 @@ def _binomial_y(design: Design, w: np.ndarray):
     if np.any(np.abs(k - np.round(k)) > 1e-3):
         warnings.warn(f"non-integer #successes in a binomial glm! ('{name}': proportions need "
                       "weights = number of trials)", UserWarning, stacklevel=5)
-    return y, w.copy(), np.ones_like(y)
+    return y, _own(w), constant_rows(1.0, len(y))
+
+
+def _plain_numbers(values):
+    """(values, True) for a numpy array of numbers, used as it is; else (a pandas Series, False)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        return values, True
+    return pd.Series(values), False
+
+
+def _own(w: np.ndarray) -> np.ndarray:
+    """Prior weights the response may keep: a constant's read-only broadcast view as it is, else a copy."""
+    return w if is_constant_rows(w) else w.copy()
+
+
+def constant_rows(value: float, n: int) -> np.ndarray:
+    """A constant per-row vector (unit prior weights, one trial, zero offset) as a read-only broadcast
+    view: 8 bytes instead of 8 MB at a million rows, and numpy arithmetic treats it as the full vector."""
+    return np.broadcast_to(np.float64(value), (n,))
+
+
+def is_constant_rows(a) -> bool:
+    """Whether ``a`` is a :func:`constant_rows` view (stride 0), so a whole-vector test can be skipped."""
+    return isinstance(a, np.ndarray) and a.ndim == 1 and a.strides == (0,)
 
 
 def _poisson_y(design: Design, w: np.ndarray):
-    resp = design.response
+    resp = list(design.response_data.values())
     name = design.parsed.response
-    if resp.shape[1] != 1:
+    if len(resp) != 1:
         raise FamilyError(f"cbind() responses are for the binomial family, not poisson ('{name}')")
-    col = resp.iloc[:, 0]
-    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+    col, plain = _plain_numbers(resp[0])
+    if not plain and not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
         raise DataError(f"the Poisson response '{name}' must hold counts (it is {col.dtype})")
-    y = col.to_numpy(float)
+    y = np.asarray(col, float) if plain else col.to_numpy(float)
     if (y < 0).any():
         raise DataError(f"negative counts in the Poisson response '{name}' (minimum {y.min():g})")
     if np.any(np.abs(y - np.round(y)) > 1e-8):
         i = int(np.flatnonzero(np.abs(y - np.round(y)) > 1e-8)[0])
         raise DataError(f"non-integer counts in the Poisson response '{name}' (e.g. {y[i]:g} in row {i}): "
                         "the Poisson family models counts 0, 1, 2, ...")
-    return y, w.copy(), np.ones_like(y)
+    return y, _own(w), constant_rows(1.0, len(y))
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,15 +279,20 @@ class PirlsState:
     ldL2: float
     L1: np.ndarray | None          # block-1 Cholesky factors at the mode (AGQ's conditional sds)
     iterations: int
-    sorted_rows: bool = False      # eta, mu, devres in OneFactorPLS's row order (internal evaluations)
+    sorted_rows: bool = False      # mu in OneFactorPLS's row order (internal evaluations), eta and devres None
+    devres_sum: float | None = None   # Σ devres, kept instead of devres for sorted rows
 
     @property
     def sum_u2(self) -> float:
         return _sq(self.u1, self.u2)
 
     @property
+    def dev_sum(self) -> float:
+        return float(self.devres.sum()) if self.devres_sum is None else self.devres_sum
+
+    @property
     def pdev(self) -> float:
-        return float(self.devres.sum()) + self.sum_u2
+        return self.dev_sum + self.sum_u2
 
 
 @dataclass(frozen=True, eq=False)
@@ -404,18 +433,22 @@ class GlmerDevFun:
         fast = self.fast
         if not predicted and u1 is not None and "theta" in self._warm:
             u1 = fast.rescale(u1, self._warm["theta"], theta)
-        u1, beta, eta, mu, kern, ldL2, L1, it = fast.mode(
+        u1, beta, mu, ksum, ldL2, L1, it = fast.mode(
             theta, beta, u1, tol, self.maxit, 1e-3 if predicted else np.inf, joint, fail)
         self._warm["theta"] = theta
-        if not sorted_rows:
-            eta, mu, kern = fast.unsort(eta), fast.unsort(mu), fast.unsort(kern)
-        return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it, sorted_rows)
+        if sorted_rows:                 # the deviance needs sums only: no η or deviance rows
+            self._warm.update(u1=u1, u2=None, beta=beta)
+            const = fast.dev_const
+            total = ksum + (0.0 if np.isscalar(const) else self.response.dev_const_sum)
+            return PirlsState(theta, beta, u1, None, None, mu, None, float(ldL2), L1, it, True, total)
+        eta, kern = fast.rows_at(fast.lam(theta), u1, beta, mu)
+        kern += self.response.dev_const         # the deviance rows (kern is new: in place, no other vector)
+        self._warm.update(u1=u1, u2=None, beta=beta)
+        return PirlsState(theta, beta, u1, None, eta, fast.unsort(mu), kern, float(ldL2), L1, it)
 
-    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it, sorted_rows=False) -> PirlsState:
+    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
-        const = self.fast.dev_const if sorted_rows else self.response.dev_const
-        devres = kern if sorted_rows and np.isscalar(const) else const + kern
-        return PirlsState(theta, beta, u1, u2, eta, mu, devres, float(ldL2), L1, it, sorted_rows)
+        return PirlsState(theta, beta, u1, u2, eta, mu, self.response.dev_const + kern, float(ldL2), L1, it)
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
@@ -423,7 +456,7 @@ class GlmerDevFun:
         mu = state.mu
         if state.sorted_rows and r.kernel_to_aic is None:
             mu = self.fast.unsort(mu)
-        return float(state.ldL2 + state.sum_u2 + r.aic_from(mu, state.devres.sum() - r.dev_const_sum))
+        return float(state.ldL2 + state.sum_u2 + r.aic_from(mu, state.dev_sum - r.dev_const_sum))
 
     def stage1(self, theta, tol: float | None = None) -> float:
         """nAGQ = 0 objective: Laplace deviance at the joint mode (β̃, ũ) of the penalised likelihood.

@@ -65,7 +65,7 @@ class WeightedPLS:
         for t, (block, off) in zip(design.terms, s.term_slices):
             if block == 2:
                 for j in range(t.q):
-                    cols.append(off + t.codes * t.q + j)
+                    cols.append(off + t.codes.astype(np.int64) * t.q + j)   # products below exceed int32
                     vals.append(t.values[:, j])
         self.cols2, self.vals2 = cols, vals
         n1q1 = self.n1 * self.q1
