@@ -397,7 +397,14 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     cols = Columns.of(data)
     parts = [factor_codes(cols[v.strip("`")]) for v in term.group_vars]
     if len(parts) == 1:
-        return parts[0]
+        codes, labels = parts[0]
+        values = cols[term.group_vars[0].strip("`")]
+        if (cols._frame is None and isinstance(values, np.ndarray) and values.dtype == codes.dtype
+                and np.array_equal(values, codes)):
+            # ids 0..k−1 already: the codes are our column copy itself (read-only), not a second one
+            values.flags.writeable = False
+            codes = values
+        return codes, labels
     codes = np.zeros(cols.nrows, dtype=np.int64)
     for c, lab in parts:
         codes = codes * len(lab) + c

@@ -165,14 +165,23 @@ class OneFactorPLS:
         out[self.order] = v
         return out
 
-    def rows_at(self, lam, u, beta, mu) -> tuple[np.ndarray, np.ndarray]:
-        """η and the kernel at (u, β) with means ``mu`` (sorted), in the data's order, block by block."""
-        eta, kern = np.empty(self.n), np.empty(self.n)
+    def rows_at(self, lam, u, beta) -> tuple[np.ndarray, np.ndarray]:
+        """μ and the kernel at (u, β) in the data's order, block by block (the same operations as
+        :meth:`evaluate`, so the same values, with no sorted vector besides)."""
+        mu, kern = np.empty(self.n), np.empty(self.n)
         for blk in self.blocks:
             where = self.order[blk.rows]
-            eta[where] = blk.eta(lam, u[blk.gidx], beta)
-            kern[where] = blk.kernel(mu[blk.rows])
-        return eta, kern
+            m = blk.linkinv(blk.eta(lam, u[blk.gidx], beta))
+            mu[where] = m
+            kern[where] = blk.kernel(m)
+        return mu, kern
+
+    def rows_eta(self, lam, u, beta) -> np.ndarray:
+        """η at (u, β) in the data's order (the values :meth:`rows_at` used)."""
+        eta = np.empty(self.n)
+        for blk in self.blocks:
+            eta[self.order[blk.rows]] = blk.eta(lam, u[blk.gidx], beta)
+        return eta
 
     def rescale(self, u: np.ndarray, theta_old, theta_new) -> np.ndarray:
         """The spherical effects at θ_new with the same b = Λu as u at θ_old (so the same η): a warm

@@ -22,6 +22,7 @@ Hessian) on stacked arrays.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -105,10 +106,13 @@ class GlmResponse:
         if blocks is None:
             mu0 = self.family.mustart(self.y, self.weights)
             return self.dev_resids(mu0) - self.kernel(mu0)
+        # Rounding error only (0/1 data, whose deviance residual is its kernel, ±1e-16 apart): a zero
+        # view instead of a vector, as OneFactorPLS.dev_const (the scan first, so as not to hold one)
+        if all(np.abs(self._part(sl).dev_const).max(initial=0.0) <= 1e-12 for sl in blocks):
+            return constant_rows(0.0, len(self.y))
         out = np.empty(len(self.y))
         for sl in blocks:
-            part = self._part(sl)
-            out[sl] = part.dev_const
+            out[sl] = self._part(sl).dev_const
         return out
 
     @cached_property
@@ -273,7 +277,7 @@ class PirlsState:
     beta: np.ndarray
     u1: np.ndarray
     u2: np.ndarray | None
-    eta: np.ndarray
+    eta_rows: np.ndarray | None    # η; None until first use when ``eta_fn`` computes it (see eta)
     mu: np.ndarray
     devres: np.ndarray
     ldL2: float
@@ -281,6 +285,16 @@ class PirlsState:
     iterations: int
     sorted_rows: bool = False      # mu in OneFactorPLS's row order (internal evaluations), eta and devres None
     devres_sum: float | None = None   # Σ devres, kept instead of devres for sorted rows
+    eta_fn: object = field(default=None, repr=False)
+
+    @property
+    def eta(self) -> np.ndarray | None:
+        """η in the data's order.  A large one-factor fit computes it on first use from (θ, β, u):
+        the fit itself never needs it, and one n-vector fewer at its end is 8 MB at a million rows."""
+        if self.eta_rows is None and self.eta_fn is not None:
+            object.__setattr__(self, "eta_rows", self.eta_fn())
+            object.__setattr__(self, "eta_fn", None)
+        return self.eta_rows
 
     @property
     def sum_u2(self) -> float:
@@ -441,10 +455,13 @@ class GlmerDevFun:
             const = fast.dev_const
             total = ksum + (0.0 if np.isscalar(const) else self.response.dev_const_sum)
             return PirlsState(theta, beta, u1, None, None, mu, None, float(ldL2), L1, it, True, total)
-        eta, kern = fast.rows_at(fast.lam(theta), u1, beta, mu)
+        del mu                                  # rows_at recomputes it in the data's order: one vector fewer
+        lam = fast.lam(theta)
+        mu, kern = fast.rows_at(lam, u1, beta)
         kern += self.response.dev_const         # the deviance rows (kern is new: in place, no other vector)
         self._warm.update(u1=u1, u2=None, beta=beta)
-        return PirlsState(theta, beta, u1, None, eta, fast.unsort(mu), kern, float(ldL2), L1, it)
+        eta_fn = functools.partial(fast.rows_eta, lam, u1, beta)
+        return PirlsState(theta, beta, u1, None, None, mu, kern, float(ldL2), L1, it, eta_fn=eta_fn)
 
     def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
@@ -486,6 +503,7 @@ class GlmerDevFun:
 
     def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
+        self._warm.pop("mode", None)          # the last point's μ: freed before PIRLS makes the new one
         state = self.pirls(theta, beta, start=start, sorted_rows=self.nAGQ <= 1)
         self._warm["x"] = np.array(x, float)
         if self.fast is not None:             # what the gradient needs at x
