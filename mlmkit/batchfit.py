@@ -53,7 +53,7 @@ class BatchDeviance:
         self.XyXy = Xy.T @ Xy
         self._lam_index = s.lam1_index         # index -1 (a structural zero) reads an appended 0
         self._mode = "one"
-        if s.Z2 is not None:
+        if s.q2:
             if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT:
                 self._mode = "two"
                 Z2 = s.Z2
@@ -340,7 +340,7 @@ def fast_refit(m, y, *, REML: bool | None = None, start=None):
     REML = m.REML if REML is None else bool(REML)
     d = with_response(m.design, y)
     x0 = m.theta if start is None else np.asarray(start, float)
-    if d.structure.Z2 is not None and d.structure.q2 ** 2 * d.structure.n1 * d.structure.q1 > _DENSE_BLOCK2_LIMIT:
+    if d.structure.q2 and d.structure.q2 ** 2 * d.structure.n1 * d.structure.q1 > _DENSE_BLOCK2_LIMIT:
         devfun = mk_lmer_devfun(d, REML=REML)
         return mk_mer_mod(devfun, optimize_lmer(devfun, start=x0, check=False), warn=False)
     yy = y if d.offset is None else y - d.offset

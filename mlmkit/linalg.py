@@ -103,7 +103,7 @@ class REStructure:
     codes1: np.ndarray
     z1: np.ndarray
     lam1_index: np.ndarray
-    Z2: sp.csc_matrix | None
+    block2: tuple                       # block 2's terms (Z₂ is built from them only when asked for)
     lam2_rows: np.ndarray
     lam2_cols: np.ndarray
     lam2_theta: np.ndarray
@@ -122,7 +122,26 @@ class REStructure:
 
     @property
     def q2(self) -> int:
-        return 0 if self.Z2 is None else self.Z2.shape[1]
+        return sum(t.n_levels * t.q for t in self.block2)
+
+    @cached_property
+    def Z2(self) -> sp.csc_matrix | None:
+        """Block 2 of Z, sparse n × q2, or None.  Built on first use: a crossed lmer's cross-products
+        come from the codes (:func:`_scalar_products`), and at two million rows each scalar term's
+        sparse block would hold 24 MB."""
+        block2, n = self.block2, self.z1.shape[0]
+        if not block2:
+            return None
+        if all(t.q == 1 for t in block2):
+            return sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
+        zrows, zcols, zvals, off2 = [], [], [], 0
+        for t in block2:
+            zrows.append(np.repeat(np.arange(n), t.q))
+            zcols.append((off2 + t.codes[:, None].astype(np.int64) * t.q + np.arange(t.q)).ravel())
+            zvals.append(np.asarray(t.values).ravel())
+            off2 += t.n_levels * t.q
+        return sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
+                             shape=(n, off2))
 
     @classmethod
     def from_terms(cls, terms, n: int) -> "REStructure":
@@ -134,7 +153,7 @@ class REStructure:
         q1 = sum(t.q for t in block1)
         lam1_index = -np.ones((q1, q1), dtype=np.int64)
         slices, off1, off2 = [], 0, 0
-        rows2, cols2, theta2, zrows, zcols, zvals = [], [], [], [], [], []
+        rows2, cols2, theta2 = [], [], []
         for t in terms:
             r, c = t.tri_indices
             tidx = t.theta_offset + np.arange(t.n_theta)
@@ -147,22 +166,12 @@ class REStructure:
                 rows2.append((base + r).ravel())
                 cols2.append((base + c).ravel())
                 theta2.append(np.broadcast_to(tidx, (t.n_levels, t.n_theta)).ravel())
-                if t.q > 1:         # (scalar terms: _scalar_term_csc, without the n-long triplets)
-                    zrows.append(np.repeat(np.arange(n), t.q))
-                    zcols.append((off2 + t.codes[:, None] * t.q + np.arange(t.q)).ravel())
-                    zvals.append(t.values.ravel())
                 slices.append((2, off2))
                 off2 += t.n_levels * t.q
-        Z2 = None
-        block2 = [t for t in terms if t.group != first]
-        if off2 and all(t.q == 1 for t in block2):
-            Z2 = sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
-        elif off2:
-            Z2 = sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
-                               shape=(n, off2))
+        block2 = tuple(t for t in terms if t.group != first)
         cat = (lambda xs: np.concatenate(xs) if xs else np.empty(0, dtype=np.int64))
         return cls(n1=block1[0].n_levels, codes1=block1[0].codes,
-                   z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, Z2=Z2,
+                   z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, block2=block2,
                    lam2_rows=cat(rows2), lam2_cols=cat(cols2), lam2_theta=cat(theta2),
                    term_slices=tuple(slices), term_theta=tuple(t.theta_offset for t in terms),
                    term_sizes=tuple(t.n_levels * t.q for t in terms))
@@ -195,7 +204,7 @@ class REStructure:
     def Zb(self, b1: np.ndarray, b2: np.ndarray | None) -> np.ndarray:
         """Z b for block-1 effects b1 (n1, q1) and block-2 effects b2 (q2,)."""
         out = np.einsum("ij,ij->i", self.z1, b1[self.codes1])
-        if self.Z2 is not None and b2 is not None:
+        if self.q2 and b2 is not None:
             out = out + self.Z2 @ b2
         return out
 
@@ -209,6 +218,47 @@ def _scalar_csc(codes: np.ndarray, values: np.ndarray, n_levels: int) -> sp.csc_
     indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_levels))])
     idx = order.astype(np.int32) if n < 2**31 else order
     return sp.csc_matrix((values[order], idx, indptr), shape=(n, n_levels))
+
+
+_HIST_CELLS = 1 << 23     # largest dense level × level table (64 MB) counted directly from the codes
+
+
+def _unit(z: np.ndarray) -> bool:
+    """A column of ones as a broadcast view (a random intercept): its products are plain counts."""
+    return z.strides == (0,) and z.size > 0 and z[0] == 1.0
+
+
+def _table(ca, na: int, cb, nb: int, w) -> np.ndarray:
+    """Σ w over the rows with codes (i, j), as a dense na × nb table (one bincount)."""
+    key = ca.astype(np.int64) * nb
+    key += cb
+    return np.bincount(key, weights=w, minlength=na * nb).reshape(na, nb)
+
+
+def _scalar_products(s: "REStructure", cols: list) -> tuple | None:
+    """A₂₂ = Z₂'Z₂ (dense), A₂₁ = Z₂'Z₁ (CSR) and B₂ = Z₂'[X y] of scalar terms straight from the codes
+    (bincounts), without Z₁ and Z₂ as sparse matrices and their products' copies: at two million rows
+    those held ~100 MB.  None when a level × level table would be too large (sparse products then)."""
+    n1, z1 = s.n1, s.z1[:, 0]
+    sizes = [t.n_levels for t in s.block2]
+    if any(a * b > _HIST_CELLS for a in sizes for b in sizes + [n1]):
+        return None
+    zs = [t.values[:, 0] for t in s.block2]
+    prod = (lambda a, b: None if _unit(a) and _unit(b) else (b if _unit(a) else a if _unit(b) else a * b))
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    A22 = np.zeros((offs[-1], offs[-1]))
+    A21, B2 = [], []
+    for i, t in enumerate(s.block2):
+        sl = slice(offs[i], offs[i + 1])
+        A22[sl, sl] = np.diag(np.bincount(t.codes, weights=prod(zs[i], zs[i]), minlength=t.n_levels))
+        for j in range(i):
+            tab = _table(t.codes, t.n_levels, s.block2[j].codes, sizes[j], prod(zs[i], zs[j]))
+            A22[sl, offs[j]:offs[j + 1]] = tab
+            A22[offs[j]:offs[j + 1], sl] = tab.T
+        A21.append(sp.csr_matrix(_table(t.codes, t.n_levels, s.codes1, n1, prod(zs[i], z1))))
+        B2.append(np.column_stack([np.bincount(t.codes, weights=prod(zs[i], c), minlength=t.n_levels)
+                                   for c in cols]))
+    return A22, sp.vstack(A21, format="csr"), np.vstack(B2)
 
 
 def _scalar_term_csc(term, n: int) -> sp.csc_matrix:
@@ -252,7 +302,11 @@ class PLSSystem:
         else:
             self.XyXy = np.array([[np.dot(cols[j], cols[k]) for k in range(m)] for j in range(m)])
         self.nobs = X.shape[0]
-        if s.Z2 is not None:
+        products = _scalar_products(s, cols) if s.q2 and sqrtw is None and s.all_scalar else None
+        if products is not None:
+            self.A22, self.A21, self.B2 = products
+            self.A12 = self.A21.T.tocsr()
+        elif s.q2:
             Z2 = s.Z2 if sqrtw is None else sp.diags(sqrtw) @ s.Z2
             Z1 = s.Z1 if sqrtw is None else sp.diags(sqrtw) @ s.Z1
             self.A22 = (Z2.T @ Z2).toarray()        # dense: the Schur complement fills it in anyway
@@ -269,7 +323,7 @@ class PLSSystem:
         many times); the one-off systems of PIRLS iterations use the sparse products instead.
         """
         s = self.structure
-        if not (self._use_crossed and s.Z2 is not None and s.all_scalar):
+        if not (self._use_crossed and s.q2 and s.all_scalar):
             return None
         from .crossed import DenseCross, ScalarCross
         return ScalarCross.build(self.A21) or DenseCross.build(self.A21)
@@ -278,7 +332,7 @@ class PLSSystem:
     def small_block(self):
         """The closed-form evaluator for one grouping factor with q₁ ≤ 2 (:mod:`mlmkit.profiled`), or None."""
         s = self.structure
-        if s.Z2 is not None or s.q1 > 2:
+        if s.q2 or s.q1 > 2:
             return None
         from .profiled import SmallBlock
         return SmallBlock(self.A11, self.B1, self.XyXy, s.codes1, self._z1w, s.lam1_index)
@@ -330,7 +384,7 @@ class PLSSystem:
             RtR = R1flat.T @ R1flat
         S = self.XyXy - RtR
         L22 = R2 = lam2 = None
-        if s.Z2 is not None and self.crossed is not None:
+        if s.q2 and self.crossed is not None:
             # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.crossed).
             from .crossed import cholesky_lower
             lam2 = s.lambda2(theta)
@@ -340,7 +394,7 @@ class PLSSystem:
             rhs = d2[:, None] * (self.B2 - self.A21 @ (c[:, None] * self.B1[:, 0, :]))
             R2 = scipy.linalg.solve_triangular(L22, rhs, lower=True, check_finite=False)
             S = S - R2.T @ R2
-        elif s.Z2 is not None:
+        elif s.q2:
             # Block 2 through its Schur complement.  With K_i = Λ₁M_i⁻¹Λ₁' per level of factor 1,
             # L₂₁L₂₁' = Λ₂'(A₂₁ K A₁₂)Λ₂ and L₂₁R₁ = Λ₂'A₂₁ K B₁, so L₂₁ itself is never formed.
             lam2 = s.lambda2(theta)

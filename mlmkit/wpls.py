@@ -289,7 +289,7 @@ class DensePLS(WeightedPLS):
         s = self.structure
         Z = s.Z1.toarray()
         self._Z1 = Z.reshape(len(Z), self.n1, self.q1)
-        self._Z2 = None if s.Z2 is None else s.Z2.toarray()
+        self._Z2 = None if not s.q2 else s.Z2.toarray()
         self.q = self.n1 * self.q1 + self.q2
         self._diag = np.arange(self.q)
         self._cache = {}
