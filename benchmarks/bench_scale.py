@@ -49,9 +49,11 @@ CASES = {
 }
 
 
-def simulate(case: str, scale: float = 1.0) -> dict[str, np.ndarray]:
-    """The data arrays of a workload: float64 y and x, int32 group codes (g, or a and b)."""
-    formula, family, n, levels, seed = CASES[case]
+def simulate(case: str, scale: float = 1.0, seed: int | None = None) -> dict[str, np.ndarray]:
+    """The data arrays of a workload: float64 y and x, int32 group codes (g, or a and b).
+    ``seed`` replaces the workload's own (``--seed``: the same workload drawn again)."""
+    formula, family, n, levels, seed0 = CASES[case]
+    seed = seed0 if seed is None else seed
     n = int(n * scale)
     levels = tuple(max(2, int(k * scale)) for k in levels)
     rng = np.random.default_rng(seed)
@@ -134,9 +136,9 @@ def run_child(engine: str, case: str, folder: str) -> dict:
     return json.loads(lines[-1])
 
 
-def write_arrays(case: str, scale: float, folder: Path) -> None:
+def write_arrays(case: str, scale: float, folder: Path, seed: int | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for k, v in simulate(case, scale).items():
+    for k, v in simulate(case, scale, seed).items():
         np.save(folder / f"{k}.npy", v)
 
 
@@ -187,6 +189,8 @@ def main():
     ap.add_argument("--no-peers", action="store_true", help="time mlmkit only")
     ap.add_argument("--lme4", action="store_true", help="re-time lme4 at one tenth of the sizes (Rscript)")
     ap.add_argument("--no-tenth", action="store_true", help="skip the one-tenth table")
+    ap.add_argument("--seed", type=int, nargs="*", default=None,
+                    help="simulate with these seeds instead of each workload's own (one row per seed)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -196,11 +200,12 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
-            folder = Path(tmp) / case
-            write_arrays(case, 1.0, folder)
-            res = {e: run_child(e, case, str(folder)) for e in engines}
-            rows.append(_row(case, res))
-            print(_table(rows[-1:], header=len(rows) == 1), flush=True)
+            for seed in args.seed or [None]:
+                folder = Path(tmp) / case
+                write_arrays(case, 1.0, folder, seed)
+                res = {e: run_child(e, case, str(folder)) for e in engines}
+                rows.append(_row(case, res) | ({} if seed is None else {"seed": seed}))
+                print(_table(rows[-1:], header=len(rows) == 1), flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}\n")
         print(_table(rows))
         if not args.no_tenth:

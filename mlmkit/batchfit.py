@@ -57,7 +57,7 @@ class BatchDeviance:
         self.XyXy = Xy.T @ Xy
         self._lam_index = s.lam1_index         # index -1 (a structural zero) reads an appended 0
         self._mode = "one"
-        if s.Z2 is not None:
+        if s.q2:
             if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT:
                 self._mode = "two"
                 Z2 = s.Z2
@@ -344,7 +344,7 @@ def refit(m, y, *, batched: bool = True, REML: bool | None = None, start=None):
     d = with_response(m.design, y)
     x0 = m.theta if start is None else np.asarray(start, float)
     s = d.structure
-    if not batched or s.Z2 is not None and s.q2 ** 2 * s.n1 * s.q1 > _DENSE_BLOCK2_LIMIT:
+    if not batched or s.q2 and s.q2 ** 2 * s.n1 * s.q1 > _DENSE_BLOCK2_LIMIT:
         with blas_threads(s):
             devfun = mk_lmer_devfun(d, REML=REML)
             return dataclasses.replace(m, design=d, devfun=devfun, opt=optimize_lmer(devfun, start=x0, check=False))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, FormulaError
+from .factors import CODE_DTYPE, factor_codes
 from .safe_eval import EVAL_FUNCTIONS, check_expression, safe_evaluate
 from .validate import (
     as_frame,
@@ -119,43 +120,6 @@ def evaluate(expr: str, data, formula: str | None = None):
     if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in cols:
         return cols[expr[1:-1]]
     return safe_evaluate(expr, cols, formula)
-
-
-def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and string labels of a grouping variable, with R's level order.
-
-    Numbers sort numerically and print without a trailing ``.0`` (``Cluster`` 1..20 → "1".."20");
-    categoricals keep their category order (unused levels dropped, as lme4 does); text sorts as text,
-    as R sorts a character column ("1", "10", "11", ... for rats' batch read as text, as the tutorial
-    prints it).
-    """
-    dtype = getattr(values, "dtype", None)
-    if isinstance(dtype, pd.CategoricalDtype):
-        s = pd.Series(values).cat.remove_unused_categories()
-        return s.cat.codes.to_numpy(np.int64), np.array([str(c) for c in s.cat.categories], dtype=object)
-    if not isinstance(dtype, np.dtype) or dtype.kind == "b":
-        s = pd.Series(values)
-        if pd.api.types.is_bool_dtype(s.dtype):
-            s = s.map({False: "FALSE", True: "TRUE"})
-        values = s.to_numpy(float) if pd.api.types.is_numeric_dtype(s.dtype) else s.to_numpy(object)
-        dtype = values.dtype
-    if dtype.kind in "iuf":
-        codes, uniq = _sorted_factorize(np.asarray(values, float))
-        labels = [str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniq]
-        return codes, np.array(labels, dtype=object)
-    values = np.asarray(values, dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        values = values.astype(str).astype(object)                 # mixed types: compare as text, like R
-    return _sorted_factorize(values)
-
-
-def _sorted_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes in sorted-level order and the sorted levels (hashing, then sorting the few levels only)."""
-    codes, uniq = pd.factorize(values)
-    order = np.argsort(uniq, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[codes], np.asarray(uniq, dtype=uniq.dtype)[order]
 
 
 @dataclass(frozen=True, eq=False)
@@ -370,7 +334,14 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     cols = Columns.of(data)
     parts = [factor_codes(cols[v.strip("`")]) for v in term.group_vars]
     if len(parts) == 1:
-        return parts[0]
+        codes, labels = parts[0]
+        values = cols[term.group_vars[0].strip("`")]
+        if (cols._frame is None and isinstance(values, np.ndarray) and values.dtype == codes.dtype
+                and np.array_equal(values, codes)):
+            # ids 0..k−1 already: the codes are our column copy itself (read-only), not a second one
+            values.flags.writeable = False
+            codes = values
+        return codes, labels
     codes = np.zeros(cols.nrows, dtype=np.int64)
     for c, lab in parts:
         codes = codes * len(lab) + c
@@ -382,7 +353,7 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
             pieces.append(lab[u % len(lab)])
             u //= len(lab)
         labels.append(":".join(reversed(pieces)))
-    return new.astype(np.int64), np.array(labels, dtype=object)
+    return new.astype(CODE_DTYPE), np.array(labels, dtype=object)
 
 
 def _lme4_term_order(raw: list) -> list:
@@ -435,10 +406,13 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
     check_fixed_size(X.shape[1], nrows, formula)
     _check_rank(X, names, formula)
+    X.flags.writeable = False          # shared below with the columns and the random-effects terms
+    if spec is None:
+        _share_columns(frame, X, names)
     offset = None
     if parsed.offsets:
         offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
-    terms = _random_terms(parsed, frame, formula, check_levels)
+    terms = _random_terms(parsed, frame, formula, check_levels, (X, names) if spec is None else None)
     return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
                   offset=offset, terms=terms, n_dropped=n_dropped, fixed_spec=spec)
 
@@ -492,12 +466,43 @@ def _response(parsed, frame: Columns, formula: str, numeric_response: bool) -> d
     return response
 
 
-def _random_terms(parsed, frame: Columns, formula: str, check_levels: bool) -> tuple[ReTerm, ...]:
-    """The random-effects terms in lme4's order, each with its grouping codes and Z columns."""
+def _share_columns(frame: Columns, X: np.ndarray, names: tuple[str, ...]) -> None:
+    """Our float64 copies of the columns that X repeats become views of X's columns: one copy each.
+
+    (Only for X assembled from plain columns by :func:`_fixed_matrix`, whose column j is the column
+    ``names[j]`` as it is.)"""
+    for j, name in enumerate(names):
+        a = frame._arrays.get(name)
+        if isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == (X.shape[0],):
+            frame._arrays[name] = X[:, j]
+
+
+def _term_values(term: RandomTerm, frame: Columns, formula: str, fixed) -> tuple[np.ndarray, tuple]:
+    """A term's columns of Z: a view of X when X holds them side by side (``(1 + x | g)`` with
+    ``y ~ x + ...``), a read-only broadcast column of ones for ``(1 | g)``, else a new matrix.
+    At a million rows each column a term shares saves 8 MB."""
+    simple = _simple_numeric_terms(term.expr, frame) if fixed is not None else None
+    if simple is not None:
+        X, names = fixed
+        cols = tuple((["(Intercept)"] if simple[0] else []) + simple[1])
+        k = len(cols)
+        for i in range(len(names) - k + 1):
+            if k and tuple(names[i:i + k]) == cols:
+                return X[:, i:i + k], cols
+        if cols == ("(Intercept)",):
+            return np.broadcast_to(np.ones((1, 1)), (frame.nrows, 1)), cols
+    values, cols, _ = _fixed_matrix(term.expr, frame, formula)
+    return values, cols
+
+
+def _random_terms(parsed, frame: Columns, formula: str, check_levels: bool, fixed=None) -> tuple[ReTerm, ...]:
+    """The random-effects terms in lme4's order, each with its grouping codes and Z columns.
+
+    ``fixed``: (X, names) when X was assembled from plain columns, whose columns terms may share."""
     raw = []
     for term in parsed.random:
         codes, labels = _grouping(term, frame)
-        values, cols, _ = _fixed_matrix(term.expr, frame, formula)
+        values, cols = _term_values(term, frame, formula, fixed)
         if values.shape[1] == 0:
             raise FormulaError(f"the random-effects term '{term.source}' has no columns", formula, term.source)
         raw.append((term, codes, labels, values, cols))

@@ -172,7 +172,7 @@ def optimize_glmer(devfun: GlmerDevFun, start=None) -> GlmerOpt:
             cand = _stage1(f1, alt, tlow, tight=devfun.nAGQ == 0, **tols)
             if f1(cand) < f1(theta1) - 1e-8:
                 theta1 = cand
-        beta1 = devfun.pirls(theta1).beta
+        beta1 = devfun.pirls(theta1, sorted_rows=True).beta       # (β only: no row vectors)
     else:
         theta1, beta1 = np.maximum(theta0, tlow), np.asarray(st_beta, float).ravel()
         if beta1.shape != (d.p,):

@@ -19,7 +19,8 @@ from .errors import DataError, FamilyError
 from .families import Family, get_family
 from .validate import as_frame
 
-__all__ = ["GlmResponse", "glm_response", "response_like", "GlmerDesign", "glmer_design"]
+__all__ = ["GlmResponse", "glm_response", "response_like", "GlmerDesign", "glmer_design", "constant_rows",
+           "is_constant_rows"]
 
 _CACHE_ROWS = 20_000
 _BLOCK_ROWS, _BLOCK = 200_000, 65_536    # data size from which one-off sums go by blocks of rows
@@ -80,10 +81,13 @@ class GlmResponse:
         if blocks is None:
             mu0 = self.family.mustart(self.y, self.weights)
             return self.dev_resids(mu0) - self.kernel(mu0)
+        # Rounding error only (0/1 data, whose deviance residual is its kernel, ±1e-16 apart): a zero
+        # view instead of a vector, as OneFactorPLS.dev_const (the scan first, so as not to hold one)
+        if all(np.abs(self._part(sl).dev_const).max(initial=0.0) <= 1e-12 for sl in blocks):
+            return constant_rows(0.0, len(self.y))
         out = np.empty(len(self.y))
         for sl in blocks:
-            part = self._part(sl)
-            out[sl] = part.dev_const
+            out[sl] = self._part(sl).dev_const
         return out
 
     @cached_property
@@ -137,7 +141,7 @@ def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np
     FamilyError
         A ``cbind()`` response with a family other than the binomial.
     """
-    w = np.asarray(weights, float)
+    w = np.asarray(weights, float)            # (a constant stays a broadcast view: see constant_rows)
     y, pw, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(design, w)
     _check_not_degenerate(y, pw, family.name, design.parsed.response)
     return GlmResponse(family, y, pw, trials, np.asarray(offset, float))
@@ -148,7 +152,7 @@ def _check_not_degenerate(y, pw, family: str, name: str) -> None:
     used = pw > 0
     if not used.any():
         return
-    yy = y[used]
+    yy = y if used.all() else y[used]
     if family == "poisson" and (yy == 0).all():
         raise DataError(f"Response is constant: every count in '{name}' is 0, so the Poisson model has no finite "
                         "estimate (log of a zero rate)")
@@ -160,10 +164,11 @@ def _check_not_degenerate(y, pw, family: str, name: str) -> None:
 
 def _binomial_y(design: Design, w: np.ndarray):
     """R's ``binomial()$initialize``: proportions y, prior weights and trials from the response."""
-    resp = design.response
+    # the evaluated columns themselves: design.response, a DataFrame, would copy them all
+    resp = list(design.response_data.values())
     name = design.parsed.response
-    if resp.shape[1] == 2:
-        s, f = (resp.iloc[:, 0].to_numpy(float), resp.iloc[:, 1].to_numpy(float))
+    if len(resp) == 2:
+        s, f = (np.asarray(resp[0], float), np.asarray(resp[1], float))
         if (s < 0).any() or (f < 0).any():
             bad = "successes" if (s < 0).any() else "failures"
             raise DataError(f"negative number of {bad} in '{name}' (row {int(np.flatnonzero((s < 0) | (f < 0))[0])}): "
@@ -175,10 +180,10 @@ def _binomial_y(design: Design, w: np.ndarray):
                           "successes and failures)", UserWarning, stacklevel=5)
         y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
         return y, w * n, n
-    col = resp.iloc[:, 0]
-    if pd.api.types.is_bool_dtype(col.dtype):
+    col, plain = _plain_numbers(resp[0])
+    if not plain and pd.api.types.is_bool_dtype(col.dtype):
         y = col.to_numpy(float)
-    elif isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+    elif not plain and (isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype)):
         levels = (list(col.cat.categories[col.cat.categories.isin(col.unique())]) if isinstance(col.dtype, pd.CategoricalDtype)
                   else sorted(col.astype(str).unique()))
         if len(levels) > 2:
@@ -187,7 +192,7 @@ def _binomial_y(design: Design, w: np.ndarray):
         y = (col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col).to_numpy() != levels[0]
         y = y.astype(float)
     else:
-        y = col.to_numpy(float)
+        y = np.asarray(col, float) if plain else col.to_numpy(float)      # float64 data: no copy
         if (y < 0).any() or (y > 1).any():
             raise DataError(f"binomial responses must be 0/1 or proportions in [0, 1], but '{name}' ranges from "
                             f"{y.min():g} to {y.max():g}: for counts use cbind(successes, failures) ~ ...")
@@ -195,27 +200,48 @@ def _binomial_y(design: Design, w: np.ndarray):
     if np.any(np.abs(k - np.round(k)) > 1e-3):
         warnings.warn(f"non-integer #successes in a binomial glm! ('{name}': proportions need "
                       "weights = number of trials)", UserWarning, stacklevel=5)
-    return y, w.copy(), np.ones_like(y)
+    return y, _own(w), constant_rows(1.0, len(y))
+
+
+def _plain_numbers(values):
+    """(values, True) for a numpy array of numbers, used as it is; else (a pandas Series, False)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        return values, True
+    return pd.Series(values), False
+
+
+def _own(w: np.ndarray) -> np.ndarray:
+    """Prior weights the response may keep: a constant's read-only broadcast view as it is, else a copy."""
+    return w if is_constant_rows(w) else w.copy()
+
+
+def constant_rows(value: float, n: int) -> np.ndarray:
+    """A constant per-row vector (unit prior weights, one trial, zero offset) as a read-only broadcast
+    view: 8 bytes instead of 8 MB at a million rows, and numpy arithmetic treats it as the full vector."""
+    return np.broadcast_to(np.float64(value), (n,))
+
+
+def is_constant_rows(a) -> bool:
+    """Whether ``a`` is a :func:`constant_rows` view (stride 0), so a whole-vector test can be skipped."""
+    return isinstance(a, np.ndarray) and a.ndim == 1 and a.strides == (0,)
 
 
 def _poisson_y(design: Design, w: np.ndarray):
-    resp = design.response
+    resp = list(design.response_data.values())
     name = design.parsed.response
-    if resp.shape[1] != 1:
+    if len(resp) != 1:
         raise FamilyError(f"cbind() responses are for the binomial family, not poisson ('{name}')")
-    col = resp.iloc[:, 0]
-    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+    col, plain = _plain_numbers(resp[0])
+    if not plain and not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
         raise DataError(f"the Poisson response '{name}' must hold counts (it is {col.dtype})")
-    y = col.to_numpy(float)
+    y = np.asarray(col, float) if plain else col.to_numpy(float)
     if (y < 0).any():
         raise DataError(f"negative counts in the Poisson response '{name}' (minimum {y.min():g})")
     if np.any(np.abs(y - np.round(y)) > 1e-8):
         i = int(np.flatnonzero(np.abs(y - np.round(y)) > 1e-8)[0])
         raise DataError(f"non-integer counts in the Poisson response '{name}' (e.g. {y[i]:g} in row {i}): "
                         "the Poisson family models counts 0, 1, 2, ...")
-    return y, w.copy(), np.ones_like(y)
-
-
+    return y, _own(w), constant_rows(1.0, len(y))
 
 
 def response_like(resp: GlmResponse, y) -> GlmResponse:
@@ -295,12 +321,12 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
         if t.n_levels < 2:
             raise DataError(f"the grouping factor '{t.group}' in '{t.term.source}' has only one level: a random "
                             "effect needs at least two groups")
-    w = np.ones(design.nobs)
+    w = constant_rows(1.0, design.nobs)
     if wcol is not None:
         w = design.frame[wcol].to_numpy(float)
         if not np.all(np.isfinite(w)) or (w < 0).any():
             raise DataError("weights must be finite and non-negative")
-    off = np.zeros(design.nobs) if design.offset is None else np.asarray(design.offset, float)
+    off = constant_rows(0.0, design.nobs) if design.offset is None else np.asarray(design.offset, float)
     if ocol is not None:
         off = off + design.frame[ocol].to_numpy(float)
         design = dataclasses.replace(design, offset=off)

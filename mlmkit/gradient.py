@@ -27,7 +27,7 @@ __all__ = ["profiled_gradient"]
 def profiled_gradient(f: PLSFactor, REML: bool) -> np.ndarray | None:
     """Gradient of the criterion at ``f.theta``, or None where no closed form is implemented."""
     s = f.system.structure
-    if s.Z2 is None:
+    if not s.q2:
         return _one_factor(f, REML)
     if f.system.crossed is not None:
         return _scalar_terms(f, REML)

@@ -114,6 +114,47 @@ def profiled_criterion(ldL2, ldRX2, r2, dof, REML: bool):
     return np.where(r2 > 0, out, np.inf)
 
 
+_HIST_CELLS = 1 << 23     # largest dense level × level table (64 MB) counted directly from the codes
+
+
+def _unit(z: np.ndarray) -> bool:
+    """A column of ones as a broadcast view (a random intercept): its products are plain counts."""
+    return z.strides == (0,) and z.size > 0 and z[0] == 1.0
+
+
+def _table(ca, na: int, cb, nb: int, w) -> np.ndarray:
+    """Σ w over the rows with codes (i, j), as a dense na × nb table (one bincount)."""
+    key = ca.astype(np.int64) * nb
+    key += cb
+    return np.bincount(key, weights=w, minlength=na * nb).reshape(na, nb)
+
+
+def _scalar_products(s: "REStructure", cols: list) -> tuple | None:
+    """A₂₂ = Z₂'Z₂ (dense), A₂₁ = Z₂'Z₁ (CSR) and B₂ = Z₂'[X y] of scalar terms straight from the codes
+    (bincounts), without Z₁ and Z₂ as sparse matrices and their products' copies: at two million rows
+    those held ~100 MB.  None when a level × level table would be too large (sparse products then)."""
+    n1, z1 = s.n1, s.z1[:, 0]
+    sizes = [t.n_levels for t in s.block2]
+    if any(a * b > _HIST_CELLS for a in sizes for b in sizes + [n1]):
+        return None
+    zs = [t.values[:, 0] for t in s.block2]
+    prod = (lambda a, b: None if _unit(a) and _unit(b) else (b if _unit(a) else a if _unit(b) else a * b))
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    A22 = np.zeros((offs[-1], offs[-1]))
+    A21, B2 = [], []
+    for i, t in enumerate(s.block2):
+        sl = slice(offs[i], offs[i + 1])
+        A22[sl, sl] = np.diag(np.bincount(t.codes, weights=prod(zs[i], zs[i]), minlength=t.n_levels))
+        for j in range(i):
+            tab = _table(t.codes, t.n_levels, s.block2[j].codes, sizes[j], prod(zs[i], zs[j]))
+            A22[sl, offs[j]:offs[j + 1]] = tab
+            A22[offs[j]:offs[j + 1], sl] = tab.T
+        A21.append(sp.csr_matrix(_table(t.codes, t.n_levels, s.codes1, n1, prod(zs[i], z1))))
+        B2.append(np.column_stack([np.bincount(t.codes, weights=prod(zs[i], c), minlength=t.n_levels)
+                                   for c in cols]))
+    return A22, sp.vstack(A21, format="csr"), np.vstack(B2)
+
+
 class PLSSystem:
     """Cross-products of Z, X and y, computed once; :meth:`factor` does the work for each θ.
 
@@ -151,7 +192,11 @@ class PLSSystem:
         else:
             self.XyXy = np.array([[np.dot(cols[j], cols[k]) for k in range(m)] for j in range(m)])
         self.nobs = X.shape[0]
-        if s.Z2 is not None:
+        products = _scalar_products(s, cols) if s.q2 and sqrtw is None and s.all_scalar else None
+        if products is not None:
+            self.A22, self.A21, self.B2 = products
+            self.A12 = self.A21.T.tocsr()
+        elif s.q2:
             Z2 = s.Z2 if sqrtw is None else sp.diags(sqrtw) @ s.Z2
             Z1 = s.Z1 if sqrtw is None else sp.diags(sqrtw) @ s.Z1
             self.A22 = (Z2.T @ Z2).toarray()        # dense: the Schur complement fills it in anyway
@@ -168,7 +213,7 @@ class PLSSystem:
         many times); the one-off systems of PIRLS iterations use the sparse products instead.
         """
         s = self.structure
-        if not (self._use_crossed and s.Z2 is not None and s.all_scalar):
+        if not (self._use_crossed and s.q2 and s.all_scalar):
             return None
         from .crossed import DenseCross, ScalarCross
         return ScalarCross.build(self.A21) or DenseCross.build(self.A21)
@@ -177,7 +222,7 @@ class PLSSystem:
     def small_block(self):
         """The closed-form evaluator for one grouping factor with q₁ ≤ 2 (:mod:`mlmkit.profiled`), or None."""
         s = self.structure
-        if s.Z2 is not None or s.q1 > 2:
+        if s.q2 or s.q1 > 2:
             return None
         from .profiled import SmallBlock
         return SmallBlock(self.A11, self.B1, self.XyXy, s.codes1, self._z1w, s.lam1_index)
@@ -229,7 +274,7 @@ class PLSSystem:
             RtR = R1flat.T @ R1flat
         S = self.XyXy - RtR
         L22 = R2 = lam2 = None
-        if s.Z2 is not None and self.crossed is not None:
+        if s.q2 and self.crossed is not None:
             # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.crossed).
             from .crossed import cholesky_lower
             lam2 = s.lambda2(theta)
@@ -239,7 +284,7 @@ class PLSSystem:
             rhs = d2[:, None] * (self.B2 - self.A21 @ (c[:, None] * self.B1[:, 0, :]))
             R2 = scipy.linalg.solve_triangular(L22, rhs, lower=True, check_finite=False)
             S = S - R2.T @ R2
-        elif s.Z2 is not None:
+        elif s.q2:
             # Block 2 through its Schur complement.  With K_i = Λ₁M_i⁻¹Λ₁' per level of factor 1,
             # L₂₁L₂₁' = Λ₂'(A₂₁ K A₁₂)Λ₂ and L₂₁R₁ = Λ₂'A₂₁ K B₁, so L₂₁ itself is never formed.
             lam2 = s.lambda2(theta)

@@ -77,7 +77,7 @@ class DevFun:
     def has_gradient(self) -> bool:
         """True when :mod:`mlmkit.gradient` has a closed form for this model's structure."""
         s = self.design.structure
-        return s.Z2 is None or self.system.crossed is not None
+        return not s.q2 or self.system.crossed is not None
 
     def gradient(self, theta) -> np.ndarray:
         return profiled_gradient(self.factor(theta), self.REML)

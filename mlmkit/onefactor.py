@@ -21,9 +21,15 @@ and only u is solved for).  All of this is the algebra of :class:`mlmkit.wpls.We
 arranged so that the work over rows is a few vectorised passes per iteration; the iteration itself
 (convergence test, step halving) is :meth:`mlmkit.pirls.GlmerDevFun.pirls`'s, which calls
 :meth:`OneFactorPLS.mode` for large one-factor designs.
+
+Memory: the passes over rows go block by block (:data:`BLOCK_ROWS` rows of whole groups each), since
+every per-group sum, and the gradient, is a sum over groups.  Between passes PIRLS keeps one n-vector,
+μ; η and the unit deviances are recomputed where a caller needs them.  At a million rows each n-vector
+is 8 MB, so the iteration's temporaries stay at a few MB instead of ~10 vectors.
 """
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 
 import numpy as np
@@ -34,10 +40,19 @@ __all__ = ["OneFactorPLS"]
 
 _EPS = np.finfo(float).eps
 MIN_ROWS = 20_000           # below this the general solver's fewer numpy calls win
+BLOCK_ROWS = 1 << 16        # rows per pass block: 0.5 MB per temporary, big enough for numpy's speed
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def _all_equal(a: np.ndarray, value: float) -> bool:
+    """Every element equals ``value`` (a constant broadcast view is checked by its one element)."""
+    a = np.asarray(a)
+    if a.ndim == 1 and a.strides == (0,):
+        return a.size == 0 or bool(a[0] == value)
+    return bool(np.all(a == value))
 
 
 class OneFactorPLS:
@@ -84,26 +99,89 @@ class OneFactorPLS:
         self.fam = fam = response.family
         self.logit = fam.link.name == "logit"
         self.canonical = fam.is_canonical
-        self.y = response.y[self.order]
-        self.wt = None if np.all(response.weights == 1.0) else response.weights[self.order]
-        self.off = response.offset[self.order] if np.any(response.offset) else None
-        # a 0/1 binomial's kernel −2 wt log(a + bμ), a = 1 − y, b = 2y − 1, as GlmResponse.kernel
-        self.binary = (1.0 - self.y, 2.0 * self.y - 1.0) if response.is_binary else None
+        # A 0/1 binomial keeps y as booleans (1 byte a row): y − μ and its kernel −2 wt log(μ or 1 − μ)
+        # (GlmResponse.kernel's a + bμ, exactly) need nothing else.
+        self.ybin = response.y[self.order] == 1.0 if response.is_binary else None
+        self.y = None if self.ybin is not None else response.y[self.order]
+        self.wt = None if _all_equal(response.weights, 1.0) else response.weights[self.order]
+        self.off = None if _all_equal(response.offset, 0.0) else response.offset[self.order]
         r, c = np.nonzero(s.lam1_index >= 0)
         self._lam_rc = (r, c, s.lam1_index[r, c])
+        self.gidx, self.rows = np.flatnonzero(self.nonempty), slice(0, self.n)
+        self.blocks = self._blocks()
+
+    def _blocks(self) -> list["OneFactorPLS"]:
+        """The row blocks: consecutive whole groups of about BLOCK_ROWS rows (a larger group alone)."""
+        starts, n = self.starts, self.n
+        cuts = np.unique(np.searchsorted(starts, np.arange(0, n, BLOCK_ROWS))).tolist() + [len(starts)]
+        blocks = []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a < b:
+                r0, r1 = int(starts[a]), int(starts[b]) if b < len(starts) else n
+                blocks.append(self._part(slice(r0, r1), a, b))
+        return blocks
+
+    def _part(self, rows: slice, a: int, b: int) -> "OneFactorPLS":
+        """The same object restricted to rows ``rows``, holding the nonempty groups a..b−1 (views)."""
+        part = copy.copy(self)
+        part.__dict__.pop("dev_const", None)
+        cut = (lambda v: None if v is None else v[rows])
+        part.cols = [cut(c) for c in self.cols]
+        part.y, part.ybin, part.wt, part.off = cut(self.y), cut(self.ybin), cut(self.wt), cut(self.off)
+        part.rows, part.n = rows, rows.stop - rows.start
+        part.gidx = self.gidx[a:b]
+        part.starts = self.starts[a:b] - rows.start
+        part.counts = self.counts[part.gidx]
+        part.n1 = b - a
+        part.nonempty = np.ones(part.n1, dtype=bool)
+        part.blocks = None
+        return part
+
+    def _gather(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Per-block arrays over their groups, stacked into one over all n1 groups (0 for empty ones)."""
+        cat = np.concatenate(parts)
+        if cat.shape[0] == self.n1:
+            return cat
+        out = np.zeros((self.n1,) + cat.shape[1:])
+        out[self.nonempty] = cat
+        return out
+
+    @property
+    def y_float(self) -> np.ndarray:
+        return self.y if self.ybin is None else self.ybin.astype(float)
 
     @cached_property
     def dev_const(self):
         """:attr:`GlmResponse.dev_const` in the sorted order, or 0.0 where it is rounding error only
         (0/1 data: the deviance residual is its kernel, ±1e-16 apart), which saves a vector."""
         const = self.resp.dev_const
-        return const[self.order] if np.abs(const).max(initial=0.0) > 1e-12 else 0.0
+        if _all_equal(const, 0.0) or np.abs(const).max(initial=0.0) <= 1e-12:
+            return 0.0
+        return const[self.order]
 
     def unsort(self, v: np.ndarray) -> np.ndarray:
         """A row vector back in the data's order."""
         out = np.empty_like(v)
         out[self.order] = v
         return out
+
+    def rows_at(self, lam, u, beta) -> tuple[np.ndarray, np.ndarray]:
+        """μ and the kernel at (u, β) in the data's order, block by block (the same operations as
+        :meth:`evaluate`, so the same values, with no sorted vector besides)."""
+        mu, kern = np.empty(self.n), np.empty(self.n)
+        for blk in self.blocks:
+            where = self.order[blk.rows]
+            m = blk.linkinv(blk.eta(lam, u[blk.gidx], beta))
+            mu[where] = m
+            kern[where] = blk.kernel(m)
+        return mu, kern
+
+    def rows_eta(self, lam, u, beta) -> np.ndarray:
+        """η at (u, β) in the data's order (the values :meth:`rows_at` used)."""
+        eta = np.empty(self.n)
+        for blk in self.blocks:
+            eta[self.order[blk.rows]] = blk.eta(lam, u[blk.gidx], beta)
+        return eta
 
     def rescale(self, u: np.ndarray, theta_old, theta_new) -> np.ndarray:
         """The spherical effects at θ_new with the same b = Λu as u at θ_old (so the same η): a warm
@@ -162,12 +240,12 @@ class OneFactorPLS:
         return self.fam.linkinv(eta)
 
     def kernel(self, mu: np.ndarray) -> np.ndarray:
-        """:meth:`GlmResponse.kernel` on the sorted rows (the same operations, the same values)."""
-        if self.binary is None:
+        """:meth:`GlmResponse.kernel` on the sorted rows (the same values: a + bμ with a = 1 − y,
+        b = 2y − 1 is μ where y = 1 and 1 − μ where y = 0, exactly)."""
+        if self.ybin is None:
             return self.fam.dev_kernel(self.y, mu, np.ones(self.n) if self.wt is None else self.wt)
-        a, b = self.binary
-        t = b * mu
-        t += a
+        t = np.subtract(1.0, mu)
+        np.copyto(t, mu, where=self.ybin)
         np.log(t, out=t)
         t *= -2.0
         if self.wt is not None:
@@ -177,11 +255,12 @@ class OneFactorPLS:
     def weights(self, eta, mu):
         """Working weights w and scores s = w·(y − μ)/(dμ/dη) (for a canonical link wt·(y − μ))."""
         fam = self.fam
+        y = self.y if self.ybin is None else self.ybin
         if self.canonical:
             w = fam.variance(mu)
             if w is mu:                         # Poisson's V(μ) = μ: w is changed in place below
                 w = mu.copy()
-            s = self.y - mu
+            s = np.subtract(y, mu)
             if self.wt is not None:
                 w *= self.wt
                 s *= self.wt
@@ -189,7 +268,7 @@ class OneFactorPLS:
         mu_eta = fam.mu_eta(eta)
         wt = 1.0 if self.wt is None else self.wt
         w = wt * mu_eta ** 2 / fam.variance(mu)
-        return w, w * (self.y - mu) / mu_eta
+        return w, w * np.subtract(y, mu) / mu_eta
 
     # --- per-group sums ------------------------------------------------------------------------
     def _gsum(self, v: np.ndarray) -> np.ndarray:
@@ -273,14 +352,10 @@ class OneFactorPLS:
         u = backward_solve_batched(L, r)
         return u, beta, float(ldL2), L
 
-    def logdet(self, lam, w) -> tuple[float, np.ndarray]:
-        """log|Λ'AΛ + I|² terms: (ldL2, L) for weights w without solving."""
+    def logdet(self, lam, mu) -> tuple[float, np.ndarray]:
+        """log|Λ'AΛ + I|² terms: (ldL2, L) for the weights at ``mu`` (canonical link) without solving."""
         q = self.q
-        A = np.empty((self.n1, q, q))
-        wz = [self.col(k, w) for k in self.zc]
-        for j in range(q):
-            for m in range(j + 1):
-                A[:, j, m] = A[:, m, j] = self._gsum(self.col(self.zc[m], wz[j]))
+        A = self._gather([blk._A(blk.weights(None, mu[blk.rows])[0]) for blk in self.blocks])
         if q == 1:
             L = np.sqrt(lam[0, 0] ** 2 * A[:, 0, 0] + 1.0)[:, None, None]
         else:
@@ -288,6 +363,56 @@ class OneFactorPLS:
             M[:, np.arange(q), np.arange(q)] += 1.0
             L = chol_batched(M)
         return float(2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()), L
+
+    def _A(self, w) -> np.ndarray:
+        q = self.q
+        A = np.empty((self.n1, q, q))
+        wz = [self.col(k, w) for k in self.zc]
+        for j in range(q):
+            for m in range(j + 1):
+                A[:, j, m] = A[:, m, j] = self._gsum(self.col(self.zc[m], wz[j]))
+        return A
+
+    # --- the blocked passes over the rows ----------------------------------------------------------
+    def evaluate(self, lam, u, beta, out: np.ndarray) -> float:
+        """μ at (u, β) into ``out`` (sorted rows); returns the kernel's sum (all PIRLS compares)."""
+        total = 0.0
+        for blk in self.blocks:
+            mu = blk.linkinv(blk.eta(lam, u[blk.gidx], beta))
+            out[blk.rows] = mu
+            total += blk.kernel(mu).sum()
+        return total
+
+    def pass_sums(self, lam, u, beta, mu, joint: bool, first: bool):
+        """A, B, G, XWX, Xs (:meth:`sums`) at the iterate with means ``mu``, and for the first iteration
+        (``mu`` None: the family's starting means) the right-hand sides c, c_X too; None when a
+        working weight is negative or a score not finite."""
+        parts, XWX, Xs, cs, cX = [], None, None, [], None
+        add = (lambda a, b: b if a is None else a + b)
+        for blk in self.blocks:
+            if first:
+                eta = blk.fam.linkfun(blk.fam.mustart(blk.y_float, np.ones(blk.n) if blk.wt is None else blk.wt))
+                m = blk.linkinv(eta)
+            else:
+                m = mu[blk.rows]
+                eta = None if self.canonical else blk.eta(lam, u[blk.gidx], beta)
+            w, s = blk.weights(eta, m)
+            if not (w.min() >= 0 and np.isfinite(s.sum())):
+                return None
+            A, B, G, xwx, xs = blk.sums(w, s, joint)
+            parts.append((A, B, G))
+            if xwx is not None:
+                XWX, Xs = add(XWX, xwx), add(Xs, xs)
+            if first:
+                wzr = eta - (blk.fixed(np.zeros(self.p)) if joint else blk.fixed(beta))
+                wzr *= w
+                wzr += s
+                c, cx = blk.rhs_from(wzr, joint)
+                cs.append(c)
+                cX = None if cx is None else add(cX, cx)
+        A, G = self._gather([t[0] for t in parts]), self._gather([t[2] for t in parts])
+        B = None if parts[0][1] is None else self._gather([t[1] for t in parts])
+        return A, B, G, XWX, Xs, (self._gather(cs) if first else None), cX
 
     # --- the iteration -------------------------------------------------------------------------
     def _rhs(self, lam, u, beta, A, B, G, XWX, Xs, joint):
@@ -303,33 +428,25 @@ class OneFactorPLS:
     def mode(self, theta, beta, u, tol: float, maxit: int, last_step: float, joint: bool, fail):
         """PIRLS to the conditional mode, as :meth:`mlmkit.pirls.GlmerDevFun.pirls` (same tests).
 
-        ``u`` None starts from the family's starting means.  Returns (u, β, η, μ, kernel, ldL2, L, it);
+        ``u`` None starts from the family's starting means.  Returns (u, β, μ (sorted rows), the
+        kernel's sum, ldL2, L, it) (:meth:`rows_at` gives η and the kernel's rows);
         ``fail(what)`` builds the ConvergenceError to raise.
         """
         fam = self.fam
         lam = self.lam(theta)
         first = u is None
-        if first:
-            eta = fam.linkfun(fam.mustart(self.y, np.ones(self.n) if self.wt is None else self.wt))
-        else:
-            eta = self.eta(lam, u, beta)
-        mu = self.linkinv(eta)
-        kern = self.kernel(mu)
-        pdev = np.inf if first else kern.sum() + (u * u).sum()
+        mu, ksum, pdev = None, np.nan, np.inf
+        if not first:
+            mu = np.empty(self.n)
+            ksum = self.evaluate(lam, u, beta, mu)
+            pdev = ksum + (u * u).sum()
         for it in range(1, maxit + 1):
-            w, s = self.weights(eta, mu)
-            if not (w.min() >= 0 and np.isfinite(s.sum())):
+            sums = self.pass_sums(lam, u, beta, mu, joint, first)
+            if sums is None:
                 raise fail(f"the {fam.link.name} link gives means outside the {fam.name} family's range")
-            A, B, G, XWX, Xs = self.sums(w, s, joint)
-            if first:
-                wzr = eta - (self.fixed(np.zeros(self.p)) if joint else self.fixed(beta))
-                wzr *= w
-                wzr += s
-                c, cX = self.rhs_from(wzr, joint)
-                del wzr
-            else:
+            A, B, G, XWX, Xs, c, cX = sums
+            if not first:
                 c, cX = self._rhs(lam, u, beta, A, B, G, XWX, Xs, joint)
-            del w, s                            # two vectors fewer during the step halving
             try:
                 nu, nbeta, ldL2, L = self.solve(lam, A, B if joint else None, c, XWX, cX)
             except np.linalg.LinAlgError:
@@ -341,13 +458,13 @@ class OneFactorPLS:
                 step = max(np.abs(nu - u).max(), np.abs(nbeta - beta).max(initial=0.0))
                 scale = 1.0 + max(np.abs(u).max(), np.abs(beta).max(initial=0.0))
                 if step <= tol * scale or (step < 1e-10 * scale and step >= 0.5 * last_step):
-                    return u, beta, eta, mu, kern, ldL2, L, it
+                    return u, beta, mu, ksum, ldL2, L, it
+            # the current μ is not needed past this point: its buffer takes the candidates'
+            nmu = np.empty(self.n) if mu is None else mu
             halved = False
             for _ in range(30):
-                neta = self.eta(lam, nu, nbeta)
-                nmu = self.linkinv(neta)
-                nkern = self.kernel(nmu)
-                npdev = nkern.sum() + (nu * nu).sum()
+                nksum = self.evaluate(lam, nu, nbeta, nmu)
+                npdev = nksum + (nu * nu).sum()
                 if first or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
                     break
                 halved = True
@@ -356,12 +473,12 @@ class OneFactorPLS:
                 raise fail("step halving could not reduce the penalised deviance")
             if not np.isfinite(npdev):
                 raise fail("the penalised deviance is not finite")
-            u, beta, eta, mu, kern, pdev, first = nu, nbeta, neta, nmu, nkern, npdev, False
+            u, beta, mu, ksum, pdev, first = nu, nbeta, nmu, nksum, npdev, False
             quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
             last_step = step
             if self.canonical and not halved and quadratic < 0.1 * tol * scale:
-                ldL2, L = self.logdet(lam, self.weights(eta, mu)[0])
-                return u, beta, eta, mu, kern, ldL2, L, it
+                ldL2, L = self.logdet(lam, mu)
+                return u, beta, mu, ksum, ldL2, L, it
         raise fail(f"no convergence in {maxit} iterations")
 
     # --- the gradient of the Laplace deviance ------------------------------------------------------
@@ -371,6 +488,11 @@ class OneFactorPLS:
         return self.canonical and self.fam.name in ("binomial", "poisson")
 
     def gradient(self, theta, u: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """∂D/∂(θ, β) of the Laplace deviance at the mode u with means ``mu`` (sorted rows): every
+        term is a sum over groups, so the blocks' gradients (:meth:`_gradient`) add up."""
+        return sum(blk._gradient(theta, u[blk.gidx], mu[blk.rows]) for blk in self.blocks)
+
+    def _gradient(self, theta, u: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """∂D/∂(θ, β) of the Laplace deviance D = Σ dᵢ + ‖ũ‖² + Σ_j log|M_j| at the mode ũ (canonical link).
 
         With sᵢ = wtᵢ(yᵢ − μᵢ), wᵢ = wtᵢV(μᵢ), K_j = ΛM_j⁻¹Λ', hᵢ = wᵢV'(μᵢ) zᵢ'K_jzᵢ (the change of

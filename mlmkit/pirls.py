@@ -22,18 +22,19 @@ Hessian) on stacked arrays.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .design import Design
 from .errors import ConvergenceError
-from .glmresp import GlmResponse, glm_response  # noqa: F401  (glm_response re-exported from here)
+from .glmresp import GlmResponse, constant_rows, glm_response, is_constant_rows  # noqa: F401  (re-exported)
 from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
-__all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule"]
+__all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule", "constant_rows", "is_constant_rows"]
 
 
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -50,21 +51,36 @@ class PirlsState:
     beta: np.ndarray
     u1: np.ndarray
     u2: np.ndarray | None
-    eta: np.ndarray
+    eta_rows: np.ndarray | None    # η; None until first use when ``eta_fn`` computes it (see eta)
     mu: np.ndarray
     devres: np.ndarray
     ldL2: float
     L1: np.ndarray | None          # block-1 Cholesky factors at the mode (AGQ's conditional sds)
     iterations: int
-    sorted_rows: bool = False      # eta, mu, devres in OneFactorPLS's row order (internal evaluations)
+    sorted_rows: bool = False      # mu in OneFactorPLS's row order (internal evaluations), eta and devres None
+    devres_sum: float | None = None   # Σ devres, kept instead of devres for sorted rows
+    eta_fn: object = field(default=None, repr=False)
+
+    @property
+    def eta(self) -> np.ndarray | None:
+        """η in the data's order.  A large one-factor fit computes it on first use from (θ, β, u):
+        the fit itself never needs it, and one n-vector fewer at its end is 8 MB at a million rows."""
+        if self.eta_rows is None and self.eta_fn is not None:
+            object.__setattr__(self, "eta_rows", self.eta_fn())
+            object.__setattr__(self, "eta_fn", None)
+        return self.eta_rows
 
     @property
     def sum_u2(self) -> float:
         return _sq(self.u1, self.u2)
 
     @property
+    def dev_sum(self) -> float:
+        return float(self.devres.sum()) if self.devres_sum is None else self.devres_sum
+
+    @property
     def pdev(self) -> float:
-        return float(self.devres.sum()) + self.sum_u2
+        return self.dev_sum + self.sum_u2
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,18 +237,25 @@ class GlmerDevFun:
         fast = self.fast
         if not predicted and u1 is not None and "theta" in self._warm:
             u1 = fast.rescale(u1, self._warm["theta"], theta)
-        u1, beta, eta, mu, kern, ldL2, L1, it = fast.mode(
+        u1, beta, mu, ksum, ldL2, L1, it = fast.mode(
             theta, beta, u1, tol, self.maxit, 1e-3 if predicted else np.inf, joint, fail)
         self._warm["theta"] = theta
-        if not sorted_rows:
-            eta, mu, kern = fast.unsort(eta), fast.unsort(mu), fast.unsort(kern)
-        return self._state(theta, beta, u1, None, eta, mu, kern, ldL2, L1, it, sorted_rows)
+        if sorted_rows:                 # the deviance needs sums only: no η or deviance rows
+            self._warm.update(u1=u1, u2=None, beta=beta)
+            const = fast.dev_const
+            total = ksum + (0.0 if np.isscalar(const) else self.response.dev_const_sum)
+            return PirlsState(theta, beta, u1, None, None, mu, None, float(ldL2), L1, it, True, total)
+        del mu                                  # rows_at recomputes it in the data's order: one vector fewer
+        lam = fast.lam(theta)
+        mu, kern = fast.rows_at(lam, u1, beta)
+        kern += self.response.dev_const         # the deviance rows (kern is new: in place, no other vector)
+        self._warm.update(u1=u1, u2=None, beta=beta)
+        eta_fn = functools.partial(fast.rows_eta, lam, u1, beta)
+        return PirlsState(theta, beta, u1, None, None, mu, kern, float(ldL2), L1, it, eta_fn=eta_fn)
 
-    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it, sorted_rows=False) -> PirlsState:
+    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it) -> PirlsState:
         self._warm.update(u1=u1, u2=u2, beta=beta)
-        const = self.fast.dev_const if sorted_rows else self.response.dev_const
-        devres = kern if sorted_rows and np.isscalar(const) else const + kern
-        return PirlsState(theta, beta, u1, u2, eta, mu, devres, float(ldL2), L1, it, sorted_rows)
+        return PirlsState(theta, beta, u1, u2, eta, mu, self.response.dev_const + kern, float(ldL2), L1, it)
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
@@ -240,7 +263,7 @@ class GlmerDevFun:
         mu = state.mu
         if state.sorted_rows and r.kernel_to_aic is None:
             mu = self.fast.unsort(mu)
-        return float(state.ldL2 + state.sum_u2 + r.aic_from(mu, state.devres.sum() - r.dev_const_sum))
+        return float(state.ldL2 + state.sum_u2 + r.aic_from(mu, state.dev_sum - r.dev_const_sum))
 
     def stage1(self, theta, tol: float | None = None) -> float:
         """nAGQ = 0 objective: Laplace deviance at the joint mode (β̃, ũ) of the penalised likelihood.
@@ -270,6 +293,7 @@ class GlmerDevFun:
 
     def _value(self, x, start=None) -> tuple[float, PirlsState]:
         theta, beta = self.split(x)
+        self._warm.pop("mode", None)          # the last point's μ: freed before PIRLS makes the new one
         state = self.pirls(theta, beta, start=start, sorted_rows=self.nAGQ <= 1)
         self._warm["x"] = np.array(x, float)
         if self.fast is not None:             # what the gradient needs at x

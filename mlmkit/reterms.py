@@ -29,7 +29,7 @@ class REStructure:
     codes1: np.ndarray
     z1: np.ndarray
     lam1_index: np.ndarray
-    Z2: sp.csc_matrix | None
+    block2: tuple                       # block 2's terms (Z₂ is built from them only when asked for)
     lam2_rows: np.ndarray
     lam2_cols: np.ndarray
     lam2_theta: np.ndarray
@@ -48,7 +48,26 @@ class REStructure:
 
     @property
     def q2(self) -> int:
-        return 0 if self.Z2 is None else self.Z2.shape[1]
+        return sum(t.n_levels * t.q for t in self.block2)
+
+    @cached_property
+    def Z2(self) -> sp.csc_matrix | None:
+        """Block 2 of Z, sparse n × q2, or None.  Built on first use: a crossed lmer's cross-products
+        come from the codes (:func:`_scalar_products`), and at two million rows each scalar term's
+        sparse block would hold 24 MB."""
+        block2, n = self.block2, self.z1.shape[0]
+        if not block2:
+            return None
+        if all(t.q == 1 for t in block2):
+            return sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
+        zrows, zcols, zvals, off2 = [], [], [], 0
+        for t in block2:
+            zrows.append(np.repeat(np.arange(n), t.q))
+            zcols.append((off2 + t.codes[:, None].astype(np.int64) * t.q + np.arange(t.q)).ravel())
+            zvals.append(np.asarray(t.values).ravel())
+            off2 += t.n_levels * t.q
+        return sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
+                             shape=(n, off2))
 
     @classmethod
     def from_terms(cls, terms, n: int) -> "REStructure":
@@ -60,7 +79,7 @@ class REStructure:
         q1 = sum(t.q for t in block1)
         lam1_index = -np.ones((q1, q1), dtype=np.int64)
         slices, off1, off2 = [], 0, 0
-        rows2, cols2, theta2, zrows, zcols, zvals = [], [], [], [], [], []
+        rows2, cols2, theta2 = [], [], []
         for t in terms:
             r, c = t.tri_indices
             tidx = t.theta_offset + np.arange(t.n_theta)
@@ -73,22 +92,12 @@ class REStructure:
                 rows2.append((base + r).ravel())
                 cols2.append((base + c).ravel())
                 theta2.append(np.broadcast_to(tidx, (t.n_levels, t.n_theta)).ravel())
-                if t.q > 1:         # (scalar terms: _scalar_term_csc, without the n-long triplets)
-                    zrows.append(np.repeat(np.arange(n), t.q))
-                    zcols.append((off2 + t.codes[:, None] * t.q + np.arange(t.q)).ravel())
-                    zvals.append(t.values.ravel())
                 slices.append((2, off2))
                 off2 += t.n_levels * t.q
-        Z2 = None
-        block2 = [t for t in terms if t.group != first]
-        if off2 and all(t.q == 1 for t in block2):
-            Z2 = sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
-        elif off2:
-            Z2 = sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
-                               shape=(n, off2))
+        block2 = tuple(t for t in terms if t.group != first)
         cat = (lambda xs: np.concatenate(xs) if xs else np.empty(0, dtype=np.int64))
         return cls(n1=block1[0].n_levels, codes1=block1[0].codes,
-                   z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, Z2=Z2,
+                   z1=block1[0].values if len(block1) == 1 else np.column_stack([t.values for t in block1]), lam1_index=lam1_index, block2=block2,
                    lam2_rows=cat(rows2), lam2_cols=cat(cols2), lam2_theta=cat(theta2),
                    term_slices=tuple(slices), term_theta=tuple(t.theta_offset for t in terms),
                    term_sizes=tuple(t.n_levels * t.q for t in terms))
@@ -121,7 +130,7 @@ class REStructure:
     def Zb(self, b1: np.ndarray, b2: np.ndarray | None) -> np.ndarray:
         """Z b for block-1 effects b1 (n1, q1) and block-2 effects b2 (q2,)."""
         out = np.einsum("ij,ij->i", self.z1, b1[self.codes1])
-        if self.Z2 is not None and b2 is not None:
+        if self.q2 and b2 is not None:
             out = out + self.Z2 @ b2
         return out
 

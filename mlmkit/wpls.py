@@ -65,7 +65,7 @@ class WeightedPLS:
         for t, (block, off) in zip(design.terms, s.term_slices):
             if block == 2:
                 for j in range(t.q):
-                    cols.append(off + t.codes * t.q + j)
+                    cols.append(off + t.codes.astype(np.int64) * t.q + j)   # products below exceed int32
                     vals.append(t.values[:, j])
         self.cols2, self.vals2 = cols, vals
         n1q1 = self.n1 * self.q1
@@ -289,7 +289,7 @@ class DensePLS(WeightedPLS):
         s = self.structure
         Z = s.Z1.toarray()
         self._Z1 = Z.reshape(len(Z), self.n1, self.q1)
-        self._Z2 = None if s.Z2 is None else s.Z2.toarray()
+        self._Z2 = None if not s.q2 else s.Z2.toarray()
         self.q = self.n1 * self.q1 + self.q2
         self._diag = np.arange(self.q)
         self._cache = {}

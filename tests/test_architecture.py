@@ -30,7 +30,7 @@ LAYERS: dict[str, str] = {
     # model specification: formula → design (X, Z, Λ template), families, the GLM response
     "formula": "model specification", "safe_eval": "model specification", "validate": "model specification",
     "design": "model specification", "reterms": "model specification", "families": "model specification",
-    "glmresp": "model specification", "rescale": "model specification",
+    "glmresp": "model specification", "rescale": "model specification", "factors": "model specification",
     # engine: the criteria, their factorisations, PIRLS, optimisers, refits
     "linalg": "engine", "profiled": "engine", "crossed": "engine", "gradient": "engine", "wpls": "engine",
     "onefactor": "engine", "pirls": "engine", "optimize": "engine", "lmer_fit": "engine", "glmer_fit": "engine",
