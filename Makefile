@@ -17,6 +17,7 @@ EXTRAS ?= course,dev
 LOCK   := requirements/lock.txt
 # uv resolves and installs ~20x faster than pip; pinned so `make lock` is reproducible.
 UV_VERSION := 0.13.9
+NBVAL_JOBS ?= 2
 SUPPORTED_PYTHONS := 3.11 3.12 3.13
 
 BIN    := $(VENV)/bin
@@ -38,8 +39,9 @@ test: unit nbval
 unit: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 
+# Two notebooks at a time (pytest-xdist); --dist loadscope keeps each notebook's cells in one kernel, in order.
 nbval: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval notebooks $(NBVAL_SANITIZE)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(NBVAL_JOBS) --dist loadscope --nbval notebooks $(NBVAL_SANITIZE)
 
 # The sandboxed grader's tests; they need the grading extra (otter-grader) and bubblewrap or Docker.
 test-grading:
