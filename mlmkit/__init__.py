@@ -15,8 +15,8 @@ from . import checks
 from .lmm import lmer
 from .display import summarize, print_varcorr, VarCorr
 from .glmm import glmer
-from .anova import anova
-from .bootstrap import bootstrap
+from .inference.anova import anova
+from .inference.bootstrap import bootstrap
 from .power import power, power_curve
 from . import plots
 from . import explore

@@ -1,6 +1,6 @@
 """Plate diagrams (Bayesian networks) of lme4-style models, drawn from the formula with matplotlib.
 
-:func:`model_diagram` reads a formula with :func:`mlmkit.formula.parse_formula` (or takes a fitted
+:func:`model_diagram` reads a formula with :func:`mlmkit.spec.formula.parse_formula` (or takes a fitted
 ``lmer``/``glmer`` result) and draws
 
 * the observed response ``y_i`` as a shaded circle inside the observation plate ``i = 1..n``;
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import FamilyError, ParameterError
-from .formula import RandomTerm, parse_formula, split_terms
+from .spec.formula import RandomTerm, parse_formula, split_terms
 
 __all__ = ["model_diagram", "diagram_spec"]
 

@@ -6,7 +6,7 @@
     m   = mk_glmer_mod(f, opt)                                   # here: GlmerResult
 
 This module holds the model (``glmer``, ``mk_glmer_mod``, ``GlmerResult``); the engine parts are
-re-exported from :mod:`mlmkit.glmer_fit` and :mod:`mlmkit.glmresp`.
+re-exported from :mod:`mlmkit.engine.glmer_fit` and :mod:`mlmkit.spec.glmresp`.
 
 The two stages follow lme4: stage 1 minimises the nAGQ = 0 objective over θ with β found inside
 PIRLS (BOBYQA, as lme4); stage 2 minimises the Laplace (or AGQ) deviance over (θ, β) jointly from
@@ -20,7 +20,7 @@ Holding θ fixed instead (the curvature in β alone) understates them (rats: 0.1
 When a Newton step fails (no decrease), NLopt's BOBYQA takes over.
 
 With one grouping factor and 20,000 rows or more (binomial or Poisson, canonical link), the
-deviance has an analytic gradient (:meth:`mlmkit.onefactor.OneFactorPLS.gradient`): the Newton
+deviance has an analytic gradient (:meth:`mlmkit.engine.onefactor.OneFactorPLS.gradient`): the Newton
 steps then use it, and H comes from central differences of gradients (same step 1e-4, 2k
 PIRLS runs instead of k(k + 1)); stage 1 stops earlier there (θ to 0.03, the deviance to 0.1).
 """
@@ -32,14 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .batchfit import refit as _refit
+from .engine.batchfit import refit as _refit
 from .errors import ConvergenceWarning, ParameterError
-from .families import Family
+from .spec.families import Family
 from .frozen import frozen_cached
-from .glmer_fit import GlmerOpt, optimize_glmer
-from .glmresp import GlmerDesign, glmer_design
-from .linalg import blas_threads
-from .pirls import GlmerDevFun, GlmResponse
+from .engine.glmer_fit import GlmerOpt, optimize_glmer
+from .spec.glmresp import GlmerDesign, glmer_design
+from .engine.linalg import blas_threads
+from .engine.pirls import GlmerDevFun, GlmResponse
 from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["glmer", "GlmerResult", "GlmerOpt", "GlmerDesign", "glmer_design", "optimize_glmer", "mk_glmer_mod"]
@@ -57,7 +57,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", nAGQ: int = 1, we
     data : pandas.DataFrame
         Not modified.  Rows with missing values in the formula's columns (or weights/offset) are dropped.
     family : str or Family
-        ``"binomial"`` (logit link) or ``"poisson"`` (log link), or ``mlmkit.families.binomial("probit")``.
+        ``"binomial"`` (logit link) or ``"poisson"`` (log link), or ``mlmkit.spec.families.binomial("probit")``.
     nAGQ : int
         1: Laplace approximation; > 1: adaptive Gauss-Hermite quadrature with nAGQ points (one scalar
         random-effect term only); 0: lme4's fast nAGQ = 0 fit (β estimated inside PIRLS).
@@ -267,7 +267,7 @@ class GlmerResult(MixedModelResult):
 
         ``y``: for a binomial ``cbind`` model an (n, 2) array of successes and failures or a vector of
         proportions (same trials); otherwise a vector like the original response (0/1, counts).
-        One implementation with lmer's: :func:`mlmkit.batchfit.refit`.
+        One implementation with lmer's: :func:`mlmkit.engine.batchfit.refit`.
         """
         return _refit(self, y)
 

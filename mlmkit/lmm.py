@@ -5,7 +5,7 @@
     opt = optimize_lmer(f)               # lmer_fit.py: bounded minimisation over θ
     m   = mk_mer_mod(f, opt)             # here: the immutable result, LmerResult
 
-The engine (:mod:`mlmkit.lmer_fit`: ``DevFun``, ``OptResult``, ``mk_lmer_devfun``, ``optimize_lmer``)
+The engine (:mod:`mlmkit.engine.lmer_fit`: ``DevFun``, ``OptResult``, ``mk_lmer_devfun``, ``optimize_lmer``)
 is re-exported, so ``lmm.mk_lmer_devfun`` and ``lmm.optimize_lmer`` keep working.
 """
 from __future__ import annotations
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .batchfit import refit as _refit
-from .design import lformula
+from .engine.batchfit import refit as _refit
+from .spec.design import lformula
 from .errors import ParameterError
 from .frozen import frozen_cached
-from .linalg import PLSFactor, blas_threads
-from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer, optimize_rescaled
-from .rescale import check_scale_x, term_maps
+from .engine.linalg import PLSFactor, blas_threads
+from .engine.lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer, optimize_rescaled
+from .spec.rescale import check_scale_x, term_maps
 from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "mk_mer_mod", "lmer", "LmerResult"]
@@ -136,7 +136,7 @@ class LmerResult(MixedModelResult):
     def refit(self, y) -> "LmerResult":
         """Fit the same model to a new response vector (same design, warm start at θ̂; lme4's ``refit``).
 
-        BOBYQA as in :func:`lmer`, without the convergence check (:func:`mlmkit.batchfit.refit`).
+        BOBYQA as in :func:`lmer`, without the convergence check (:func:`mlmkit.engine.batchfit.refit`).
         """
         return _refit(self, y, batched=False)
 

@@ -9,13 +9,13 @@ never modified.  Wrong arguments raise :class:`mlmkit.errors.ParameterError` or
     >>> plots.caterpillar(m, group="School")                            # doctest: +SKIP
     ParameterError: 'School' is not a grouping factor of this model; it has: Subject
 
-:func:`plot_profile` (ζ against each parameter of ``m.profile()``, from :mod:`mlmkit.profile`) and
+:func:`plot_profile` (ζ against each parameter of ``m.profile()``, from :mod:`mlmkit.inference.profile`) and
 :func:`plot_power_curve` (from :mod:`mlmkit.power`) are re-exported here, so every figure of the
 course is in this module.
 
 A figure needs a fitted model only through the result contract (``fixef``, ``coef``, ``ranef``,
 ``varcorr``, ``fitted``, ``residuals``) and :func:`condvar` (the conditional variances of the random
-effects, computed in :mod:`mlmkit.condvar` and re-exported here for the caterpillar plot's learners).
+effects, computed in :mod:`mlmkit.inference.condvar` and re-exported here for the caterpillar plot's learners).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from .errors import DataError, ParameterError
-from .condvar import condvar
+from .inference.condvar import condvar
 from .diagram import model_diagram
 from .power import plot_power_curve
 
@@ -35,9 +35,9 @@ _FLAT, _MULTI, _POP = "#d95f02", "#1b9e77", "black"
 
 
 def __getattr__(name):
-    # plot_profile lives in mlmkit.profile, whose spline machinery `import mlmkit` need not load
+    # plot_profile lives in mlmkit.inference.profile, whose spline machinery `import mlmkit` need not load
     if name == "plot_profile":
-        from .profile import plot_profile
+        from .inference.profile import plot_profile
         return plot_profile
     raise AttributeError(f"module 'mlmkit.plots' has no attribute {name!r}")
 
@@ -211,7 +211,7 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
     -------
     numpy.ndarray of Axes, one per group.
     """
-    from .design import factor_codes
+    from .spec.design import factor_codes
     for c in (x, y, group):
         if c not in data.columns:
             raise DataError(f"unknown column '{c}': the data have {', '.join(map(str, data.columns))}")
@@ -408,7 +408,7 @@ def ranef_contour(m, group=None, columns=None, *, probs=(0.5, 0.8, 0.95), points
 
 
 # --------------------------------------------------------------------------------------------------
-# the caterpillar plot (conditional variances from mlmkit.condvar)
+# the caterpillar plot (conditional variances from mlmkit.inference.condvar)
 def caterpillar(m, group=None, *, level=0.95, sort=True, ax=None):
     """Each group's random effects with intervals: a caterpillar (dot) plot, one panel per effect.
 

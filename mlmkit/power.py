@@ -23,11 +23,11 @@ Speed
 -----
 By default the covariates and cluster structure are drawn once per number of clusters and held
 fixed ("conditional on the design", as simr does); each replicate draws new random effects and
-residuals from the true model and refits through the batched deviance of :mod:`mlmkit.batchfit`
+residuals from the true model and refits through the batched deviance of :mod:`mlmkit.engine.batchfit`
 (the design is built once; the LRT's null model is the full model with β_test held at 0, from
 the same factorisation).  ``new_design=True`` redraws the covariates as well (slower: one
 formula evaluation per replicate).  Replicate b uses ``SeedSequence(seed)`` children, so results
-are identical for any ``n_jobs``; joblib workers and a tqdm bar as in :mod:`mlmkit.bootstrap`.
+are identical for any ``n_jobs``; joblib workers and a tqdm bar as in :mod:`mlmkit.inference.bootstrap`.
 
 >>> res = mlmkit.power("y ~ x1 + (1 + x1 | cluster)", "x1", n_clusters=20, cluster_size=50,
 ...                    fixed={"(Intercept)": 2, "x1": 0.3}, re_cov=[[5, 0], [0, 1]], sigma2=3,
@@ -48,10 +48,10 @@ import pandas as pd
 import scipy.special
 from scipy.special import betaincinv, chdtrc, ndtr
 
-from .batchfit import BatchDeviance, beta_parts, minimize_bounded
-from .montecarlo import check_n_jobs, run_chunks, seed_sequence
+from .engine.batchfit import BatchDeviance, beta_parts, minimize_bounded
+from .inference.montecarlo import check_n_jobs, run_chunks, seed_sequence
 from .errors import MlmkitError, ParameterError
-from .optimize import SINGULAR_TOL
+from .engine.optimize import SINGULAR_TOL
 
 __all__ = ["power", "power_curve", "PowerResult", "PowerCurve", "plot_power_curve"]
 
@@ -141,7 +141,7 @@ def _fit_pilot(formula: str, df: pd.DataFrame, family: str, link: str):
         warnings.simplefilter("ignore")
         if family == "gaussian":
             return lmer(formula, df, REML=False, warn=False)
-        from .families import get_family
+        from .spec.families import get_family
         return glmer(formula, df, family=get_family(family, link))
 
 
@@ -158,7 +158,7 @@ def _test_column(design, test: str, formula: str) -> int:
 def _glmer_null(full, j: int):
     """The glmer model with column j of X removed (β_j = 0), fitted to the same data."""
     from .glmm import mk_glmer_mod, optimize_glmer
-    from .pirls import GlmerDevFun
+    from .engine.pirls import GlmerDevFun
     d = full.design
     d0 = dataclasses.replace(d, X=np.delete(d.X, j, axis=1),
                              fixef_names=tuple(n for k, n in enumerate(d.fixef_names) if k != j))
@@ -217,7 +217,7 @@ def _glmer_replicate(sc: _Scenario, y: np.ndarray):
 
 def _run_chunk(sc: _Scenario, seeds) -> np.ndarray:
     """Rows (p-value, estimate, singular, failed) for a list of replicate SeedSequences."""
-    from .design import lformula
+    from .spec.design import lformula
     from .simulate import multilevel
     out = np.full((len(seeds), 4), np.nan)
     with warnings.catch_warnings():
@@ -396,7 +396,7 @@ class PowerResult:
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         """Exact (Clopper-Pearson) interval for the power."""
-        from .intervals import check_level
+        from .inference.intervals import check_level
         level = check_level(level)
         if not self.n_ok:
             return float("nan"), float("nan")

@@ -1,7 +1,7 @@
 """What lmer and glmer results share: named estimates, random effects, VarCorr, prediction.
 
 A subclass supplies ``theta``, ``_beta`` (fixed effects), ``_b`` (random effects in the two-block
-layout of :mod:`mlmkit.linalg`), ``_covariance_blocks()`` (each term's q × q covariance matrix),
+layout of :mod:`mlmkit.engine.linalg`), ``_covariance_blocks()`` (each term's q × q covariance matrix),
 ``_residual_sd`` (σ, or None for glmer), ``loglik`` and ``npar``.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .design import Design, _fixed_matrix, _grouping
+from .spec.design import Design, _fixed_matrix, _grouping
 from .errors import DataError, ParameterError
 from .frozen import frozen_cached
-from .optimize import SINGULAR_TOL
+from .engine.optimize import SINGULAR_TOL
 
 __all__ = ["MixedModelResult", "warn_about_fit"]
 
@@ -161,7 +161,7 @@ class MixedModelResult:
             raise DataError("newdata must be a pandas DataFrame")
         eta = d.fixed_matrix(newdata) @ self._beta
         if d.parsed.offsets:
-            from .design import evaluate
+            from .spec.design import evaluate
             eta = eta + np.sum([np.asarray(evaluate(o, newdata), float) for o in d.parsed.offsets], axis=0)
         for k in terms:
             t, b = d.terms[k], self._term_effects[k]
@@ -189,7 +189,7 @@ class MixedModelResult:
             return []
         if not isinstance(re_form, str):
             raise ParameterError(f"re_form must be None, '~0' or a formula of random terms, not {re_form!r}")
-        from .formula import parse_formula
+        from .spec.formula import parse_formula
         wanted = parse_formula("y " + re_form.strip() if re_form.strip().startswith("~") else "y ~ " + re_form).random
         key = (lambda expr, group: ("".join(expr.split()), "".join(group.split())))
         have = {key(t.term.expr, t.group): k for k, t in enumerate(terms)}
@@ -221,18 +221,18 @@ class MixedModelResult:
         return self._residual_sd ** 2
 
     def confint(self, parm=None, method: str = "profile", level: float = 0.95, **kwargs) -> pd.DataFrame:
-        """Confidence intervals (see :mod:`mlmkit.profile` and :mod:`mlmkit.bootstrap`)."""
-        from .intervals import confint
+        """Confidence intervals (see :mod:`mlmkit.inference.profile` and :mod:`mlmkit.inference.bootstrap`)."""
+        from .inference.intervals import confint
         return confint(self, parm=parm, method=method, level=level, **kwargs)
 
     def profile(self, which=None, **kwargs):
-        """Likelihood profile of the deviance (see :func:`mlmkit.profile.profile`)."""
-        from .profile import profile
+        """Likelihood profile of the deviance (see :func:`mlmkit.inference.profile.profile`)."""
+        from .inference.profile import profile
         return profile(self, which=which, **kwargs)
 
     def simulate(self, nsim: int = 1, seed=None, use_re: bool = False) -> pd.DataFrame:
-        """New responses from the fitted model (see :func:`mlmkit.bootstrap.simulate`)."""
-        from .bootstrap import simulate
+        """New responses from the fitted model (see :func:`mlmkit.inference.bootstrap.simulate`)."""
+        from .inference.bootstrap import simulate
         return simulate(self, nsim=nsim, seed=seed, use_re=use_re)
 
     def _repr_html_(self):

@@ -3,7 +3,7 @@
 ``format``/``formatReal`` (:func:`r_format`), ``round`` (:func:`r_round`), ``zapsmall``, ``abbreviate``,
 ``format.pval``, ``cat(fill = TRUE)``, ``strwrap``, named-vector and matrix printing, and ``deparse`` of a
 model formula with R's line breaking.  :mod:`mlmkit.display` lays out lme4's summaries with them;
-:mod:`mlmkit.anova` its tables.
+:mod:`mlmkit.inference.anova` its tables.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmkit.anova import REFIT_NOTE, AnovaTable, anova
+from mlmkit.inference.anova import REFIT_NOTE, AnovaTable, anova
 from mlmkit.errors import DataError, ParameterError
 from mlmkit.glmm import glmer
 from mlmkit.lmm import lmer

@@ -8,9 +8,10 @@ inside functions, relative and absolute) are the edges of the import graph.  The
 (c) no module over 600 lines, no function (or method) over 80 lines;
 (d) every module is in :data:`LAYERS`, so a new module has to be placed.
 
-Modules are keyed by their dotted path relative to ``mlmkit`` (``"lmm"``; a subpackage's module would
-be ``"engine.lmer_fit"``, its ``__init__.py`` ``"engine"``); the package's own ``__init__.py`` is
-``"__init__"``.  Moving modules into subpackages means renaming keys here, nothing else.
+Modules are keyed by their dotted path relative to ``mlmkit`` (``"lmm"``, ``"engine.lmer_fit"``; a
+subpackage's ``__init__.py`` is ``"engine"``, the package's own ``"__init__"``).  The folders are the
+layers: ``spec/`` (model specification), ``engine/``, ``inference/``; the top level holds the base
+modules, the result classes and the teaching helpers a learner imports (``from mlmkit import plots``).
 """
 from __future__ import annotations
 
@@ -28,16 +29,16 @@ LAYERS: dict[str, str] = {
     # base: no statistics, no mlmkit imports beyond this layer
     "errors": "base", "frozen": "base", "rformat": "base", "qnorm": "base", "rng": "base",
     # model specification: formula → design (X, Z, Λ template), families, the GLM response
-    "formula": "model specification", "safe_eval": "model specification", "validate": "model specification",
-    "design": "model specification", "reterms": "model specification", "families": "model specification",
-    "glmresp": "model specification", "rescale": "model specification", "factors": "model specification",
+    "spec.formula": "model specification", "spec.safe_eval": "model specification", "spec.validate": "model specification",
+    "spec.design": "model specification", "spec.reterms": "model specification", "spec.families": "model specification",
+    "spec.glmresp": "model specification", "spec.rescale": "model specification", "spec.factors": "model specification",
     # engine: the criteria, their factorisations, PIRLS, optimisers, refits
-    "linalg": "engine", "profiled": "engine", "crossed": "engine", "gradient": "engine", "wpls": "engine",
-    "onefactor": "engine", "pirls": "engine", "optimize": "engine", "lmer_fit": "engine", "glmer_fit": "engine",
-    "batchfit": "engine",
+    "engine.linalg": "engine", "engine.profiled": "engine", "engine.crossed": "engine", "engine.gradient": "engine", "engine.wpls": "engine",
+    "engine.onefactor": "engine", "engine.pirls": "engine", "engine.optimize": "engine", "engine.lmer_fit": "engine", "engine.glmer_fit": "engine",
+    "engine.batchfit": "engine",
     # inference: works on fitted models by duck typing and on the engine, never on the result classes
-    "parameters": "inference", "profile": "inference", "intervals": "inference", "bootstrap": "inference",
-    "montecarlo": "inference", "anova": "inference", "condvar": "inference",
+    "inference.parameters": "inference", "inference.profile": "inference", "inference.intervals": "inference", "inference.bootstrap": "inference",
+    "inference.montecarlo": "inference", "inference.anova": "inference", "inference.condvar": "inference",
     # results and display: the result classes (which may call inference for m.confint() etc.)
     "results": "results and display", "lmm": "results and display", "glmm": "results and display",
     "display": "results and display",
@@ -45,6 +46,8 @@ LAYERS: dict[str, str] = {
     "simulate": "teaching", "power": "teaching", "datasets": "teaching", "plots": "teaching",
     "diagram": "teaching", "explore": "teaching", "checks": "teaching", "feedback": "teaching",
     "plain": "teaching", "bayes": "teaching",
+    # the subpackages' own __init__ (docstrings only)
+    "spec": "model specification", "engine": "engine", "inference": "inference",
     # the package namespace (mlmkit.lmer, mlmkit.glmer, ...)
     "__init__": "package",
 }
@@ -247,3 +250,27 @@ def test_the_checker_sees_relative_absolute_and_function_level_imports(tmp_path)
     assert g["__init__"] == {"a"}
     cyc = _cycles({k: dict.fromkeys(v, 1) for k, v in g.items()})
     assert len(cyc) == 1 and cyc[0][0] == cyc[0][-1] and set(cyc[0]) == {"a", "b"}
+
+
+#: the layer each subpackage holds; the top level holds the base, the result classes and teaching helpers
+FOLDER_LAYER = {"spec": "model specification", "engine": "engine", "inference": "inference"}
+
+
+def test_the_folders_are_the_layers():
+    for key in _modules():
+        folder = key.split(".")[0] if "." in key or key in FOLDER_LAYER else None
+        if folder in FOLDER_LAYER:
+            assert LAYERS[key] == FOLDER_LAYER[folder], f"mlmkit/{key.replace('.', '/')} is not {LAYERS[key]!r}"
+        else:
+            assert LAYERS[key] not in FOLDER_LAYER.values(), (
+                f"mlmkit/{key}.py is in the {LAYERS[key]!r} layer: move it into "
+                f"mlmkit/{[f for f, lay in FOLDER_LAYER.items() if lay == LAYERS[key]][0]}/")
+
+
+def test_every_folder_is_installed():
+    """A wheel holds only the packages pyproject.toml lists: a new folder must be added there."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(("mlmkit",) + p.parent.relative_to(PACKAGE).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert folders == listed

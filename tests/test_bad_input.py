@@ -13,7 +13,7 @@ import pytest
 
 import mlmkit
 from mlmkit import glmer, lmer
-from mlmkit.design import evaluate, lformula
+from mlmkit.spec.design import evaluate, lformula
 from mlmkit.errors import DataError, FormulaError, MlmkitError, ParameterError, SingularFitWarning
 
 from reference_fits import ROOT

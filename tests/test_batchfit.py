@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmkit import batchfit
-from mlmkit.batchfit import BatchDeviance, beta_parts, fast_refit, minimize_bounded
+from mlmkit.engine import batchfit
+from mlmkit.engine.batchfit import BatchDeviance, beta_parts, fast_refit, minimize_bounded
 from mlmkit.lmm import lmer, mk_lmer_devfun
 from reference_fits import ROOT
 

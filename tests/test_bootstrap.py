@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmkit.bootstrap import (BootstrapResult, BootstrapWarning, _norm_inter, bootstrap, default_statistic,
+from mlmkit.inference.bootstrap import (BootstrapResult, BootstrapWarning, _norm_inter, bootstrap, default_statistic,
                               refit, seed_sequence, simulate)
 from mlmkit.errors import ParameterError
 from mlmkit.glmm import glmer
 from mlmkit.lmm import lmer
-from mlmkit.profile import param_names
+from mlmkit.inference.profile import param_names
 from reference_fits import ROOT
 
 DATA = ROOT / "tests" / "data"

@@ -12,10 +12,11 @@ import pytest
 from scipy.stats import chi2
 
 import mlmkit
-from mlmkit import datasets, glmer_fit, lmer_fit, optimize
+from mlmkit import datasets
+from mlmkit.engine import glmer_fit, lmer_fit, optimize
 from mlmkit.errors import ConvergenceWarning, SingularFitWarning
 from mlmkit.lmm import OptResult, mk_lmer_devfun, mk_mer_mod
-from mlmkit.design import lformula
+from mlmkit.spec.design import lformula
 
 
 def _stopping_early(real, maxeval):

@@ -1,12 +1,12 @@
-"""mlmkit.crossed: pair incidence, reduced matrix and starting values for all-scalar crossed models."""
+"""mlmkit.engine.crossed: pair incidence, reduced matrix and starting values for all-scalar crossed models."""
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from mlmkit.crossed import ScalarCross, cholesky_lower, single_term_start
-from mlmkit.design import lformula
-from mlmkit.linalg import PLSSystem
+from mlmkit.engine.crossed import ScalarCross, cholesky_lower, single_term_start
+from mlmkit.spec.design import lformula
+from mlmkit.engine.linalg import PLSSystem
 from mlmkit.lmm import lmer, mk_lmer_devfun
 from reference_fits import case_data, reference
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmkit.design import factor_codes, lformula, r_name
+from mlmkit.spec.design import factor_codes, lformula, r_name
 from mlmkit.errors import DataError
 
 

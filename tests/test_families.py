@@ -4,7 +4,7 @@ import pytest
 import scipy.stats
 
 from mlmkit.errors import FamilyError
-from mlmkit.families import FAMILIES, binomial, get_family, poisson
+from mlmkit.spec.families import FAMILIES, binomial, get_family, poisson
 
 BINOMIAL_LINKS = ["logit", "probit", "cauchit", "log", "cloglog"]
 POISSON_LINKS = ["log", "identity", "sqrt"]

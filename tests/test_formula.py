@@ -2,7 +2,7 @@
 import pytest
 
 from mlmkit.errors import FormulaError
-from mlmkit.formula import formula_names, parse_formula, split_terms
+from mlmkit.spec.formula import formula_names, parse_formula, split_terms
 
 EXPANSIONS = [
     # formula, fixed part, [(expr, group), ...]
@@ -84,5 +84,5 @@ def test_split_terms_respects_parentheses_and_signs():
     ("single", ["single"]), (" a ,  ", ["a"]),
 ])
 def test_split_args_at_top_level_commas(text, args):
-    from mlmkit.formula import split_args
+    from mlmkit.spec.formula import split_args
     assert split_args(text) == args

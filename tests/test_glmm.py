@@ -12,9 +12,9 @@ import pytest
 
 import mlmkit
 from mlmkit.errors import ConvergenceError, DataError, FamilyError, FormulaError, ParameterError, SingularFitWarning
-from mlmkit.families import binomial, get_family
+from mlmkit.spec.families import binomial, get_family
 from mlmkit.glmm import GlmerResult, glmer
-from mlmkit.optimize import fd_hessian
+from mlmkit.engine.optimize import fd_hessian
 
 from reference_fits import REFERENCE, ROOT, case_data
 

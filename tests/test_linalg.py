@@ -1,7 +1,7 @@
-"""mlmkit.linalg: BLAS thread limiting around fits."""
+"""mlmkit.engine.linalg: BLAS thread limiting around fits."""
 from threadpoolctl import threadpool_info
 
-from mlmkit.linalg import blas_threads
+from mlmkit.engine.linalg import blas_threads
 
 
 def _blas_threads():

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import mlmkit
-from mlmkit.design import lformula
+from mlmkit.spec.design import lformula
 from mlmkit.errors import ConvergenceWarning, DataError, FormulaError, MlmkitError, SingularFitWarning
 from mlmkit.lmm import lmer, mk_lmer_devfun, mk_mer_mod, optimize_lmer
 
@@ -261,7 +261,7 @@ def test_public_api_names():
 @pytest.mark.parametrize("cid", ["penicillin", "pastes"])
 @pytest.mark.parametrize("reml", [True, False])
 def test_scalar_terms_gradient_matches_finite_differences(cid, reml):
-    """The closed-form gradient for crossed/nested random intercepts (mlmkit.gradient)."""
+    """The closed-form gradient for crossed/nested random intercepts (mlmkit.engine.gradient)."""
     case = reference("lmer")[cid]
     f = mk_lmer_devfun(lformula(case["formula"], case_data(case)), REML=reml)
     assert f.has_gradient

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import mlmkit
-import mlmkit.onefactor
-from mlmkit.design import lformula
+import mlmkit.engine.onefactor
+from mlmkit.spec.design import lformula
 from mlmkit.glmm import glmer_design
-from mlmkit.linalg import PLSSystem, REStructure
+from mlmkit.engine.linalg import PLSSystem, REStructure
 
 
 def _data(n=30_000, k=300, seed=1):
@@ -78,7 +78,7 @@ def test_one_factor_blocks_give_the_single_pass_fit(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = mlmkit.glmer("y ~ x + (1 + x | g)", df, family="binomial")
-        monkeypatch.setattr(mlmkit.onefactor, "BLOCK_ROWS", 1_000)
+        monkeypatch.setattr(mlmkit.engine.onefactor, "BLOCK_ROWS", 1_000)
         b = mlmkit.glmer("y ~ x + (1 + x | g)", df, family="binomial")
     assert a.devfun.fast is not None and len(b.devfun.fast.blocks) > 20 > len(a.devfun.fast.blocks)
     assert a.opt.state.eta_rows is None                     # not materialised by the fit

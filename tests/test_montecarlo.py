@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mlmkit.errors import ParameterError
-from mlmkit.montecarlo import check_n_jobs, chunked, run_chunks, seed_sequence, worker_chunk_size
+from mlmkit.inference.montecarlo import check_n_jobs, chunked, run_chunks, seed_sequence, worker_chunk_size
 
 
 @pytest.mark.parametrize("bad", [0, True, 1.5, "2", None])

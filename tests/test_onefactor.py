@@ -1,4 +1,4 @@
-"""The large-data paths: one-factor glmer (mlmkit.onefactor) and dense crossed reductions (mlmkit.crossed).
+"""The large-data paths: one-factor glmer (mlmkit.engine.onefactor) and dense crossed reductions (mlmkit.engine.crossed).
 
 Each is checked against the general code on data small enough for both, by lowering the size from
 which the fast path is taken.
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 import mlmkit
-import mlmkit.crossed
-import mlmkit.onefactor
+import mlmkit.engine.crossed
+import mlmkit.engine.onefactor
 from mlmkit.glmm import glmer_design
-from mlmkit.pirls import GlmerDevFun
+from mlmkit.engine.pirls import GlmerDevFun
 
 
 def _data(n=6000, groups=60, slope=False, family="binomial", seed=3):
@@ -29,7 +29,7 @@ def _data(n=6000, groups=60, slope=False, family="binomial", seed=3):
 
 def _both(monkeypatch, formula, df, family, **kw):
     slow = mlmkit.glmer(formula, df, family=family, warn=False, **kw)
-    monkeypatch.setattr(mlmkit.onefactor, "MIN_ROWS", 0)
+    monkeypatch.setattr(mlmkit.engine.onefactor, "MIN_ROWS", 0)
     fast = mlmkit.glmer(formula, df, family=family, warn=False, **kw)
     assert fast.devfun.fast is not None and slow.devfun.fast is None
     return slow, fast
@@ -39,7 +39,7 @@ def _both(monkeypatch, formula, df, family, **kw):
     ("y ~ x + (1 | g)", False, "binomial"),
     ("y ~ x + (1 + x | g)", True, "binomial"),
     ("y ~ x + (1 | g)", False, "poisson"),
-    ("y ~ x + (1 | g)", False, mlmkit.families.binomial("probit")),
+    ("y ~ x + (1 | g)", False, mlmkit.spec.families.binomial("probit")),
     ("y ~ 0 + (1 | g)", False, "binomial"),
     ("y ~ x + (1 | g) + (0 + x | g)", True, "binomial"),
 ])
@@ -62,14 +62,14 @@ def test_fast_path_with_weights_offset_and_agq(monkeypatch):
     df["off"] = 0.1 * rng.standard_normal(len(df))
     for kw in ({"offset": "off"}, {"nAGQ": 5}):
         slow, fast = _both(monkeypatch, "cbind(m, n - m) ~ x + (1 | g)", df, "binomial", **kw)
-        monkeypatch.setattr(mlmkit.onefactor, "MIN_ROWS", 20_000)
+        monkeypatch.setattr(mlmkit.engine.onefactor, "MIN_ROWS", 20_000)
         assert fast.loglik == pytest.approx(slow.loglik, abs=1e-7)
         np.testing.assert_allclose(fast.fixef, slow.fixef, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("slope", [False, True])
 def test_analytic_gradient_matches_differences(monkeypatch, slope):
-    monkeypatch.setattr(mlmkit.onefactor, "MIN_ROWS", 0)
+    monkeypatch.setattr(mlmkit.engine.onefactor, "MIN_ROWS", 0)
     df = _data(slope=slope)
     gd = glmer_design("y ~ x + (1 + x | g)" if slope else "y ~ x + (1 | g)", df, "binomial")
     f = GlmerDevFun(gd.design, gd.response)
@@ -86,7 +86,7 @@ def test_fast_mode_equals_general_pirls(monkeypatch):
     df = _data(slope=True)
     gd = glmer_design("y ~ x + (1 + x | g)", df, "binomial")
     slow = GlmerDevFun(gd.design, gd.response)
-    monkeypatch.setattr(mlmkit.onefactor, "MIN_ROWS", 0)
+    monkeypatch.setattr(mlmkit.engine.onefactor, "MIN_ROWS", 0)
     fast = GlmerDevFun(gd.design, gd.response)
     for theta in ([0.8, 0.0, 0.4], [0.3, -0.2, 0.1]):
         a, b = slow.pirls(np.array(theta)), fast.pirls(np.array(theta))
@@ -103,10 +103,10 @@ def test_dense_crossed_reduction_matches_pair_incidence(monkeypatch):
     y = 1 + 0.5 * x + rng.normal(0, 0.7, A)[a] + rng.normal(0, 0.5, B)[b] + rng.standard_normal(n)
     df = pd.DataFrame({"y": y, "x": x, "a": a, "b": b})
     ref = mlmkit.lmer("y ~ x + (1 | a) + (1 | b)", df)
-    assert not isinstance(ref.devfun.system.crossed, mlmkit.crossed.DenseCross)
-    monkeypatch.setattr(mlmkit.crossed, "MAX_PAIRS", 0)
+    assert not isinstance(ref.devfun.system.crossed, mlmkit.engine.crossed.DenseCross)
+    monkeypatch.setattr(mlmkit.engine.crossed, "MAX_PAIRS", 0)
     m = mlmkit.lmer("y ~ x + (1 | a) + (1 | b)", df)
-    assert isinstance(m.devfun.system.crossed, mlmkit.crossed.DenseCross)
+    assert isinstance(m.devfun.system.crossed, mlmkit.engine.crossed.DenseCross)
     assert m.reml_criterion == pytest.approx(ref.reml_criterion, abs=1e-8)
     np.testing.assert_allclose(m.theta, ref.theta, rtol=1e-6)
     np.testing.assert_allclose(m.fixef, ref.fixef, rtol=1e-8)

@@ -5,11 +5,11 @@ import pytest
 import scipy.integrate
 import scipy.stats
 
-from mlmkit.design import lformula
+from mlmkit.spec.design import lformula
 from mlmkit.glmm import glmer_design
-from mlmkit.linalg import PLSSystem
-from mlmkit.pirls import GlmerDevFun, gh_rule
-from mlmkit.wpls import DensePLS, WeightedPLS
+from mlmkit.engine.linalg import PLSSystem
+from mlmkit.engine.pirls import GlmerDevFun, gh_rule
+from mlmkit.engine.wpls import DensePLS, WeightedPLS
 
 
 def _data(seed=1):

@@ -308,10 +308,10 @@ def test_residual_diagnostics_small_sample_ppoints_and_axes(sleep):
 
 
 # --------------------------------------------------------------------------------------------------
-# re-exported from mlmkit.profile
+# re-exported from mlmkit.inference.profile
 def test_plot_profile_is_reexported_and_draws_one_panel_per_parameter(sleep):
     import importlib
-    profile = importlib.import_module("mlmkit.profile")
+    profile = importlib.import_module("mlmkit.inference.profile")
     assert plots.plot_profile is profile.plot_profile
     m = lmer("Reaction ~ Days + (1 | Subject)", sleep)
     prof = profile.profile(m)

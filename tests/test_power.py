@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from mlmkit.batchfit import BatchDeviance, beta_parts
+from mlmkit.engine.batchfit import BatchDeviance, beta_parts
 from mlmkit.errors import ParameterError
 from mlmkit.power import PowerCurve, PowerResult, _scenario, plot_power_curve, power, power_curve
 

@@ -19,7 +19,7 @@ import scipy.stats
 from mlmkit.errors import ParameterError
 from mlmkit.glmm import glmer
 from mlmkit.lmm import lmer
-from mlmkit.profile import (Profile, ProfileWarning, _problem, _splines, _varpar_zeta, param_names,
+from mlmkit.inference.profile import (Profile, ProfileWarning, _problem, _splines, _varpar_zeta, param_names,
                             plot_profile, sdcor_to_theta, theta_to_sdcor)
 from reference_fits import ROOT, case_data
 

@@ -1,11 +1,11 @@
-"""mlmkit.profiled: the closed-form criterion for one grouping factor equals the blocked Cholesky."""
+"""mlmkit.engine.profiled: the closed-form criterion for one grouping factor equals the blocked Cholesky."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlmkit.design import lformula
+from mlmkit.spec.design import lformula
 from mlmkit.lmm import mk_lmer_devfun
-from mlmkit.profiled import _cholesky_pivots, _cholesky_pivots_batched
+from mlmkit.engine.profiled import _cholesky_pivots, _cholesky_pivots_batched
 from reference_fits import case_data, reference
 
 # (case, number of effects per level): intercepts, correlated and independent slopes, slope only,

@@ -1,4 +1,4 @@
-"""Random slopes on badly scaled or uncentred covariates reach the model's optimum (mlmkit.rescale).
+"""Random slopes on badly scaled or uncentred covariates reach the model's optimum (mlmkit.spec.rescale).
 
 References (tools/badly_scaled_reference.R, lme4 1.1-31): lme4 on the raw data stops short
 (years: logLik −954.79 on a singular boundary), lme4 on a centred/scaled copy finds the optimum.
@@ -15,9 +15,9 @@ import pytest
 
 import mlmkit
 from mlmkit import datasets
-from mlmkit.design import lformula
+from mlmkit.spec.design import lformula
 from mlmkit.errors import ConvergenceWarning
-from mlmkit.rescale import ScaleWarning, check_scale_x, rescaled, term_maps, theta_from_rescaled
+from mlmkit.spec.rescale import ScaleWarning, check_scale_x, rescaled, term_maps, theta_from_rescaled
 
 HERE = Path(__file__).parent
 REF = json.loads((HERE / "reference" / "badly_scaled.json").read_text())
@@ -65,7 +65,7 @@ def test_years_are_centred_and_the_covariance_is_preserved():
     assert np.all(np.diag(lam) >= 0) and np.allclose(lam, np.tril(lam))
     # Z_t b = Z'_t b' for b = A b': the criterion is the same at corresponding θ.
     # On the uncentred design the criterion carries rounding of ~1e-10 relative through the Cholesky
-    # factor (and ~1e-5 through the closed form of mlmkit.profiled, one reason to optimise rescaled).
+    # factor (and ~1e-5 through the closed form of mlmkit.engine.profiled, one reason to optimise rescaled).
     f = mlmkit.lmm.mk_lmer_devfun(d, REML=False)
     assert f.criterion(f.factor(theta)) == pytest.approx(f2(theta_p), rel=1e-9)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-## Reference values for mlmkit.anova (likelihood-ratio tables), computed with lme4.
+## Reference values for mlmkit.inference.anova (likelihood-ratio tables), computed with lme4.
 ##
 ##   cd <repo root>
 ##   Rscript tools/anova_reference.R          # writes tests/reference/anova.json

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-## Reference values for mlmkit.bootstrap's percentile intervals: boot:::norm.inter (the order
+## Reference values for mlmkit.inference.bootstrap's percentile intervals: boot:::norm.inter (the order
 ## statistic interpolation boot.ci(type = "perc") and lme4's confint(method = "boot") use).
 ##
 ##   cd <repo root>

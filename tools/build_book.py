@@ -95,7 +95,10 @@ def stage_notebook(src: Path, dest: Path) -> None:
 
 
 def public_modules() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "mlmkit").glob("*.py") if not p.stem.startswith("_"))
+    """Dotted module names under mlmkit (``lmm``, ``engine.linalg``, ...), the layers' folders included."""
+    pkg = ROOT / "mlmkit"
+    return sorted(".".join(p.relative_to(pkg).with_suffix("").parts) for p in pkg.rglob("*.py")
+                  if not p.stem.startswith("_"))
 
 
 def write_reference(folder: Path) -> None:

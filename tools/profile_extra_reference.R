@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-## More profile references for mlmkit.profile (beyond tests/reference/profile.json):
+## More profile references for mlmkit.inference.profile (beyond tests/reference/profile.json):
 ##
 ##   cd <repo root>
 ##   Rscript tools/profile_extra_reference.R      # writes tests/reference/profile_extra.json

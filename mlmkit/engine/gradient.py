@@ -1,6 +1,6 @@
 """Analytic gradients of lme4's profiled criterion in θ.
 
-Notation as in :mod:`mlmkit.linalg`: A = Z'Z, M = Λ'AΛ + I = LL', Σ = I + ZΛΛ'Z' (so Σ⁻¹ = I − ZΛM⁻¹Λ'Z'),
+Notation as in :mod:`mlmkit.engine.linalg`: A = Z'Z, M = Λ'AΛ + I = LL', Σ = I + ZΛΛ'Z' (so Σ⁻¹ = I − ZΛM⁻¹Λ'Z'),
 W = X'Σ⁻¹X = R_X'R_X, r² the penalised residual sum of squares, e = y − Xβ̂ − ZΛû, and
 E_k = ∂Λ/∂θ_k.  Then
 
@@ -75,7 +75,7 @@ def _scalar_terms(f: PLSFactor, REML: bool) -> np.ndarray:
     The diagonal of M⁻¹ comes from the blocked factor: (M⁻¹)₂₂ = S⁻¹ with S = L₂₂L₂₂', and for a
     level i of factor 1, (M⁻¹)_ii = 1/m_i + λ₁²(ã_i'S⁻¹ã_i)/m_i² with ã_i = D₂a_i.  Only their sum
     over i enters the gradient, Σ 1/m_i + λ₁² Σ_jk (S⁻¹)_jk d_j d_k Σ_i a_ij a_ik / m_i², whose inner
-    sum is one product with the pair incidence of :mod:`mlmkit.crossed`.
+    sum is one product with the pair incidence of :mod:`mlmkit.engine.crossed`.
     """
     sysm, s, p = f.system, f.system.structure, f.p
     lam1 = float(f.lam1[0, 0])

@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from .errors import DataError, FormulaError
+from ..errors import DataError, FormulaError
 
 __all__ = ["FORMULA_FUNCTIONS", "EVAL_FUNCTIONS", "NUMPY_FUNCTIONS", "check_tree", "check_expression",
            "safe_evaluate", "protect_backticks"]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc
 
-from .errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 
 __all__ = ["anova", "AnovaTable"]
 
@@ -51,7 +51,7 @@ class AnovaTable(pd.DataFrame):
         """The table as lme4 prints it (``print(anova(...))``), significance stars included."""
         # R's print.anova -> printCoefmat: zapsmall(digits = 5) then format(digits = 5) for the
         # columns before Chisq, Chisq rounded to 4 decimals, Df as is, p-values by format.pval(4).
-        from .rformat import _format_pval, _zapsmall, r_format, r_round
+        from ..rformat import _format_pval, _zapsmall, r_format, r_round
         cols = {}
         for c in _COLUMNS[:-1]:
             vals = self[c].to_numpy(float)

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["condvar"]
 
@@ -22,7 +22,7 @@ def condvar(m) -> dict[str, list[np.ndarray]]:
         Var(b | y) = σ² Λ (L Lᵀ)⁻¹ Λᵀ,     L Lᵀ = Λᵀ Zᵀ Z Λ + I,
 
     and this function returns its diagonal blocks, one q × q block per level of each term.  It is
-    computed from the model's blocked Cholesky factor (:mod:`mlmkit.linalg`): block 1 (the largest
+    computed from the model's blocked Cholesky factor (:mod:`mlmkit.engine.linalg`): block 1 (the largest
     grouping factor) has M_i = L_i L_iᵀ per level, block 2 (the other terms) the factor L₂₂ of its
     Schur complement, and the cross block is L₂₁ = Λ₂ᵀ A₂₁ Λ₁ L₁⁻ᵀ with A₂₁ = Z₂ᵀZ₁.  Then
 
@@ -82,7 +82,7 @@ def _pls_factor(m):
     state, family = getattr(getattr(m, "opt", None), "state", None), getattr(m, "family", None)
     if state is None or family is None:
         raise ParameterError(f"condvar needs a fitted lmer or glmer model, not {type(m).__name__}")
-    from .linalg import PLSSystem
+    from ..engine.linalg import PLSSystem
     w = np.asarray(m.prior_weights, float) * family.mu_eta(state.eta) ** 2 / family.variance(state.mu)
     system = PLSSystem(m.design.structure, m.design.X, np.zeros(m.nobs), sqrtw=np.sqrt(w))
     return system.factor(np.asarray(m.theta, float)), 1.0

@@ -17,9 +17,9 @@ z and x, such as the intercept, are summed once).  The weighted PLS system for t
 with right-hand sides c_j = Σ wᵢzᵢzrᵢ, c_X = Σ wᵢxᵢzrᵢ of the working response zr.  When η = offset +
 Xβ + ZΛu is the current iterate, w·zr = w·(η − offset) + s, so c_j = A_jΛu_j + B_jβ + G_j and
 c_X = XWX β + Σ_j B_j'Λu_j + Xs come from the sums above (with β fixed, the B and X terms drop out
-and only u is solved for).  All of this is the algebra of :class:`mlmkit.wpls.WeightedPLS`
+and only u is solved for).  All of this is the algebra of :class:`mlmkit.engine.wpls.WeightedPLS`
 arranged so that the work over rows is a few vectorised passes per iteration; the iteration itself
-(convergence test, step halving) is :meth:`mlmkit.pirls.GlmerDevFun.pirls`'s, which calls
+(convergence test, step halving) is :meth:`mlmkit.engine.pirls.GlmerDevFun.pirls`'s, which calls
 :meth:`OneFactorPLS.mode` for large one-factor designs.
 
 Memory: the passes over rows go block by block (:data:`BLOCK_ROWS` rows of whole groups each), since
@@ -426,7 +426,7 @@ class OneFactorPLS:
         return c, cX
 
     def mode(self, theta, beta, u, tol: float, maxit: int, last_step: float, joint: bool, fail):
-        """PIRLS to the conditional mode, as :meth:`mlmkit.pirls.GlmerDevFun.pirls` (same tests).
+        """PIRLS to the conditional mode, as :meth:`mlmkit.engine.pirls.GlmerDevFun.pirls` (same tests).
 
         ``u`` None starts from the family's starting means.  Returns (u, β, μ (sorted rows), the
         kernel's sum, ldL2, L, it) (:meth:`rows_at` gives η and the kernel's rows);

@@ -2,7 +2,7 @@
 
 When every term is a scalar random effect (random intercepts on crossed or nested factors, InstEval's
 ``(1 | s) + (1 | d) + (1 | dept)``), Λ is diagonal: λ₁ on block 1 (the factor with the most levels)
-and D₂ = diag(d₂) on block 2 (see :mod:`mlmkit.linalg`).  Block 1's part of M = Λ'Z'ZΛ + I is then
+and D₂ = diag(d₂) on block 2 (see :mod:`mlmkit.engine.linalg`).  Block 1's part of M = Λ'Z'ZΛ + I is then
 diagonal, m_i = λ₁²a_i + 1, and eliminating it leaves
 
     M₂₂ = D₂ (A₂₂ − Σ_i c_i a_i a_i') D₂ + I,          c_i = λ₁² / m_i,
@@ -13,7 +13,7 @@ found once and stored as a sparse *pair incidence* matrix (level × distinct pai
 so that for any weights c the whole sum Σ_i c_i a_i a_i' is one sparse matrix–vector product.
 InstEval has 1.8 million (level, pair) entries on 142,330 distinct pairs: a few milliseconds per
 evaluation, against ~26 ms for the sparse matrix product A₂₁ diag(c) A₁₂ it replaces, and the
-gradient (:mod:`mlmkit.gradient`) uses the same product with weights 1/m_i².
+gradient (:mod:`mlmkit.engine.gradient`) uses the same product with weights 1/m_i².
 """
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def single_term_start(system, criterion) -> np.ndarray:
 
     The model ``y ~ X + (1 | g_k)`` needs only term k's per-level sums, which the system already
     holds (block 1's A₁₁, B₁; a diagonal block of A₂₂ and rows of B₂), so each one-dimensional fit
-    is a few dozen closed-form evaluations (:class:`~mlmkit.profiled.SmallBlock`).  Crossed terms
+    is a few dozen closed-form evaluations (:class:`~mlmkit.engine.profiled.SmallBlock`).  Crossed terms
     share variance, so these are not the joint estimates, but they are close: for InstEval the
     gradient optimiser then needs 12 evaluations instead of 24 from lme4's start θ = 1, for
     Penicillin 28 instead of 64.  ``criterion(ldL2, ldRX2, r2)`` is the deviance function's formula.

@@ -3,7 +3,7 @@
     f   = mk_lmer_devfun(d, REML=True)   # the profiled deviance / REML criterion as a function of θ
     opt = optimize_lmer(f)               # bounded minimisation over θ, then lme4's convergence check
 
-The criterion (:func:`mlmkit.linalg.profiled_criterion`; Bates et al. 2015, eqs. 34 and 41), with
+The criterion (:func:`mlmkit.engine.linalg.profiled_criterion`; Bates et al. 2015, eqs. 34 and 41), with
 r²(θ) the penalised residual sum of squares, n observations and p fixed effects:
 
     ML:    d(θ)  = log|L_θ|² + n [1 + log(2π r²(θ) / n)]
@@ -22,12 +22,12 @@ import numpy as np
 import scipy.optimize
 
 from .crossed import single_term_start
-from .design import Design
-from .errors import ParameterError
+from ..spec.design import Design
+from ..errors import ParameterError
 from .gradient import profiled_gradient
 from .linalg import PLSFactor, PLSSystem, profiled_criterion
 from .optimize import bobyqa, check_convergence
-from .rescale import criterion_from_rescaled, rescaled, term_maps, theta_from_rescaled
+from ..spec.rescale import criterion_from_rescaled, rescaled, term_maps, theta_from_rescaled
 
 __all__ = ["DevFun", "OptResult", "mk_lmer_devfun", "optimize_lmer", "optimize_rescaled"]
 
@@ -75,7 +75,7 @@ class DevFun:
 
     @cached_property
     def has_gradient(self) -> bool:
-        """True when :mod:`mlmkit.gradient` has a closed form for this model's structure."""
+        """True when :mod:`mlmkit.engine.gradient` has a closed form for this model's structure."""
         s = self.design.structure
         return not s.q2 or self.system.crossed is not None
 
@@ -125,9 +125,9 @@ def optimize_lmer(devfun: DevFun, start=None, *, optimizer: str = "auto", check:
 
     ``optimizer="bobyqa"`` is lme4's default, NLopt's BOBYQA (xtol_abs = ftol_abs = 1e-8): from the
     same start it stops where lme4 stops, so the printed digits agree even where the likelihood is
-    flat.  ``"L-BFGS-B"`` uses the analytic gradient (:mod:`mlmkit.gradient`) and converges to the
+    flat.  ``"L-BFGS-B"`` uses the analytic gradient (:mod:`mlmkit.engine.gradient`) and converges to the
     exact optimum in far fewer evaluations; for all-scalar crossed/nested models it starts, unless
-    ``start`` is given, from each θ_k estimated with its term alone (:func:`mlmkit.crossed.single_term_start`).
+    ``start`` is given, from each θ_k estimated with its term alone (:func:`mlmkit.engine.crossed.single_term_start`).
     ``"auto"`` (default) takes BOBYQA, except for crossed or nested models with 500 or more random
     effects outside the largest factor (InstEval-sized), where one evaluation costs a dense Cholesky
     factorisation and the gradient method needs 10× fewer evaluations.
@@ -172,7 +172,7 @@ def optimize_rescaled(devfun: DevFun, start=None, optimizer: str = "auto") -> Op
     if maps is None:
         return optimize_lmer(devfun, start=start, optimizer=optimizer)
     # Optimise (and check convergence of) the same model on centred/scaled columns, where the
-    # criterion is well conditioned, and map θ back (mlmkit.rescale).
+    # criterion is well conditioned, and map θ back (mlmkit.spec.rescale).
     inner = optimize_lmer(mk_lmer_devfun(rescaled(design, maps), REML=REML), optimizer=optimizer)
     theta = theta_from_rescaled(design, maps, inner.theta)
     return dataclasses.replace(inner, theta=theta, fun=criterion_from_rescaled(maps, inner.fun, REML),

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .batchfit import refit as _refit
-from .errors import MlmkitError, MlmkitWarning, ParameterError
+from ..engine.batchfit import refit as _refit
+from ..errors import MlmkitError, MlmkitWarning, ParameterError
 from .montecarlo import check_n_jobs, chunked, run_chunks, seed_sequence, worker_chunk_size
 from .parameters import check_level, param_names, percent_labels, theta_to_sdcor
 
@@ -110,7 +110,7 @@ def simulate(m, nsim: int = 1, seed=None, use_re: bool = False) -> pd.DataFrame:
 def refit(m, y):
     """``m`` refitted to response ``y`` with the same design, warm-started (lmer: the batched fast path).
 
-    lme4's ``refit``; the one implementation is :func:`mlmkit.batchfit.refit`.
+    lme4's ``refit``; the one implementation is :func:`mlmkit.engine.batchfit.refit`.
     """
     return _refit(m, y, batched=True)
 

@@ -1,6 +1,6 @@
 """The response of a generalized linear mixed model as its family sees it (lme4's ``glmResp``).
 
-``glmer_design`` is glmer's ``glFormula``: :func:`mlmkit.design.lformula` plus the family's response
+``glmer_design`` is glmer's ``glFormula``: :func:`mlmkit.spec.design.lformula` plus the family's response
 (y as proportions for the binomial, prior weights, numbers of trials, offset), checked before any
 fitting.  :func:`response_like` builds a new response of the same kind for a refit.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .design import Design, lformula
-from .errors import DataError, FamilyError
+from ..errors import DataError, FamilyError
 from .families import Family, get_family
 from .validate import as_frame
 
@@ -295,7 +295,7 @@ def _column_or_array(value, data: pd.DataFrame, what: str):
 
 
 def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=None) -> GlmerDesign:
-    """Parse the formula (:func:`mlmkit.design.lformula`) and build the family's response.
+    """Parse the formula (:func:`mlmkit.spec.design.lformula`) and build the family's response.
 
     Raises
     ------

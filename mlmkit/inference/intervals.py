@@ -4,14 +4,14 @@ Three methods, one table layout (lme4's ``oldNames = FALSE`` row names, columns 
 level, ``2.5 %`` and ``97.5 %`` for 95%):
 
 ``"profile"`` (default)
-    Likelihood-profile intervals (:mod:`mlmkit.profile`): the values whose deviance is within
+    Likelihood-profile intervals (:mod:`mlmkit.inference.profile`): the values whose deviance is within
     χ²₁(level) of the minimum, read off the signed square-root profile ζ.  Valid for variance
     parameters, whose sampling distributions are skewed and bounded.
 ``"Wald"``
     β̂_j ± Φ⁻¹((1 + level)/2)·SE_j for the fixed effects; NaN for the variance parameters, as in
     lme4 (a symmetric interval around a standard deviation can cross 0).
 ``"boot"``
-    Percentile intervals of a parametric bootstrap (:func:`mlmkit.bootstrap.bootstrap`), ``nsim``
+    Percentile intervals of a parametric bootstrap (:func:`mlmkit.inference.bootstrap.bootstrap`), ``nsim``
     simulations (default 500) from the fitted model, refitted.
 
 >>> m.confint(parm="theta_")                        # doctest: +SKIP
@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.special import chdtrc, chdtri, ndtri
 
 from .bootstrap import bootstrap, default_statistic
-from .errors import ParameterError
+from ..errors import ParameterError
 from .parameters import check_level, param_names, percent_labels, resolve_parm
 from .profile import profile
 
@@ -52,7 +52,7 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
     nsim, seed, n_jobs, progress
         Bootstrap settings (``method="boot"`` only).
     **kwargs
-        Passed to :func:`mlmkit.profile.profile` (``alphamax``, ``maxpts``...).
+        Passed to :func:`mlmkit.inference.profile.profile` (``alphamax``, ``maxpts``...).
 
     Returns
     -------

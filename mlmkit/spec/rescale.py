@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from .errors import MlmkitWarning
+from ..errors import MlmkitWarning
 
 __all__ = ["ScaleWarning", "term_maps", "rescaled", "theta_from_rescaled", "criterion_from_rescaled",
            "check_scale_x"]

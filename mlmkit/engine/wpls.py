@@ -6,10 +6,10 @@ For θ, working weights w and a working response z, PIRLS needs the solution of
 
 and log|Λ'Z'WZΛ + I|.  :class:`WeightedPLS` recomputes the cross-products for new weights on every
 step with a handful of ``bincount`` calls: block 1 (the grouping factor with the most random effects,
-:class:`mlmkit.linalg.REStructure`) stays a batch of q₁ × q₁ blocks, the other terms (block 2) form a
+:class:`mlmkit.engine.linalg.REStructure`) stays a batch of q₁ × q₁ blocks, the other terms (block 2) form a
 dense Schur complement coupled to block 1 through a dense or sparse Z₂'WZ₁.  :class:`DensePLS` does
 the same with dense arrays for small models, where numpy's per-call overhead dominates.  Designs too
-large for a dense block 2 fall back on :class:`mlmkit.linalg.PLSSystem`.
+large for a dense block 2 fall back on :class:`mlmkit.engine.linalg.PLSSystem`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import scipy.linalg
 import scipy.linalg.lapack
 import scipy.sparse as sp
 
-from .design import Design
+from ..spec.design import Design
 from .linalg import PLSSystem
 from .linalg import backward_solve_batched as bsolve_small
 from .linalg import chol_batched as chol_small

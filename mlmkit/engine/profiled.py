@@ -39,7 +39,7 @@ __all__ = ["SmallBlock"]
 class SmallBlock:
     """Closed-form (log|L|², log|R_X|², r²) for one grouping factor with q₁ ∈ {1, 2} (see module doc).
 
-    Built from the per-level cross-products of a :class:`~mlmkit.linalg.PLSSystem`: ``A`` (n₁, q, q),
+    Built from the per-level cross-products of a :class:`~mlmkit.engine.linalg.PLSSystem`: ``A`` (n₁, q, q),
     ``B`` (n₁, q, m) with m = p + 1, ``XyXy`` (m, m), plus the rows' codes and (weighted) Z columns
     for an accurate |A_i|.  ``lam_index`` gives the θ position of Λ's elements (-1: structural zero).
     """

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from .reterms import REStructure
+from ..spec.reterms import REStructure
 
 __all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads", "profiled_criterion"]
 
@@ -207,7 +207,7 @@ class PLSSystem:
 
     @cached_property
     def crossed(self):
-        """The pair incidence of :mod:`mlmkit.crossed` for all-scalar crossed/nested models, or None.
+        """The pair incidence of :mod:`mlmkit.engine.crossed` for all-scalar crossed/nested models, or None.
 
         Built only for systems created with ``crossed=True`` (an lmer deviance function, evaluated
         many times); the one-off systems of PIRLS iterations use the sparse products instead.
@@ -220,7 +220,7 @@ class PLSSystem:
 
     @cached_property
     def small_block(self):
-        """The closed-form evaluator for one grouping factor with q₁ ≤ 2 (:mod:`mlmkit.profiled`), or None."""
+        """The closed-form evaluator for one grouping factor with q₁ ≤ 2 (:mod:`mlmkit.engine.profiled`), or None."""
         s = self.structure
         if s.q2 or s.q1 > 2:
             return None
@@ -231,7 +231,7 @@ class PLSSystem:
         """(log|L|², log|R_X|², r²) at θ: all the profiled criterion needs, computed with least overhead.
 
         One grouping factor with one or two effects per level (most models taught) takes the closed
-        form of :mod:`mlmkit.profiled`; otherwise :meth:`factor` runs.
+        form of :mod:`mlmkit.engine.profiled`; otherwise :meth:`factor` runs.
         """
         sb = self.small_block
         if sb is not None:
@@ -275,7 +275,7 @@ class PLSSystem:
         S = self.XyXy - RtR
         L22 = R2 = lam2 = None
         if s.q2 and self.crossed is not None:
-            # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.crossed).
+            # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.engine.crossed).
             from .crossed import cholesky_lower
             lam2 = s.lambda2(theta)
             d2 = theta[s.lam2_theta]

@@ -23,7 +23,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from .errors import FormulaError
+from ..errors import FormulaError
 from .safe_eval import check_tree, protect_backticks
 
 __all__ = ["RandomTerm", "ParsedFormula", "parse_formula", "split_terms", "formula_names"]
@@ -226,7 +226,7 @@ def formula_names(formula: str) -> frozenset[str]:
 
     R's formula operators (``+ - * / : | ^``) are Python operators too, so the formula parses as a
     Python expression once ``||`` and ``~`` are neutralised; the tree is checked against the whitelist
-    of :mod:`mlmkit.safe_eval` (no attribute access, subscripts, unknown calls).  Column names in
+    of :mod:`mlmkit.spec.safe_eval` (no attribute access, subscripts, unknown calls).  Column names in
     backticks and ``Q("name")`` are honoured; a name used as a plain value is a column even when a
     function has the same name (``log``).
     """

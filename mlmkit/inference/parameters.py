@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["param_names", "sdcor_to_theta", "theta_to_sdcor", "check_level", "percent_labels", "resolve_parm"]
 

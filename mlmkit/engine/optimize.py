@@ -2,7 +2,7 @@
 
 lme4 minimises with NLopt's BOBYQA (``nloptwrap``: xtol_abs = ftol_abs = 1e-8) and checks convergence
 with central finite differences of step 1e-4 (``deriv12``).  Both live here once, used by
-:mod:`mlmkit.lmer_fit` and :mod:`mlmkit.glmer_fit`; so does lme4's convergence check
+:mod:`mlmkit.engine.lmer_fit` and :mod:`mlmkit.engine.glmer_fit`; so does lme4's convergence check
 (:func:`check_convergence`), the one both use.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .errors import ConvergenceError
+from ..errors import ConvergenceError
 
 __all__ = ["bobyqa", "fd_gradient", "fd_hessian", "ValueDifferences", "GradientDifferences", "check_convergence",
            "check_conv"]

@@ -1,7 +1,7 @@
 """The glmer engine: lme4's two-stage optimisation of the Laplace / AGQ deviance (``optimizeGlmer``).
 
     d   = glmer_design(formula, data, family, weights, offset)   # lFormula + the family's response
-    f   = GlmerDevFun(d.design, d.response, nAGQ)                # deviance of (θ, β); see mlmkit.pirls
+    f   = GlmerDevFun(d.design, d.response, nAGQ)                # deviance of (θ, β); see mlmkit.engine.pirls
     opt = optimize_glmer(f)                                      # stage 1 (θ), stage 2 (θ, β), Hessian
     m   = mk_glmer_mod(f, opt)                                   # GlmerResult (mlmkit.glmm)
 
@@ -17,7 +17,7 @@ Holding θ fixed instead (the curvature in β alone) understates them (rats: 0.1
 When a Newton step fails (no decrease), NLopt's BOBYQA takes over.
 
 With one grouping factor and 20,000 rows or more (binomial or Poisson, canonical link), the
-deviance has an analytic gradient (:meth:`mlmkit.onefactor.OneFactorPLS.gradient`): the Newton
+deviance has an analytic gradient (:meth:`mlmkit.engine.onefactor.OneFactorPLS.gradient`): the Newton
 steps then use it, and H comes from central differences of gradients (same step 1e-4, 2k
 PIRLS runs instead of k(k + 1)); stage 1 stops earlier there (θ to 0.03, the deviance to 0.1).
 """
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from .design import Design
-from .errors import ParameterError
+from ..spec.design import Design
+from ..errors import ParameterError
 from .optimize import GradientDifferences, ValueDifferences, bobyqa, check_convergence, fd_hessian
 from .pirls import GlmerDevFun, PirlsState
 

@@ -16,7 +16,7 @@ where devcⱼ(u) = uⱼ² + Σ_{i in group j} dᵢ(u) (unit deviances) and (zₖ
 Gauss-Hermite rule for N(0, 1).  The AGQ value omits the density constants, as lme4's does, so its
 log-likelihood is on a different scale from the Laplace one (e.g. cbpp: −92.03 against −50.01).
 
-The weighted least-squares step is :mod:`mlmkit.wpls`.  With one grouping factor,
+The weighted least-squares step is :mod:`mlmkit.engine.wpls`.  With one grouping factor,
 :meth:`GlmerDevFun.batch` runs PIRLS for many (θ, β) at once (the points of a finite-difference
 Hessian) on stacked arrays.
 """
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .design import Design
-from .errors import ConvergenceError
-from .glmresp import GlmResponse, constant_rows, glm_response, is_constant_rows  # noqa: F401  (re-exported)
+from ..spec.design import Design
+from ..errors import ConvergenceError
+from ..spec.glmresp import GlmResponse, constant_rows, glm_response, is_constant_rows  # noqa: F401  (re-exported)
 from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls

@@ -18,7 +18,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 from .safe_eval import protect_backticks
 
 __all__ = ["as_frame", "check_frame_columns", "check_column_types", "min_fixed_terms", "check_fixed_size",

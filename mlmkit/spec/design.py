@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, FormulaError
+from ..errors import DataError, FormulaError
 from .factors import CODE_DTYPE, factor_codes
 from .safe_eval import EVAL_FUNCTIONS, check_expression, safe_evaluate
 from .validate import (
@@ -230,7 +230,7 @@ class Design:
 
     @cached_property
     def structure(self):
-        """The blocked random-effects structure the linear algebra works with (see :mod:`mlmkit.linalg`)."""
+        """The blocked random-effects structure the linear algebra works with (see :mod:`mlmkit.engine.linalg`)."""
         from .reterms import REStructure
         return REStructure.from_terms(self.terms, self.nobs)
 

@@ -1,12 +1,12 @@
 """lmer's profiled deviance at many parameter vectors at once, and a fast bounded minimiser on top.
 
 Profiling, the parametric bootstrap and power simulations evaluate the deviance of one design
-thousands of times.  One call of :meth:`mlmkit.linalg.PLSSystem.factor` costs tens to hundreds of
+thousands of times.  One call of :meth:`mlmkit.engine.linalg.PLSSystem.factor` costs tens to hundreds of
 microseconds, most of it Python overhead, so this module evaluates K parameter vectors in one batch
 of numpy calls: the finite-difference derivatives of a d-parameter objective (about 2d² + 2d + 1
 points) cost a few evaluations' worth of time.
 
-For θ (rows of ``thetas``), with the quantities of the two-block layout of :mod:`mlmkit.linalg`
+For θ (rows of ``thetas``), with the quantities of the two-block layout of :mod:`mlmkit.engine.linalg`
 (per level g of the first grouping factor A_g = Z_g'Z_g, B_g = Z_g'[X y]; for the other factors
 A₂₂ = Z₂'Z₂, A₂₁ = Z₂'Z₁, B₂ = Z₂'[X y]):
 
@@ -22,7 +22,7 @@ and the criteria (Bates et al. 2015, eqs. 34, 41; σ not profiled in the last):
     ML(σ)   d(θ, σ)  = ldL2 + r²/σ² + n log(2πσ²)
 
 The second block is handled densely in batch when it is small (Penicillin's 6 samples, Pastes'
-10 batches); a large one (InstEval) falls back to :meth:`~mlmkit.linalg.PLSSystem.factor` point by
+10 batches); a large one (InstEval) falls back to :meth:`~mlmkit.engine.linalg.PLSSystem.factor` point by
 point — same numbers, less speed.
 """
 from __future__ import annotations
@@ -31,9 +31,9 @@ import dataclasses
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 from .glmer_fit import optimize_glmer
-from .glmresp import response_like
+from ..spec.glmresp import response_like
 from .linalg import PLSSystem, _chol_psd, blas_threads, level_sums, profiled_criterion
 from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer
 from .pirls import GlmerDevFun
@@ -320,9 +320,9 @@ def refit(m, y, *, batched: bool = True, REML: bool | None = None, start=None):
 
     lmer (``m.family`` is None): warm-started at θ̂ (or ``start``), by ``REML`` (default: as ``m``).
     ``batched=True`` minimises the batched criterion with :func:`minimize_bounded` (bootstrap, power:
-    the same optimum in a fraction of the time); ``batched=False`` runs :func:`mlmkit.lmer_fit.optimize_lmer`'s
+    the same optimum in a fraction of the time); ``batched=False`` runs :func:`mlmkit.engine.lmer_fit.optimize_lmer`'s
     BOBYQA as :func:`mlmkit.lmer` does (:meth:`LmerResult.refit`).  glmer: the family's response
-    built from ``y`` (:func:`mlmkit.glmresp.response_like`) and :func:`mlmkit.glmer_fit.optimize_glmer`
+    built from ``y`` (:func:`mlmkit.spec.glmresp.response_like`) and :func:`mlmkit.engine.glmer_fit.optimize_glmer`
     from (θ̂, β̂).  No convergence check and no warnings (simulation loops check ``is_singular``
     themselves).  The result is of ``m``'s own class (a copy of ``m`` with the new fit), so this
     engine function needs no result class.

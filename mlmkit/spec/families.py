@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import scipy.special as sc
 
-from .errors import FamilyError
+from ..errors import FamilyError
 
 __all__ = ["Link", "Family", "binomial", "poisson", "get_family", "FAMILIES", "LINKS"]
 

@@ -2,8 +2,8 @@
 
 Block 1 holds every term on the grouping factor with the most random effects (one q₁ × q₁ block of
 Λ'Z'ZΛ + I per level); block 2 the remaining terms (crossed or nested factors), with Z₂ sparse.
-:class:`REStructure` is built once per design (:attr:`mlmkit.design.Design.structure`) and read by
-:mod:`mlmkit.linalg`, :mod:`mlmkit.wpls` and the batched criteria.
+:class:`REStructure` is built once per design (:attr:`mlmkit.spec.design.Design.structure`) and read by
+:mod:`mlmkit.engine.linalg`, :mod:`mlmkit.engine.wpls` and the batched criteria.
 """
 from __future__ import annotations
 

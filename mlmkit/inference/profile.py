@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtri, ndtri
 
-from .batchfit import BatchDeviance, beta_parts, minimize_bounded
-from .errors import ConvergenceError, ConvergenceWarning, MlmkitWarning, ParameterError
+from ..engine.batchfit import BatchDeviance, beta_parts, minimize_bounded
+from ..errors import ConvergenceError, ConvergenceWarning, MlmkitWarning, ParameterError
 from .parameters import check_level, param_names, percent_labels, resolve_parm, sdcor_to_theta, theta_to_sdcor
-from .pirls import GlmerDevFun
+from ..engine.pirls import GlmerDevFun
 
 __all__ = ["Profile", "ProfileWarning", "profile", "param_names", "plot_profile"]
 
