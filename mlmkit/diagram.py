@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import FamilyError, ParameterError
-from .spec.formula import RandomTerm, parse_formula, split_terms
+from .spec.formula import RandomTerm, parse_formula
 
 __all__ = ["model_diagram", "diagram_spec"]
 
@@ -62,17 +62,6 @@ class DiagramSpec:
     plates: dict
     family: str
     link: str
-
-
-def _term_columns(term: RandomTerm) -> list[str]:
-    intercept = True
-    cols = []
-    for sign, t in split_terms(term.expr):
-        if t in ("0", "-1") or (sign == "-" and t == "1"):
-            intercept = False
-        elif t != "1":
-            cols.append(t)
-    return (["(Intercept)"] if intercept else []) + cols
 
 
 def _source(model):
@@ -130,10 +119,8 @@ def _fixed_nodes(parsed, counts: bool, fam: str):
     else:
         caption = response
     nodes = {"y": _Node("y", r"$y_i$", caption, observed=True)}
-    fixed = [t for s, t in split_terms(parsed.fixed) if s == "+" and t not in ("0", "1", "-1")]
-    has_int = not any(t in ("0", "-1") for _, t in split_terms(parsed.fixed)) and \
-        not any(s == "-" and t == "1" for s, t in split_terms(parsed.fixed))
-    fixed_names = (["(Intercept)"] if has_int else []) + fixed
+    fixed = [t for s, t in parsed.fixed_terms if s == "+" and t not in ("0", "1", "-1")]
+    fixed_names = (["(Intercept)"] if parsed.intercept else []) + fixed
     edges = []
     if fixed_names:
         nodes["beta"] = _Node("beta", r"$\beta$", ", ".join(fixed_names))
@@ -184,7 +171,7 @@ def _latent_nodes(parsed, groups, nodes, edges, plates) -> None:
         k = groups.index(t.group)
         idx = _INDEX[k % len(_INDEX)]
         pkey = f"g{k + 1}"
-        cols = _term_columns(t)
+        cols = list(t.columns)
         n_latent += 1
         key = f"b{n_latent}"
         same_group = [u for u in parsed.random if u.group == t.group]

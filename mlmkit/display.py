@@ -29,7 +29,8 @@ import pandas as pd
 from scipy.special import ndtr
 
 from .errors import ParameterError
-from .rformat import (_WIDTH, _cat_fill, _deparse_formula, _format_pval, _print_matrix, _print_named, _strwrap,
+from .spec.formula import deparse_formula
+from .rformat import (_WIDTH, _cat_fill, _format_pval, _print_matrix, _print_named, _strwrap,
                       _zapsmall, r_abbreviate, r_format, r_round)
 
 __all__ = ["Summary", "VarCorr", "summarize", "render_text", "render_html", "print_varcorr",
@@ -230,7 +231,7 @@ def render_text(s: Summary, digits: int = 4) -> str:
         out = [f"{title} ['{s.object_class}']"]
     if s.family is not None:
         out += _cat_fill([" Family:", s.family] + ([f" ( {s.link} )"] if s.link is not None else []))
-    out += _cat_fill(["Formula:"] + _deparse_formula(s.formula))
+    out += _cat_fill(["Formula:"] + deparse_formula(s.formula))
     out += _cat_fill(["   Data:", s.data_name]) if s.data_name is not None else []
     if list(s.criterion.index) == ["REML"]:
         out += ["", *_cat_fill(["REML criterion at convergence:", _criterion_cells(s.criterion)[0].strip()]), ""]
@@ -272,7 +273,7 @@ def render_html(s: Summary, digits: int = 4) -> str:
     esc = html.escape
     head = [f"<b>{esc(s.title)}</b> [{esc(s.object_class)}]"] + \
         ([f"Family: {esc(s.family)} ( {esc(str(s.link))} )"] if s.family is not None else []) + \
-        ["Formula: " + esc(" ".join(_deparse_formula(s.formula)))] + \
+        ["Formula: " + esc(" ".join(deparse_formula(s.formula)))] + \
         ([f"Data: {esc(s.data_name)}"] if s.data_name is not None else [])
     cols, rows = _vc_cells(s.random_effects, s.random_correlations, digits)
     groups = "; ".join(f"{esc(str(g))}, {n}" for g, n in s.ngroups.items())

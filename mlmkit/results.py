@@ -176,7 +176,7 @@ class MixedModelResult:
                 raise DataError(f"new level(s) {new} of '{t.group}' not in the fitted data; use "
                                 "allow_new_levels=True to predict them at the population level")
             bb = np.vstack([b, np.zeros((1, t.q))])          # row -1: a new level's effects are 0
-            Zt = _fixed_matrix(t.term.expr, newdata, d.formula)[0]
+            Zt = _fixed_matrix(t.term.expr, newdata, d.formula, terms=t.term.terms)[0]
             eta = eta + np.einsum("ij,ij->i", Zt, bb[pos[codes_new]])
         return eta if type == "link" else self._linkinv(eta)
 

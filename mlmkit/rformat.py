@@ -1,8 +1,8 @@
 """R's printing machinery, re-implemented digit for digit (R 4.2.2, ``options(digits = 7, width = 80)``).
 
 ``format``/``formatReal`` (:func:`r_format`), ``round`` (:func:`r_round`), ``zapsmall``, ``abbreviate``,
-``format.pval``, ``cat(fill = TRUE)``, ``strwrap``, named-vector and matrix printing, and ``deparse`` of a
-model formula with R's line breaking.  :mod:`mlmkit.display` lays out lme4's summaries with them;
+``format.pval``, ``cat(fill = TRUE)``, ``strwrap``, named-vector and matrix printing (``deparse`` of a
+formula prints its parsed tree: :func:`mlmkit.spec.formula.deparse_formula`).  :mod:`mlmkit.display` lays out lme4's summaries with them;
 :mod:`mlmkit.inference.anova` its tables.
 """
 from __future__ import annotations
@@ -215,113 +215,6 @@ def _print_matrix(cells: list[list[str]], rownames: list[str], colnames: list[st
                 for rn, row in zip(rownames, cells)]
         jmin = jmax
     return out
-
-
-# ============================================================ formulas as R deparses them
-_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>`[^`]*`|[A-Za-z_.][\w.]*)"
-                    r"|(?P<str>\"[^\"]*\"|'[^']*')|(?P<op>%[^%]*%|\*\*|\|\||&&|==|!=|<=|>=|[-+*/^:~|&!<>=(),]))")
-_BINARY = {"~": 10, "||": 20, "|": 20, "&&": 30, "&": 30, "==": 50, "!=": 50, "<": 50, ">": 50, "<=": 50,
-           ">=": 50, "+": 60, "-": 60, "*": 70, "/": 70, ":": 90, "^": 110, "**": 110}
-_UNARY = {"-": 100, "+": 100, "!": 40, "~": 10}
-_TIGHT = {"/", ":", "^", "**", "%%", "%/%"}      # R's PP_BINARY2: no spaces, no line break
-
-
-def _deparse_formula(text: str, cutoff: int = 60) -> list[str]:
-    """R's ``deparse()`` of a formula, as lme4's "Formula:" line shows it.
-
-    Binary operators get spaces (``a + b``, ``x | g``) except ``/ : ^`` (R's PP_BINARY2); calls print
-    as ``f(x, k = 1)``, numbers with 15 significant digits, strings in double quotes.  After an
-    operator or comma that ends past column ``cutoff`` a new line starts, indented 4 spaces per open
-    break.  Parsing (precedence climbing) and printing happen in one pass, in text order; text R
-    could not parse comes back with its whitespace collapsed.
-    """
-    toks, pos, text = [], 0, text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            return [" ".join(text.split())]
-        toks.append((m.lastgroup, m.group(m.lastgroup)))
-        pos = m.end()
-    toks.append(("end", ""))
-    d = _Deparser(toks, cutoff)
-    try:
-        d.expr()
-        d.take("")
-    except (ValueError, IndexError):
-        return [" ".join(text.split())]
-    return d.lines + [d.buf]
-
-
-class _Deparser:
-    """Precedence climbing over R tokens, printing as it parses (see :func:`_deparse_formula`)."""
-
-    def __init__(self, toks: list[tuple[str, str]], cutoff: int):
-        self.toks, self.cutoff = toks, cutoff
-        self.i, self.buf, self.indent, self.lines = 0, "", 0, []
-
-    def peek(self, k: int = 0) -> tuple[str, str]:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
-
-    def take(self, expected: str | None = None) -> tuple[str, str]:
-        self.i += 1
-        if expected is not None and self.toks[self.i - 1][1] != expected:
-            raise ValueError(expected)
-        return self.toks[self.i - 1]
-
-    def put(self, piece: str) -> None:
-        self.buf = (self.buf or "".join("    " if k < 4 else "  " for k in range(self.indent))) + piece
-
-    def brk(self, broken: bool) -> bool:
-        """Start a new line if this one ends past the cutoff; the first break of a construct indents."""
-        if len(self.buf) <= self.cutoff:
-            return broken
-        self.indent += not broken
-        self.lines.append(self.buf)
-        self.buf = ""
-        return True
-
-    @staticmethod
-    def lbp(tok: tuple[str, str]) -> int:
-        return 0 if tok[0] != "op" else 80 if tok[1].startswith("%") else _BINARY.get(tok[1], 0)
-
-    def expr(self, rbp: int = 0) -> None:
-        kind, val = self.take()
-        if kind == "op" and val in _UNARY:
-            self.put(val)
-            self.expr(_UNARY[val])
-        elif kind == "op" and val == "(":
-            self.put("(")
-            self.expr()
-            self.put(self.take(")")[1])
-        elif kind in ("num", "str", "name"):
-            self.put(r_format([float(val)], 15)[0] if kind == "num" else
-                     '"' + val[1:-1].replace('"', '\\"') + '"' if kind == "str" else val)
-            while kind == "name" and self.peek() == ("op", "("):
-                self.call_args()
-        else:
-            raise ValueError(val)
-        while rbp < self.lbp(self.peek()):
-            op = self.take()[1]
-            bp = self.lbp(("op", op))
-            self.put(op if op in _TIGHT else f" {op} ")
-            broken = False if op in _TIGHT else self.brk(False)
-            self.expr(bp - 1 if op in ("^", "**") else bp)
-            self.indent -= broken
-
-    def call_args(self) -> None:
-        """``(a, k = 1)``: arguments separated by ", ", a line break allowed after each comma."""
-        self.put(self.take("(")[1])
-        broken = False
-        while self.peek() != ("op", ")"):
-            if self.peek()[0] == "name" and self.peek(1) == ("op", "="):
-                self.put(self.take()[1] + " = ")
-                self.take("=")
-            self.expr()
-            if self.peek() != ("op", ")"):
-                self.put(self.take(",")[1] + " ")
-                broken = self.brk(broken)
-        self.indent -= broken
-        self.put(self.take(")")[1])
 
 
 def _format_pval(pv: np.ndarray, digits: int, eps: float = 2.220446049250313e-16) -> list[str]:

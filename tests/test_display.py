@@ -40,6 +40,7 @@ from mlmkit import rformat
 from mlmkit.display import (Summary, VarCorr, print_varcorr, r_abbreviate, r_format, r_round, render_html,
                             render_text, summarize)
 from mlmkit.errors import ParameterError
+from mlmkit.spec.formula import deparse_formula
 
 REF = Path(__file__).parent / "reference" / "summaries"
 DATA = Path(__file__).parent / "data"
@@ -86,7 +87,7 @@ def test_formula_deparse_matches_r():
     cases = list(_cases("deparse"))
     assert len(cases) >= 10
     for cutoff, formula, result in cases:
-        assert rformat._deparse_formula(formula, cutoff) == result.split("\\n"), formula
+        assert deparse_formula(formula, cutoff) == result.split("\\n"), formula
 
 
 def test_groups_line_wraps_like_cat_fill():

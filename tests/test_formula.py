@@ -2,7 +2,7 @@
 import pytest
 
 from mlmkit.errors import FormulaError
-from mlmkit.spec.formula import formula_names, parse_formula, split_terms
+from mlmkit.spec.formula import formula_names, parse_formula
 
 EXPANSIONS = [
     # formula, fixed part, [(expr, group), ...]
@@ -75,14 +75,20 @@ def test_formula_names():
 
 
 def test_split_terms_respects_parentheses_and_signs():
-    assert split_terms("x + (1 + z | g) - 1") == [("+", "x"), ("+", "(1 + z | g)"), ("-", "1")]
-    assert split_terms("I(x - 1) + y") == [("+", "I(x - 1)"), ("+", "y")]
+    # the tree's top-level terms (formerly split_terms on the text)
+    assert parse_formula("y ~ x + (1 + z | g) - 1").rhs_terms == (("+", "x"), ("+", "(1 + z | g)"), ("-", "1"))
+    assert parse_formula("y ~ I(x - 1) + y", require_random=False).rhs_terms == (("+", "I(x - 1)"), ("+", "y"))
 
 
 @pytest.mark.parametrize("text,args", [
-    ("m, n - m", ["m", "n - m"]), ("f(a, b), c", ["f(a, b)", "c"]), ("x[1, 2], y", ["x[1, 2]", "y"]),
-    ("single", ["single"]), (" a ,  ", ["a"]),
+    ("m, n - m", ["m", "n - m"]), ("log(a, b), c", ["log(a, b)", "c"]), ("single", ["single"]), (" a ,  ", ["a"]),
 ])
 def test_split_args_at_top_level_commas(text, args):
-    from mlmkit.spec.formula import split_args
-    assert split_args(text) == args
+    # cbind()'s arguments are the children of its call node (formerly split_args on the text)
+    assert list(parse_formula(f"cbind({text}) ~ 1 + (1 | g)").response_args) == args
+
+
+def test_subscripts_are_no_arguments():
+    # formerly split_args("x[1, 2], y") == ["x[1, 2]", "y"]; a subscript is refused before any split
+    with pytest.raises(FormulaError, match="subscript"):
+        parse_formula("cbind(x[1, 2], y) ~ 1 + (1 | g)")

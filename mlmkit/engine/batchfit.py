@@ -370,14 +370,6 @@ def fast_refit(m, y, *, REML: bool | None = None, start=None):
     return refit(m, y, batched=True, REML=REML, start=start)
 
 
-# Cached properties of a Design that depend only on the formula, X and Z, not on the response.
-_RESPONSE_FREE = ("structure", "theta_start", "theta_lower", "ngroups")
-
-
 def with_response(design, y: np.ndarray):
-    """The design with a new response column; what does not depend on y is shared, not rebuilt."""
-    d = dataclasses.replace(design, response_data={design.response_name: y})
-    for name in _RESPONSE_FREE:
-        if name in design.__dict__:                      # a computed functools.cached_property
-            d.__dict__[name] = design.__dict__[name]
-    return d
+    """The design with a new response column; its response-free model part (X, Z, structure) is shared."""
+    return design.with_response(y)

@@ -14,8 +14,8 @@ DataFrame is never modified.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,16 +35,9 @@ from .validate import (
     check_numeric_response,
     min_fixed_terms,
 )
-from .formula import (
-    ParsedFormula,
-    RandomTerm,
-    formula_names,
-    parse_formula,
-    split_args,
-    split_terms,
-)
+from .formula import ParsedFormula, RandomTerm, Terms, parse_formula
 
-__all__ = ["ReTerm", "Design", "lformula", "r_name", "evaluate", "factor_codes"]
+__all__ = ["ReTerm", "ModelStructure", "Response", "Design", "lformula", "r_name", "evaluate", "factor_codes"]
 
 _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -167,16 +160,16 @@ class ReTerm:
 
 
 @dataclass(frozen=True, eq=False)
-class Design:
-    """Everything a fit needs from formula and data; lme4's ``lFormula`` result."""
+class ModelStructure:
+    """What a fit needs from formula and data besides the response (lme4's ``X`` and ``reTrms``): the
+    parsed formula, X, the random-effects terms (Z, Λ template) and the rows kept.  Every refit to a
+    new response shares it, and with it X, Z and their cached structure."""
 
     formula: str
     parsed: ParsedFormula
     columns: Columns              # the used columns of the rows kept after dropping missing values
-    response_data: dict           # evaluated response: {name: values}, two entries for cbind(s, f)
     X: np.ndarray                 # (n, p) fixed-effects model matrix
     fixef_names: tuple[str, ...]
-    offset: np.ndarray | None     # (n,) or None
     terms: tuple[ReTerm, ...]
     n_dropped: int = 0
     fixed_spec: object = field(default=None, repr=False)   # formulaic ModelSpec for new data, or None
@@ -191,22 +184,8 @@ class Design:
         return self.columns.frame
 
     @property
-    def response_name(self) -> str:
-        return next(iter(self.response_data))
-
-    @cached_property
-    def response(self) -> pd.DataFrame:
-        """The evaluated response as a DataFrame (two columns for ``cbind(successes, failures)``)."""
-        return pd.DataFrame(self.response_data, index=pd.RangeIndex(self.nobs))
-
-    @property
     def p(self) -> int:
         return self.X.shape[1]
-
-    @cached_property
-    def y(self) -> np.ndarray:
-        """The response as floats (lmer); glmer converts binomial responses itself."""
-        return np.asarray(self.response_data[self.response_name], dtype=float)
 
     @property
     def n_theta(self) -> int:
@@ -239,8 +218,62 @@ class Design:
         return _fixed_matrix(self.parsed.fixed, newdata, self.parsed.formula, spec=self.fixed_spec)[0]
 
 
+@dataclass(frozen=True, eq=False)
+class Response:
+    """The response of one fit: evaluated column(s) and offset (lme4's ``fr`` response part)."""
+
+    response_data: dict           # evaluated response: {name: values}, two entries for cbind(s, f)
+    offset: np.ndarray | None     # (n,) or None
+
+    @property
+    def response_name(self) -> str:
+        return next(iter(self.response_data))
+
+    @cached_property
+    def y(self) -> np.ndarray:
+        """The response as floats (lmer); glmer converts binomial responses itself."""
+        return np.asarray(self.response_data[self.response_name], dtype=float)
+
+    @cached_property
+    def response(self) -> pd.DataFrame:
+        """The evaluated response as a DataFrame (two columns for ``cbind(successes, failures)``)."""
+        values = next(iter(self.response_data.values()))
+        return pd.DataFrame(self.response_data, index=pd.RangeIndex(len(values)))
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """lme4's ``lFormula`` result: the response-free :class:`ModelStructure` and the :class:`Response`.
+
+    ``d.X``, ``d.terms``, ``d.structure``, ... read the model part, ``d.y``, ``d.offset``, ... the
+    response (the properties below are generated from :data:`_MODEL` and :data:`_RESPONSE`)."""
+
+    model: ModelStructure
+    resp: Response
+
+    def with_response(self, y: np.ndarray) -> "Design":
+        """The same model (X, Z, structure shared, not copied) with a new response column."""
+        return Design(self.model, Response({self.resp.response_name: y}, self.resp.offset))
+
+    def replace(self, **changes) -> "Design":
+        """A copy with some fields of the model or response part changed (``terms=``, ``offset=``)."""
+        model = {k: v for k, v in changes.items() if k not in _RESPONSE}
+        resp = {k: v for k, v in changes.items() if k in _RESPONSE}
+        return Design(dataclasses.replace(self.model, **model) if model else self.model,
+                      dataclasses.replace(self.resp, **resp) if resp else self.resp)
+
+
+_MODEL = ("formula", "parsed", "columns", "X", "fixef_names", "terms", "n_dropped", "fixed_spec", "nobs", "frame",
+          "p", "n_theta", "theta_start", "theta_lower", "ngroups", "structure", "fixed_matrix")
+_RESPONSE = ("response_data", "offset", "response_name", "y", "response")
+for _part, _names in (("model", _MODEL), ("resp", _RESPONSE)):
+    for _name in _names:
+        setattr(Design, _name, property(lambda self, p=_part, n=_name: getattr(getattr(self, p), n),
+                                        doc=f"``{_part}.{_name}``"))
+
+
 def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
-    names = formula_names(parsed.formula)
+    names = parsed.names
     cols = [c for c in data.columns if isinstance(c, str)]
     missing = sorted(n for n in names if n not in data.columns)
     if missing:
@@ -256,10 +289,10 @@ def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     return sorted(names, key=list(data.columns).index)
 
 
-def _simple_numeric_terms(rhs: str, cols: Columns) -> tuple[bool, list[str]] | None:
+def _simple_numeric_terms(terms: Terms, cols: Columns) -> tuple[bool, list[str]] | None:
     """For a right-hand side made only of numeric column names, return (intercept, names); else None."""
     intercept, names = True, []
-    for sign, term in split_terms(rhs):
+    for sign, term in terms:
         if term in ("0", "1"):
             intercept = (term == "1") == (sign == "+")
             continue
@@ -273,13 +306,14 @@ def _simple_numeric_terms(rhs: str, cols: Columns) -> tuple[bool, list[str]] | N
     return intercept, names
 
 
-def _fixed_matrix(rhs: str, data, formula: str, spec=None):
+def _fixed_matrix(rhs: str, data, formula: str, spec=None, terms: Terms = ()):
     """Model matrix of a right-hand side with R's column names; formulaic handles anything beyond names.
 
-    ``data`` is a DataFrame or :class:`Columns`; a sum of numeric columns is assembled directly.
+    ``data`` is a DataFrame or :class:`Columns`; a sum of numeric columns (``terms``, the signed terms
+    of ``rhs`` from the parsed formula) is assembled directly.
     """
     data = Columns.of(data)
-    simple = _simple_numeric_terms(rhs, data) if spec is None else None
+    simple = _simple_numeric_terms(terms, data) if spec is None and terms else None
     if simple is not None:
         intercept, names = simple
         n = data.nrows
@@ -403,7 +437,7 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     nrows = frame.nrows
     response = _response(parsed, frame, formula, numeric_response)
     check_fixed_size(min_fixed_terms(parsed.fixed), nrows, formula, lower_bound=True)
-    X, names, spec = _fixed_matrix(parsed.fixed, frame, formula)
+    X, names, spec = _fixed_matrix(parsed.fixed, frame, formula, terms=parsed.fixed_terms)
     check_fixed_size(X.shape[1], nrows, formula)
     _check_rank(X, names, formula)
     X.flags.writeable = False          # shared below with the columns and the random-effects terms
@@ -413,15 +447,16 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     if parsed.offsets:
         offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
     terms = _random_terms(parsed, frame, formula, check_levels, (X, names) if spec is None else None)
-    return Design(formula=formula, parsed=parsed, columns=frame, response_data=response, X=X, fixef_names=names,
-                  offset=offset, terms=terms, n_dropped=n_dropped, fixed_spec=spec)
+    model = ModelStructure(formula=formula, parsed=parsed, columns=frame, X=X, fixef_names=names, terms=terms,
+                           n_dropped=n_dropped, fixed_spec=spec)
+    return Design(model, Response(response, offset))
 
 
 def _complete_columns(data: pd.DataFrame, used: list[str], parsed) -> tuple[Columns, int]:
     """Our own copies of the used columns, without the rows that miss a value in any of them."""
     # One pass over plain arrays: pandas' frame-wide isna()/any() costs more than the fit of a small model.
     arrays = {c: _as_array(data[c]) for c in used}
-    check_column_types(arrays, _grouping_only(parsed))
+    check_column_types(arrays, parsed.grouping_only)
     missing = None
     for c, a in arrays.items():
         kind = a.dtype.kind if isinstance(a.dtype, np.dtype) else None
@@ -447,9 +482,8 @@ def _complete_columns(data: pd.DataFrame, used: list[str], parsed) -> tuple[Colu
 def _response(parsed, frame: Columns, formula: str, numeric_response: bool) -> dict[str, np.ndarray]:
     """The response column(s): {name: values}, two entries for ``cbind(successes, failures)``."""
     resp = parsed.response
-    m = re.fullmatch(r"cbind\((.*)\)", resp)
-    if m:
-        parts = split_args(m.group(1))
+    if parsed.response_args is not None:
+        parts = parsed.response_args
         if len(parts) != 2:
             raise FormulaError("cbind() in the response takes two arguments: successes and failures",
                                formula, resp)
@@ -481,7 +515,7 @@ def _term_values(term: RandomTerm, frame: Columns, formula: str, fixed) -> tuple
     """A term's columns of Z: a view of X when X holds them side by side (``(1 + x | g)`` with
     ``y ~ x + ...``), a read-only broadcast column of ones for ``(1 | g)``, else a new matrix.
     At a million rows each column a term shares saves 8 MB."""
-    simple = _simple_numeric_terms(term.expr, frame) if fixed is not None else None
+    simple = _simple_numeric_terms(term.terms, frame) if fixed is not None else None
     if simple is not None:
         X, names = fixed
         cols = tuple((["(Intercept)"] if simple[0] else []) + simple[1])
@@ -491,7 +525,7 @@ def _term_values(term: RandomTerm, frame: Columns, formula: str, fixed) -> tuple
                 return X[:, i:i + k], cols
         if cols == ("(Intercept)",):
             return np.broadcast_to(np.ones((1, 1)), (frame.nrows, 1)), cols
-    values, cols, _ = _fixed_matrix(term.expr, frame, formula)
+    values, cols, _ = _fixed_matrix(term.expr, frame, formula, terms=term.terms)
     return values, cols
 
 
@@ -528,14 +562,6 @@ def _check_levels(t: ReTerm, source: str, nrows: int) -> None:
     if t.n_levels * t.q >= nrows:
         raise DataError(f"the term '{source}' has {t.n_levels * t.q} random effects for "
                         f"{nrows} observations: too many to estimate with a residual variance")
-
-
-@functools.lru_cache(maxsize=256)
-def _grouping_only(parsed: ParsedFormula) -> frozenset:
-    """Columns used only to define grouping factors (a date may group, but not be a predictor)."""
-    groups = {v.strip("`") for t in parsed.random for v in t.group_vars}
-    rest = " + ".join([parsed.fixed, *parsed.offsets, *(t.expr for t in parsed.random)])
-    return frozenset(groups - formula_names(f"{parsed.response} ~ {rest}"))
 
 
 def _numeric(values, what: str) -> np.ndarray:

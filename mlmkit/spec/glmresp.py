@@ -6,7 +6,6 @@ fitting.  :func:`response_like` builds a new response of the same kind for a ref
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -329,7 +328,7 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
     off = constant_rows(0.0, design.nobs) if design.offset is None else np.asarray(design.offset, float)
     if ocol is not None:
         off = off + design.frame[ocol].to_numpy(float)
-        design = dataclasses.replace(design, offset=off)
+        design = design.replace(offset=off)
     return GlmerDesign(design, glm_response(design, fam, w, off))
 
 

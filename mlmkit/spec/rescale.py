@@ -93,7 +93,7 @@ def rescaled(design, maps):
     term_maps_, B = maps
     terms = tuple(dataclasses.replace(t, values=np.asarray(t.values, float) @ A)
                   for t, A in zip(design.terms, term_maps_))
-    return dataclasses.replace(design, terms=terms, X=np.asarray(design.X, float) @ B)
+    return design.replace(terms=terms, X=np.asarray(design.X, float) @ B)
 
 
 def theta_from_rescaled(design, maps, theta_prime: np.ndarray) -> np.ndarray:
