@@ -160,8 +160,8 @@ def _glmer_null(full, j: int):
     from .glmm import mk_glmer_mod, optimize_glmer
     from .engine.pirls import GlmerDevFun
     d = full.design
-    d0 = dataclasses.replace(d, X=np.delete(d.X, j, axis=1),
-                             fixef_names=tuple(n for k, n in enumerate(d.fixef_names) if k != j))
+    d0 = d.replace(X=np.delete(d.X, j, axis=1),
+                   fixef_names=tuple(n for k, n in enumerate(d.fixef_names) if k != j))
     f0 = GlmerDevFun(d0, full.response, nAGQ=full.nAGQ)
     beta0 = np.delete(full.fixef.to_numpy(), j)
     return mk_glmer_mod(f0, optimize_glmer(f0, start={"theta": full.theta, "fixef": beta0}), warn=False)
