@@ -8,7 +8,6 @@ formula prints its parsed tree: :func:`mlmkit.spec.formula.deparse_formula`).  :
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 

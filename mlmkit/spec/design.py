@@ -26,14 +26,13 @@ import pandas as pd
 
 from ..errors import DataError, FormulaError
 from .factors import CODE_DTYPE, factor_codes
-from .safe_eval import EVAL_FUNCTIONS, check_expression, safe_evaluate
+from .safe_eval import EVAL_FUNCTIONS, safe_evaluate
 from .validate import (
     as_frame,
     check_column_types,
     check_fixed_size,
     check_frame_columns,
     check_numeric_response,
-    min_fixed_terms,
 )
 from .formula import ParsedFormula, RandomTerm, Terms, parse_formula
 
@@ -323,8 +322,7 @@ def _fixed_matrix(rhs: str, data, formula: str, spec=None, terms: Terms = ()):
         for j, name in enumerate(names, start=int(intercept)):
             X[:, j] = data[name]
         return X, tuple((["(Intercept)"] if intercept else []) + names), None
-    if spec is None:
-        check_expression(rhs, formula)        # nothing but whitelisted syntax reaches formulaic's eval
+    # rhs is (part of) a formula that passed the whitelist in parse_formula: nothing else reaches formulaic
     data = data.frame
     from formulaic import model_matrix
     try:
@@ -436,7 +434,7 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
     frame, n_dropped = _complete_columns(data, used, parsed)
     nrows = frame.nrows
     response = _response(parsed, frame, formula, numeric_response)
-    check_fixed_size(min_fixed_terms(parsed.fixed), nrows, formula, lower_bound=True)
+    check_fixed_size(parsed.n_fixed_terms, nrows, formula, lower_bound=True)
     X, names, spec = _fixed_matrix(parsed.fixed, frame, formula, terms=parsed.fixed_terms)
     check_fixed_size(X.shape[1], nrows, formula)
     _check_rank(X, names, formula)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import FormulaError
 from ..rformat import r_format
 from .safe_eval import check_tree, protect_backticks
+from .validate import min_fixed_terms
 
 __all__ = ["Node", "RandomTerm", "ParsedFormula", "parse_formula", "formula_names", "deparse_formula"]
 
@@ -50,8 +51,8 @@ class Node:
     kind: str
     value: str
     args: tuple["Node", ...] = ()
-    start: int = 0
-    end: int = 0
+    start: int = field(default=0, compare=False)      # equal nodes: the same expression anywhere
+    end: int = field(default=0, compare=False)
 
     def walk(self):
         yield self
@@ -103,6 +104,7 @@ class ParsedFormula:
     response_args: tuple[str, ...] | None = None   # the arguments of a cbind(successes, failures) response
     text: str = ""
     tree: Node | None = None
+    n_fixed_terms: int = 0                 # terms of the fixed part (a lower bound on X's columns)
     names: frozenset = frozenset()         # every name the formula uses as data
     grouping_only: frozenset = frozenset()  # names used only in grouping factors
 
@@ -283,13 +285,14 @@ def _build(formula: str, text: str, tree: Node) -> ParsedFormula:
         if node.kind == "call" and node.value == "offset":
             offsets.append(text[node.start + len("offset("):node.end - 1].strip())
         else:
-            fixed.append((sign, term))
-    fixed_text = " ".join(("- " if s == "-" else "+ ") + t for s, t in fixed)
+            fixed.append((sign, node))
+    fixed_terms = tuple((s, quote(n)) for s, n in fixed)
+    fixed_text = " ".join(("- " if s == "-" else "+ ") + t for s, t in fixed_terms)
     fixed_text = fixed_text[2:] if fixed_text.startswith("+ ") else ("0 " + fixed_text if fixed_text else "1")
     grouping = {v.strip("`") for t in random for v in t.group_vars}
     resp_args = tuple(quote(a) for a in lhs.args) if lhs.kind == "call" and lhs.value == "cbind" else None
     return ParsedFormula(formula=formula, response=quote(lhs), fixed=fixed_text, random=tuple(random),
-                         offsets=tuple(offsets), fixed_terms=tuple(fixed) or (("+", "1"),),
+                         offsets=tuple(offsets), fixed_terms=fixed_terms or (("+", "1"),), n_fixed_terms=min_fixed_terms(fixed),
                          response_args=resp_args, text=text, tree=tree, names=_names(tree),
                          grouping_only=frozenset(grouping - set().union(*map(_names, used))))
 

@@ -17,7 +17,6 @@ Anything else raises :class:`~mlmkit.errors.FormulaError` quoting the offending 
 from __future__ import annotations
 
 import ast
-import functools
 import operator
 import re
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from ..errors import DataError, FormulaError
 
-__all__ = ["FORMULA_FUNCTIONS", "EVAL_FUNCTIONS", "NUMPY_FUNCTIONS", "check_tree", "check_expression",
+__all__ = ["FORMULA_FUNCTIONS", "EVAL_FUNCTIONS", "NUMPY_FUNCTIONS", "check_tree",
            "safe_evaluate", "protect_backticks"]
 
 
@@ -143,17 +142,6 @@ def _check_call(node: ast.Call, text: str, formula: str):
     for kw in node.keywords:
         if kw.arg is None:
             raise FormulaError("'**' arguments are not allowed in a formula", formula, _source(node, text))
-
-
-@functools.lru_cache(maxsize=512)
-def check_expression(text: str, formula: str | None = None) -> None:
-    """Check one formula expression (a fixed-effects right-hand side, a response) against the whitelist."""
-    code, _ = protect_backticks(text.replace(":", "*").replace("%in%", "/").replace("||", "|"))
-    try:
-        tree = ast.parse(code.strip() or "1", mode="eval")
-    except SyntaxError as exc:
-        raise FormulaError(f"cannot read '{text}' ({exc.msg})", formula, text) from None
-    check_tree(tree, code, formula or text)
 
 
 # --- the interpreter for response and offset expressions -------------------------------------------

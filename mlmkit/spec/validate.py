@@ -4,7 +4,7 @@
   pyarrow tables) and refuses the rest naming the type and the conversion;
 * :func:`check_frame_columns` refuses MultiIndex columns;
 * :func:`check_column_types` refuses date/time and complex columns in the model's numbers;
-* :func:`min_fixed_terms` counts the terms of a fixed-effects right-hand side from its syntax alone
+* :func:`min_fixed_terms` counts the terms of a fixed-effects right-hand side from its parsed tree alone
   (``v0*v1*...*v12`` has 2¹³ − 1), so that a design with at least as many columns as rows, or one too
   big for memory, is refused before formulaic builds it;
 * :func:`check_numeric_response` refuses complex, overflowing or constant responses (lme4: "Response is
@@ -12,14 +12,10 @@
 """
 from __future__ import annotations
 
-import ast
-import functools
-
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .safe_eval import protect_backticks
 
 __all__ = ["as_frame", "check_frame_columns", "check_column_types", "min_fixed_terms", "check_fixed_size",
            "check_numeric_response", "MAX_DESIGN_CELLS"]
@@ -71,50 +67,48 @@ def check_column_types(arrays: dict, grouping_only: set) -> None:
 
 
 def _terms(node, cap: int) -> set:
-    """The set of terms (each a frozenset of factors) a formula expression expands to, as formulaic does."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+    """The set of terms (each a frozenset of factors) a formula (sub)tree expands to, as formulaic does."""
+    while node.kind == "paren" or (node.kind == "op" and len(node.args) == 1):
+        node = node.args[0]
+    if node.kind == "num":
         return set()                                             # 0/1: the intercept
-    if isinstance(node, ast.BinOp):
-        left, op = _terms(node.left, cap), node.op
-        if isinstance(op, ast.Pow) and isinstance(node.right, ast.Constant) and isinstance(node.right.value, int):
+    if node.kind == "op":
+        left, op, right = _terms(node.args[0], cap), node.value, node.args[1]
+        if op in ("^", "**") and right.kind == "num" and right.value.isdigit():
             out = set(left)
-            for _ in range(max(node.right.value, 1) - 1):
+            for _ in range(max(int(right.value), 1) - 1):
                 out |= {a | b for a in out for b in left}
                 if len(out) > cap:
                     break
             return out
-        right = _terms(node.right, cap)
-        if isinstance(op, ast.Add):
+        right = _terms(right, cap)
+        if op == "+":
             return left | right
-        if isinstance(op, ast.Sub):
+        if op == "-":
             return left - right
-        if isinstance(op, ast.MatMult):                          # ':' interaction
+        if op == ":":                                            # interaction
             return {a | b for a in left for b in right} if len(left) * len(right) <= cap else _many(cap)
-        if isinstance(op, ast.Mult):
+        if op == "*":
             if len(left) * len(right) > cap:
                 return _many(cap)
             return left | right | {a | b for a in left for b in right}
-        if isinstance(op, ast.Div):                              # a/b = a + b %in% a
+        if op in ("/", "%in%"):                                  # a/b = a + b %in% a
             whole = frozenset().union(*left) if left else frozenset()
             return left | {whole | b for b in right}
-    if isinstance(node, ast.UnaryOp):
-        return _terms(node.operand, cap)
-    return {frozenset({ast.dump(node)})}
+    return {frozenset({node})}
 
 
 def _many(cap: int) -> set:
     return {frozenset({i}) for i in range(cap + 1)}
 
 
-@functools.lru_cache(maxsize=256)
-def min_fixed_terms(rhs: str) -> int:
-    """Number of non-intercept terms of a fixed-effects right-hand side (a lower bound on its columns)."""
-    code, _ = protect_backticks(rhs.replace("%in%", "/").replace(":", "@").replace("^", "**"))
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        return 0                                                 # formulaic will name the problem
-    return len(_terms(tree.body, _TERM_CAP))
+def min_fixed_terms(terms) -> int:
+    """Number of non-intercept terms of a fixed-effects part, its ``(sign, Node)`` terms from the parsed
+    formula (a lower bound on its columns)."""
+    out: set = set()
+    for sign, node in terms:
+        out = out - _terms(node, _TERM_CAP) if sign == "-" else out | _terms(node, _TERM_CAP)
+    return len(out)
 
 
 def check_fixed_size(p: int, n: int, formula: str, *, lower_bound: bool = False) -> None:
