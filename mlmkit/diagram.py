@@ -87,7 +87,7 @@ def diagram_spec(model, family: str | None = None, link: str | None = None, data
     """
     formula, fam0, link0 = _source(model)
     parsed = parse_formula(formula)            # FormulaError for a bad formula
-    counts = parsed.response.replace(" ", "").startswith("cbind(")
+    counts = parsed.response_args is not None
     fam = _family_name(family or fam0 or ("binomial" if counts else "gaussian"))
     lnk = link or link0 or _LINKS[fam]
     nodes, edges = _fixed_nodes(parsed, counts, fam)
@@ -112,12 +112,8 @@ def _family_name(fam) -> str:
 
 def _fixed_nodes(parsed, counts: bool, fam: str):
     """The response, the fixed effects and σ: (nodes, edges)."""
-    response = parsed.response
-    if counts:
-        inner = response.strip()[len("cbind("):-1]
-        caption = inner.split(",")[0].strip() + " of " + inner.split(",", 1)[1].strip().replace("- ", "−")
-    else:
-        caption = response
+    args = parsed.response_args
+    caption = f"{args[0]} of {args[1].replace('- ', '−')}" if counts and len(args) == 2 else parsed.response
     nodes = {"y": _Node("y", r"$y_i$", caption, observed=True)}
     fixed = [t for s, t in parsed.fixed_terms if s == "+" and t not in ("0", "1", "-1")]
     fixed_names = (["(Intercept)"] if parsed.intercept else []) + fixed

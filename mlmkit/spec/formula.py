@@ -283,7 +283,7 @@ def _build(formula: str, text: str, tree: Node) -> ParsedFormula:
             raise _bar_error(term, formula)
         used.append(node)
         if node.kind == "call" and node.value == "offset":
-            offsets.append(text[node.start + len("offset("):node.end - 1].strip())
+            offsets.append(text[node.args[0].start:node.args[-1].end] if node.args else "")
         else:
             fixed.append((sign, node))
     fixed_terms = tuple((s, quote(n)) for s, n in fixed)
@@ -292,8 +292,8 @@ def _build(formula: str, text: str, tree: Node) -> ParsedFormula:
     grouping = {v.strip("`") for t in random for v in t.group_vars}
     resp_args = tuple(quote(a) for a in lhs.args) if lhs.kind == "call" and lhs.value == "cbind" else None
     return ParsedFormula(formula=formula, response=quote(lhs), fixed=fixed_text, random=tuple(random),
-                         offsets=tuple(offsets), fixed_terms=fixed_terms or (("+", "1"),), n_fixed_terms=min_fixed_terms(fixed),
-                         response_args=resp_args, text=text, tree=tree, names=_names(tree),
+                         offsets=tuple(offsets), fixed_terms=fixed_terms or (("+", "1"),),
+                         n_fixed_terms=min_fixed_terms(fixed), response_args=resp_args, text=text, tree=tree, names=_names(tree),
                          grouping_only=frozenset(grouping - set().union(*map(_names, used))))
 
 
