@@ -55,9 +55,11 @@ class Node:
     end: int = field(default=0, compare=False)
 
     def walk(self):
-        yield self
-        for a in self.args:
-            yield from a.walk()
+        stack = [self]
+        while stack:                                    # no recursion: a sum of 5,000 terms is one deep spine
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.args))
 
 
 @dataclass(frozen=True)
@@ -301,9 +303,13 @@ def _signed_terms(node: Node, sign: str = "+", first: bool = True) -> list[tuple
     """The terms of a sum at its top level with their signs (a sign opening the sum is the first
     term's); a bar outside parentheses joins the terms either side of it (``x + 1 | g`` → ``x``,
     ``1 | g``) so its error can quote them."""
+    rest = []
+    while node.kind == "op" and len(node.args) == 2 and node.value in "+-":      # the left spine of a sum
+        rest = _signed_terms(node.args[1], node.value, False) + rest
+        node = node.args[0]
+    if rest:
+        return _signed_terms(node, sign, first) + rest
     binary = node.kind == "op" and len(node.args) == 2
-    if binary and node.value in "+-":
-        return _signed_terms(node.args[0], sign, first) + _signed_terms(node.args[1], node.value, False)
     if first and node.kind == "op" and node.value in "+-" and len(node.args) == 1:
         return [(node.value, node.args[0])]
     if binary and node.value in _BARS:
@@ -413,8 +419,6 @@ def deparse_formula(text: str, cutoff: int = 60) -> list[str]:
         tree = parse_formula(text, require_random=False).tree
     except FormulaError:
         return [" ".join(text.split())]
-    if any(n.kind == "empty" for n in tree.walk()):
-        return [" ".join(text.split())]
     printer = _Printer(cutoff)
     printer.node(tree)
     return printer.lines + [printer.buf]
@@ -443,11 +447,16 @@ class _Printer:
             self.put(n.value)
             self.node(n.args[0])
         elif n.kind == "op":
-            self.node(n.args[0])
-            self.put(n.value if n.value in _TIGHT else f" {n.value} ")
-            broken = False if n.value in _TIGHT else self.brk(False)
-            self.node(n.args[1])
-            self.indent -= broken
+            spine = []
+            while n.kind == "op" and len(n.args) == 2:            # the left spine without recursion
+                spine.append(n)
+                n = n.args[0]
+            self.node(n)
+            for op in reversed(spine):
+                self.put(op.value if op.value in _TIGHT else f" {op.value} ")
+                broken = False if op.value in _TIGHT else self.brk(False)
+                self.node(op.args[1])
+                self.indent -= broken
         elif n.kind == "paren":
             self.put("(")
             self.node(n.args[0])
