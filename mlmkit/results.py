@@ -162,7 +162,8 @@ class MixedModelResult:
         eta = d.fixed_matrix(newdata) @ self._beta
         if d.parsed.offsets:
             from .spec.design import evaluate
-            eta = eta + np.sum([np.asarray(evaluate(o, newdata), float) for o in d.parsed.offsets], axis=0)
+            eta = eta + np.sum([np.asarray(evaluate(n, newdata, d.formula, d.parsed.text), float)
+                                for n in d.parsed.offset_nodes], axis=0)
         for k in terms:
             t, b = d.terms[k], self._term_effects[k]
             missing = [v for v in t.term.group_vars if v not in newdata.columns]

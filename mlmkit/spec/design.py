@@ -34,7 +34,7 @@ from .validate import (
     check_frame_columns,
     check_numeric_response,
 )
-from .formula import ParsedFormula, RandomTerm, Terms, parse_formula
+from .formula import ParsedFormula, RandomTerm, Terms, parse_expression, parse_formula
 
 __all__ = ["ReTerm", "ModelStructure", "Response", "Design", "lformula", "r_name", "evaluate", "factor_codes"]
 
@@ -100,18 +100,21 @@ class Columns(Mapping):
         return self._frame
 
 
-def evaluate(expr: str, data, formula: str | None = None):
+def evaluate(expr, data, formula: str | None = None, text: str | None = None):
     """Evaluate a response or offset expression (``m``, ``n - m``, ``np.log(size)``) on the data.
 
+    ``expr``: the expression's text, or its node in a parsed formula whose spans index ``text``.
     ``data`` is a DataFrame or :class:`Columns`; a bare column name returns that column's values.
     """
-    expr = expr.strip()
     cols = Columns.of(data)
-    if expr in cols:
-        return cols[expr]
-    if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in cols:
-        return cols[expr[1:-1]]
-    return safe_evaluate(expr, cols, formula)
+    if isinstance(expr, str):
+        expr = expr.strip()
+        if expr in cols:
+            return cols[expr]
+        if expr.startswith("`") and expr.endswith("`") and expr[1:-1] in cols:
+            return cols[expr[1:-1]]
+        text, expr = expr, parse_expression(expr)
+    return safe_evaluate(expr, text, cols, formula)
 
 
 @dataclass(frozen=True, eq=False)
@@ -443,7 +446,8 @@ def lformula(formula: str, data: pd.DataFrame, *, check_levels: bool = True, num
         _share_columns(frame, X, names)
     offset = None
     if parsed.offsets:
-        offset = np.sum([_numeric(evaluate(o, frame, formula), f"offset({o})") for o in parsed.offsets], axis=0)
+        offset = np.sum([_numeric(evaluate(n, frame, formula, parsed.text), f"offset({o})")
+                         for o, n in zip(parsed.offsets, parsed.offset_nodes)], axis=0)
     terms = _random_terms(parsed, frame, formula, check_levels, (X, names) if spec is None else None)
     model = ModelStructure(formula=formula, parsed=parsed, columns=frame, X=X, fixef_names=names, terms=terms,
                            n_dropped=n_dropped, fixed_spec=spec)
@@ -479,15 +483,15 @@ def _complete_columns(data: pd.DataFrame, used: list[str], parsed) -> tuple[Colu
 
 def _response(parsed, frame: Columns, formula: str, numeric_response: bool) -> dict[str, np.ndarray]:
     """The response column(s): {name: values}, two entries for ``cbind(successes, failures)``."""
-    resp = parsed.response
+    resp, lhs = parsed.response, parsed.tree.args[0]
     if parsed.response_args is not None:
-        parts = parsed.response_args
-        if len(parts) != 2:
+        if len(lhs.args) != 2:
             raise FormulaError("cbind() in the response takes two arguments: successes and failures",
                                formula, resp)
-        response = {p.strip(): _numeric(evaluate(p, frame, formula), f"'{p.strip()}' in cbind()") for p in parts}
+        response = {p: _numeric(evaluate(n, frame, formula, parsed.text), f"'{p}' in cbind()")
+                    for p, n in zip(parsed.response_args, lhs.args)}
     else:
-        response = {resp: _as_values(evaluate(resp, frame, formula), frame.nrows)}
+        response = {resp: _as_values(evaluate(lhs, frame, formula, parsed.text), frame.nrows)}
     if numeric_response:
         dt = next(iter(response.values())).dtype
         if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):

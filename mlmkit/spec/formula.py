@@ -33,7 +33,8 @@ from ..rformat import r_format
 from .safe_eval import check_tree, protect_backticks
 from .validate import min_fixed_terms
 
-__all__ = ["Node", "RandomTerm", "ParsedFormula", "parse_formula", "formula_names", "deparse_formula"]
+__all__ = ["Node", "RandomTerm", "ParsedFormula", "parse_formula", "parse_expression", "formula_names",
+           "deparse_formula"]
 
 Terms = tuple[tuple[str, str], ...]          # ((sign, term text), ...) of a sum such as "0 + x - z"
 
@@ -102,6 +103,7 @@ class ParsedFormula:
     fixed: str
     random: tuple[RandomTerm, ...]
     offsets: tuple[str, ...] = ()
+    offset_nodes: tuple[Node, ...] = ()
     fixed_terms: Terms = (("+", "1"),)
     response_args: tuple[str, ...] | None = None   # the arguments of a cbind(successes, failures) response
     text: str = ""
@@ -140,7 +142,7 @@ def _intercept_and_terms(terms: Terms) -> tuple[bool, list[str]]:
 
 # ============================================================ tokens and R's operator precedence
 _TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>`[^`]*`|(?:[^\W\d]|\.)[\w.]*)"
-                    r"|(?P<str>\"[^\"]*\"|'[^']*')|(?P<op>%[^%]*%|\*\*|\|\||&&|==|!=|<=|>=|[-+*/^:~|&!<>=(),]))")
+                    r"|(?P<str>\"[^\"]*\"|'[^']*')|(?P<op>%[^%]*%|\*\*|\|\||&&|==|!=|<=|>=|[-+*/^:~|&!<>=(),%]))")
 _BINARY = {"~": 10, "||": 20, "|": 20, "&&": 30, "&": 30, "==": 50, "!=": 50, "<": 50, ">": 50, "<=": 50,
            ">=": 50, "+": 60, "-": 60, "*": 70, "/": 70, ":": 90, "^": 110, "**": 110}
 _UNARY = {"-": 100, "+": 100, "!": 40, "~": 10}
@@ -247,6 +249,19 @@ def formula_names(formula: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=256)
+def parse_expression(text: str) -> Node:
+    """One response or offset expression (``n - m``, ``log(size)``) as a tree, after the whitelist check."""
+    _check_syntax(text)
+    try:
+        p = _Parser(text)
+        node = p.expr()
+        p.take("")
+    except ValueError:
+        raise FormulaError(f"cannot read '{text}'", text, text) from None
+    return node
+
+
+@functools.lru_cache(maxsize=256)
 def _parse(formula: str) -> ParsedFormula:
     text = " ".join(formula.split())
     if text.count("~") != 1:
@@ -285,7 +300,7 @@ def _build(formula: str, text: str, tree: Node) -> ParsedFormula:
             raise _bar_error(term, formula)
         used.append(node)
         if node.kind == "call" and node.value == "offset":
-            offsets.append(text[node.args[0].start:node.args[-1].end] if node.args else "")
+            offsets.append(node)
         else:
             fixed.append((sign, node))
     fixed_terms = tuple((s, quote(n)) for s, n in fixed)
@@ -294,7 +309,8 @@ def _build(formula: str, text: str, tree: Node) -> ParsedFormula:
     grouping = {v.strip("`") for t in random for v in t.group_vars}
     resp_args = tuple(quote(a) for a in lhs.args) if lhs.kind == "call" and lhs.value == "cbind" else None
     return ParsedFormula(formula=formula, response=quote(lhs), fixed=fixed_text, random=tuple(random),
-                         offsets=tuple(offsets), fixed_terms=fixed_terms or (("+", "1"),),
+                         offsets=tuple(text[o.args[0].start:o.args[-1].end] if o.args else "" for o in offsets),
+                         offset_nodes=tuple(o.args[0] if o.args else o for o in offsets), fixed_terms=fixed_terms or (("+", "1"),),
                          n_fixed_terms=min_fixed_terms(fixed), response_args=resp_args, text=text, tree=tree, names=_names(tree),
                          grouping_only=frozenset(grouping - set().union(*map(_names, used))))
 

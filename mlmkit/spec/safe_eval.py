@@ -9,8 +9,8 @@ whole interpreter.  This module
   arithmetic and comparison operators, and calls of the functions in :data:`FORMULA_FUNCTIONS`
   (``np.log``/``numpy.log`` style only for the numpy functions listed); no other attribute access, no
   subscripts, lambdas, comprehensions or names starting with ``__``;
-* evaluates response and offset expressions with its own small interpreter (:func:`safe_evaluate`),
-  which knows only columns, numbers, operators and :data:`EVAL_FUNCTIONS`.
+* evaluates response and offset expressions, from the formula's parsed tree, with its own small
+  interpreter (:func:`safe_evaluate`), which knows only columns, numbers, operators and :data:`EVAL_FUNCTIONS`.
 
 Anything else raises :class:`~mlmkit.errors.FormulaError` quoting the offending part.
 """
@@ -145,38 +145,30 @@ def _check_call(node: ast.Call, text: str, formula: str):
 
 
 # --- the interpreter for response and offset expressions -------------------------------------------
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.Pow: operator.pow, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv}
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "^": operator.pow,
+           "**": operator.pow, "%": operator.mod, "%%": operator.mod, "%/%": operator.floordiv, "<": operator.lt,
+           "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+_UNARY = {"-": operator.neg, "+": operator.pos}
 
 
-def safe_evaluate(expr: str, cols, formula: str | None = None):
-    """Value of a response/offset expression (``m``, ``n - m``, ``log(size)``, ``I(y^2)``) on ``cols``.
+def safe_evaluate(node, text: str, cols, formula: str | None = None):
+    """Value of a response/offset expression's parsed tree (``m``, ``n - m``, ``log(size)``, ``I(y^2)``;
+    a :class:`mlmkit.spec.formula.Node` whose spans index ``text``, checked by :func:`check_tree`) on
+    ``cols``.
 
     ``cols`` maps column names to arrays.  Only column names, numbers, arithmetic, comparisons and the
     functions of :data:`EVAL_FUNCTIONS` (also as ``np.f``) are understood; a column whose name is also
     a function's (``log``) is the column when used as a plain name.
     """
-    formula = formula if formula is not None else expr
-    code, ticks = protect_backticks(expr.strip().replace("^", "**"))
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError as exc:
-        raise FormulaError(f"cannot read '{expr}' ({exc.msg})", formula, expr) from None
-    check_tree(tree, code, formula)
-    return _Interpreter(cols, ticks, code, formula).run(tree.body)
+    return _Interpreter(cols, text, formula if formula is not None else text).run(node)
 
 
 class _Interpreter:
-    def __init__(self, cols, ticks, text, formula):
-        self.cols, self.ticks, self.text, self.formula = cols, ticks, text, formula
+    def __init__(self, cols, text, formula):
+        self.cols, self.text, self.formula = cols, text, formula
 
     def fail(self, message, node):
-        src = _source(node, self.text)
-        for key, name in self.ticks.items():
-            src = src.replace(key, f"`{name}`")
+        src = self.text[node.start:node.end].strip()
         raise FormulaError(message.replace("{src}", src), self.formula, src)
 
     def column(self, name, node):
@@ -185,33 +177,32 @@ class _Interpreter:
         raise DataError(f"unknown column '{name}' in '{self.formula}'")
 
     def run(self, node):
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-                return node.value
-            return self.fail("'{src}' is not a number or a column here", node)
-        if isinstance(node, ast.Name):
-            return self.column(self.ticks.get(node.id, node.id), node)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return self.apply(_BINARY[type(node.op)], [node.left, node.right], node)
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return self.apply(_UNARY[type(node.op)], [node.operand], node)
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
-            return self.apply(_COMPARE[type(node.ops[0])], [node.left, node.comparators[0]], node)
-        if isinstance(node, ast.Call):
+        kind, value, args = node.kind, node.value, node.args
+        if kind == "paren":
+            return self.run(args[0])
+        if kind == "num":
+            return int(value) if value.isdigit() else float(value)
+        if kind == "name" and value not in ("True", "False", "None"):
+            return self.column(value[1:-1] if value.startswith("`") else value, node)
+        if kind == "op" and len(args) == 2 and value in _BINARY:
+            return self.apply(_BINARY[value], args, node)
+        if kind == "op" and len(args) == 1 and value in _UNARY:
+            return self.apply(_UNARY[value], args, node)
+        if kind == "call":
             return self.call(node)
+        if kind in ("str", "name"):
+            return self.fail("'{src}' is not a number or a column here", node)
         return self.fail("'{src}' cannot be evaluated in a response or offset", node)
 
-    def call(self, node: ast.Call):
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id
-        if node.keywords:
+    def call(self, node):
+        space, _, name = node.value.rpartition(".")
+        if any(a.kind == "kw" for a in node.args):
             return self.fail("keyword arguments are not supported in '{src}'", node)
-        if name == "Q":
-            if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or \
-                    not isinstance(node.args[0].value, str):
+        if name == "Q" and not space:
+            if len(node.args) != 1 or node.args[0].kind != "str":
                 return self.fail("Q() takes one quoted column name, as in Q(\"my column\"): '{src}'", node)
-            return self.column(node.args[0].value, node)
-        fn = EVAL_FUNCTIONS.get(name) if isinstance(func, ast.Name) else NUMPY_FUNCTIONS.get(name)
+            return self.column(node.args[0].value[1:-1], node)
+        fn = NUMPY_FUNCTIONS.get(name) if space else EVAL_FUNCTIONS.get(name)
         if fn is None:
             return self.fail("the function in '{src}' cannot be used in a response or offset", node)
         return self.apply(fn, node.args, node)
