@@ -109,7 +109,7 @@ def test_the_formula_is_parsed_once(monkeypatch):
 
     monkeypatch.setattr(fm, "_Parser", Counting)
     fm._parse.cache_clear()
-    f = "Reaction ~ Days + (Days | Subject) + (1 | Days)"
+    f = "log(Reaction) ~ Days + offset(sqrt(Days)) + (Days | Subject) + (1 | Days)"
     d = datasets.load("sleepstudy")
     m = mlmkit.lmer(f, d)
     str(m.summary())
