@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import DataError
 from .glmer_fit import optimize_glmer
 from ..spec.glmresp import response_like
-from .linalg import PLSSystem, _chol_psd, blas_threads, level_sums, profiled_criterion
+from .linalg import PLSSystem, _chol_psd, blas_threads, inv_lower_batched, profiled_criterion
 from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer
 from .pirls import GlmerDevFun
 
@@ -45,28 +45,23 @@ _DENSE_BLOCK2_LIMIT = 500_000          # q₂² · n₁ · q₁ above which bloc
 
 
 class BatchDeviance:
-    """ldL2, S, r² and ldRX2 of one design (Z from ``structure``, X, y) at K values of θ at once."""
+    """ldL2, S, r² and ldRX2 of one design (Z from ``structure``, X, y) at K values of θ at once.
 
-    def __init__(self, structure, X: np.ndarray, y: np.ndarray):
+    The cross-products and block 1 are :class:`~mlmkit.engine.linalg.PLSSystem`'s (``system``, built
+    here unless given): its closed form for one factor with q₁ ≤ 2, :func:`~mlmkit.engine.linalg.block1_factor`
+    otherwise; only the batched dense block 2 is this module's own.
+    """
+
+    def __init__(self, structure, X: np.ndarray, y: np.ndarray, system: PLSSystem | None = None):
         s = self.structure = structure
         X = np.asarray(X, float)
         self.n, self.p = X.shape
-        Xy = np.column_stack([X, np.asarray(y, float)])
-        self.A11 = level_sums(s.codes1, s.n1, s.z1, s.z1)
-        self.B1 = level_sums(s.codes1, s.n1, s.z1, Xy)
-        self.XyXy = Xy.T @ Xy
-        self._lam_index = s.lam1_index         # index -1 (a structural zero) reads an appended 0
+        self.system = sysm = PLSSystem(s, X, np.asarray(y, float)) if system is None else system
         self._mode = "one"
         if s.q2:
-            if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT:
-                self._mode = "two"
-                Z2 = s.Z2
-                self.A22 = (Z2.T @ Z2).toarray()
-                self.A21 = (Z2.T @ s.Z1).toarray().reshape(s.q2, s.n1, s.q1)
-                self.B2 = np.asarray(Z2.T @ Xy)
-            else:
-                self._mode = "loop"
-                self._system = PLSSystem(s, X, Xy[:, -1])
+            self._mode = "two" if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT else "loop"
+            if self._mode == "two":
+                self.A21 = sysm.A21.toarray().reshape(s.q2, s.n1, s.q1)
 
     def schur(self, thetas) -> tuple[np.ndarray, np.ndarray]:
         """(ldL2 of shape (K,), S of shape (K, p+1, p+1)): S = [X y]'[X y] − Σ R'R at each θ.
@@ -76,76 +71,23 @@ class BatchDeviance:
         """
         thetas = np.atleast_2d(np.asarray(thetas, float))
         if self._mode == "loop":
-            fs = [self._system.factor(t) for t in thetas]
+            fs = [self.system.factor(t) for t in thetas]
             return np.array([f.ldL2 for f in fs]), np.stack([f.Lxx @ f.Lxx.T for f in fs])
-        p = self.p
-        K = thetas.shape[0]
-        th = np.concatenate([thetas, np.zeros((K, 1))], axis=1)
-        lam = th[:, self._lam_index]                                     # (K, q, q)
-        q = lam.shape[1]
-        if q <= 2 and self._mode == "one":
-            ldL2, Rf = self._small(lam)
-        else:
-            ldL2, L, R = self._general(lam)
-            Rf = R.reshape(K, -1, p + 1)
-        S = self.XyXy[None] - np.swapaxes(Rf, 1, 2) @ Rf
-        if self._mode == "two":
-            ld2, R2 = self._block2(th, lam, L, R)
-            ldL2 = ldL2 + ld2
-            S = S - np.swapaxes(R2, 1, 2) @ R2
-        return 2.0 * ldL2, S
-
-    def _small(self, lam):
-        """Block 1 with one or two effects per level, written out (Λ lower triangular)."""
-        A, B = self.A11, self.B1
-        a = lam[:, 0, 0][:, None]                                        # (K, 1)
-        if lam.shape[1] == 1:
-            M = a * a * A[None, :, 0, 0] + 1.0                           # L² per level, (K, n1)
-            R = (a / np.sqrt(M))[..., None] * B[None, :, 0, :]
-            return 0.5 * np.log(M).sum(axis=1), R
-        b, c = lam[:, 1, 0][:, None], lam[:, 1, 1][:, None]
-        A00, A01, A11 = A[None, :, 0, 0], A[None, :, 0, 1], A[None, :, 1, 1]
-        T = a * A01 + b * A11
-        M00 = a * (a * A00 + b * A01) + b * T + 1.0
-        l00 = np.sqrt(M00)
-        l10 = c * T / l00
-        M11 = c * c * A11 + 1.0 - l10 * l10
-        R0 = (a[..., None] * B[None, :, 0, :] + b[..., None] * B[None, :, 1, :]) / l00[..., None]
-        R1 = (c[..., None] * B[None, :, 1, :] - l10[..., None] * R0) / np.sqrt(M11)[..., None]
-        return 0.5 * np.log(M00 * M11).sum(axis=1), np.concatenate([R0, R1], axis=1)
-
-    def _general(self, lam):
-        """Block 1 for any number of effects per level: Cholesky written out over (K, n1) arrays."""
-        K, q = lam.shape[0], lam.shape[1]
-        # numpy's stacked linalg routines spend microseconds per tiny matrix; elementwise code does not.
-        M = np.einsum("kai,gab,kbj->kgij", lam, self.A11, lam, optimize=False)   # Λ'AΛ (K, n1, q, q)
-        C = np.einsum("kai,gap->kgip", lam, self.B1)                             # Λ'B  (K, n1, q, p+1)
-        L = np.zeros_like(M)
-        ldL2 = np.zeros(K)
-        R = np.empty_like(C)
-        for j in range(q):
-            d = M[:, :, j, j] + 1.0 - (L[:, :, j, :j] ** 2).sum(axis=2)
-            L[:, :, j, j] = ljj = np.sqrt(d)
-            ldL2 += np.log(ljj).sum(axis=1)
-            for i in range(j + 1, q):
-                L[:, :, i, j] = (M[:, :, i, j] - (L[:, :, i, :j] * L[:, :, j, :j]).sum(axis=2)) / ljj
-            R[:, :, j] = (C[:, :, j] - np.einsum("kgi,kgip->kgp", L[:, :, j, :j], R[:, :, :j])) / ljj[..., None]
-        return ldL2, L, R
+        if self._mode == "one":
+            return self.system.schur_many(thetas)
+        lam, half_ld, L, R, RtR = self.system.block1_many(thetas)
+        ld2, R2 = self._block2(thetas, lam, L, R)
+        S = self.system.XyXy - RtR - np.swapaxes(R2, 1, 2) @ R2
+        return 2.0 * (half_ld + ld2), S
 
     def _block2(self, th, lam, L, R):
         """½ log|L₂₂|² and R₂ for a small second block (see the module docstring)."""
-        s = self.structure
-        K, q = lam.shape[0], lam.shape[1]
-        # L⁻ᵀ per level by back substitution on the identity, then G = Λ₁ L⁻ᵀ.
-        Linv = np.zeros_like(L)
-        for j in range(q):
-            Linv[:, :, j, j] = 1.0 / L[:, :, j, j]
-            for i in range(j + 1, q):
-                Linv[:, :, i, j] = -(L[:, :, i, j:i] * Linv[:, :, j:i, j]).sum(axis=2) / L[:, :, i, i]
-        G = np.einsum("kab,kgcb->kgac", lam, Linv)                             # Λ₁ L⁻ᵀ
+        s, sysm = self.structure, self.system
+        K = lam.shape[0]
+        G = np.einsum("kab,kgcb->kgac", lam, inv_lower_batched(L))             # Λ₁ L⁻ᵀ per level
         T = np.einsum("agi,kgij->kagj", self.A21, G)                            # (K, q2, n1, q)
-        P = self.A22[None] - np.einsum("kagj,kbgj->kab", T, T)
-        rhs0 = self.B2[None] - np.einsum("kagj,kgjp->kap", T, R)
+        P = sysm.A22[None] - np.einsum("kagj,kbgj->kab", T, T)
+        rhs0 = sysm.B2[None] - np.einsum("kagj,kgjp->kap", T, R)
         lam2 = np.zeros((K, s.q2, s.q2))
         lam2[:, s.lam2_rows, s.lam2_cols] = th[:, s.lam2_theta]
         lam2T = np.swapaxes(lam2, 1, 2)
@@ -352,7 +294,7 @@ def refit(m, y, *, batched: bool = True, REML: bool | None = None, start=None):
     bd = BatchDeviance(s, d.X, yy)
     lower = d.theta_lower
     theta, fun, calls = minimize_bounded(bd.reml if REML else bd.ml, x0, lower, np.full(len(lower), np.inf))
-    devfun = DevFun(d, REML, PLSSystem(s, d.X, yy))
+    devfun = DevFun(d, REML, bd.system)                  # the same cross-products, not computed twice
     opt = OptResult(theta=theta, fun=fun, nfev=calls, message="projected Newton (batched)")
     return dataclasses.replace(m, design=d, devfun=devfun, opt=opt)
 

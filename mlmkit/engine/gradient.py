@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
 
-from .linalg import PLSFactor, forward_solve_batched
+from .linalg import PLSFactor, inv_lower_batched
 
 __all__ = ["profiled_gradient"]
 
@@ -49,8 +49,7 @@ def _one_factor(f: PLSFactor, REML: bool) -> np.ndarray:
     """
     sysm, p, lam = f.system, f.p, f.lam1
     A, B = sysm.A11, sysm.B1
-    q1 = lam.shape[0]
-    Linv = forward_solve_batched(f.L1, np.broadcast_to(np.eye(q1), f.L1.shape))
+    Linv = inv_lower_batched(f.L1)
     Minv = np.swapaxes(Linv, 1, 2) @ Linv
     LamA = lam.T @ A
     G = (Minv @ LamA).sum(axis=0)

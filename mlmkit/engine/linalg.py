@@ -74,12 +74,18 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], b.shape[1])."""
+def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray, symmetric: bool = False
+               ) -> np.ndarray:
+    """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], b.shape[1]).
+
+    ``symmetric`` (or a is b): a Z'WZ with a = WZ, b = Z, so only k ≤ j is summed and mirrored."""
     out = np.empty((n_levels, a.shape[1], b.shape[1]))
+    sym = symmetric or a is b
     for j in range(a.shape[1]):          # loops over columns only, never over rows or groups
-        for k in range(b.shape[1]):
+        for k in range(j + 1 if sym else b.shape[1]):
             out[:, j, k] = np.bincount(codes, weights=a[:, j] * b[:, k], minlength=n_levels)
+            if sym:
+                out[:, k, j] = out[:, j, k]
     return out
 
 
@@ -179,9 +185,9 @@ class PLSSystem:
         self._z1w = z1
         self.A11 = level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
         self.B1 = _level_sums_cols(s.codes1, s.n1, z1, cols)   # (n1, q1, p+1)
-        if s.q1 <= 3:       # contiguous per-element copies for the small-block path of factor()
-            self.A_soa = np.ascontiguousarray(self.A11.transpose(1, 2, 0))
-            self.B_soa = np.ascontiguousarray(self.B1.transpose(1, 0, 2))
+        # contiguous per-element copies (q1² + q1·m numbers per level) for block1_factor
+        self.A_soa = np.ascontiguousarray(self.A11.transpose(1, 2, 0))
+        self.B_soa = np.ascontiguousarray(self.B1.transpose(1, 0, 2))
         m = len(cols)
         if sqrtw is not None or X.shape[0] <= _STACK_ROWS:
             Xy = np.empty((X.shape[0], m), order="F")           # one BLAS product (as always up to
@@ -257,22 +263,30 @@ class PLSSystem:
         parts = np.array(rows, float).reshape(-1, 3)
         return parts[:, 0], parts[:, 1], parts[:, 2]
 
+    def block1_many(self, thetas: np.ndarray):
+        """Λ₁ (K, q1, q1) at each row of ``thetas`` and :func:`block1_factor` there."""
+        thetas = np.atleast_2d(np.asarray(thetas, float))
+        lam = np.concatenate([thetas, np.zeros((len(thetas), 1))], axis=1)[:, self.structure.lam1_index]
+        return (lam,) + block1_factor(lam, self.A_soa, self.B_soa)
+
+    def schur_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log|L|² (K,), S (K, m, m)) of a one-factor model at each row of ``thetas``, with
+        S = [X y]'[X y] − Σ_i R_i'R_i the Schur complement holding β̂ and r² (closed form for q₁ ≤ 2)."""
+        sb = self.small_block
+        if sb is not None:
+            return sb.schur_many(thetas)
+        _, half_ld, _, _, RtR = self.block1_many(thetas)
+        return 2.0 * half_ld, self.XyXy - RtR
+
     def factor(self, theta: np.ndarray) -> "PLSFactor":
         """Blocked Cholesky factorisation at θ (see the module docstring)."""
         s = self.structure
         theta = np.asarray(theta, float)
         lam1 = s.lambda1(theta)
         q1 = s.q1
-        if q1 <= 3:
-            L1, R1, RtR = _factor_small(lam1, self.A_soa, self.B_soa)
-        else:
-            M = lam1.T @ self.A11 @ lam1
-            M[:, np.arange(q1), np.arange(q1)] += 1.0
-            L1 = chol_batched(M)
-            R1 = forward_solve_batched(L1, lam1.T @ self.B1)
-            R1flat = R1.reshape(s.n1 * q1, -1)
-            RtR = R1flat.T @ R1flat
-        S = self.XyXy - RtR
+        _, L1, R1, RtR = block1_factor(lam1[None], self.A_soa, self.B_soa)
+        L1, R1 = L1[0], R1[0]
+        S = self.XyXy - RtR[0]
         L22 = R2 = lam2 = None
         if s.q2 and self.crossed is not None:
             # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.engine.crossed).
@@ -288,8 +302,7 @@ class PLSSystem:
             # Block 2 through its Schur complement.  With K_i = Λ₁M_i⁻¹Λ₁' per level of factor 1,
             # L₂₁L₂₁' = Λ₂'(A₂₁ K A₁₂)Λ₂ and L₂₁R₁ = Λ₂'A₂₁ K B₁, so L₂₁ itself is never formed.
             lam2 = s.lambda2(theta)
-            Linv = forward_solve_batched(L1, np.broadcast_to(np.eye(q1), L1.shape))
-            LL = Linv @ lam1.T
+            LL = inv_lower_batched(L1) @ lam1.T
             K = np.swapaxes(LL, 1, 2) @ LL
             Kbd = sp.bsr_matrix((K, np.arange(s.n1), np.arange(s.n1 + 1)), shape=(s.n1 * q1, s.n1 * q1))
             AK = (self.A21 @ Kbd).tocsr()
@@ -304,37 +317,44 @@ class PLSSystem:
         return PLSFactor(self, theta, lam1, L1, R1, lam2, L22, R2, Lxx)
 
 
-def _factor_small(lam: np.ndarray, A: np.ndarray, B: np.ndarray):
-    """Block 1 for q ≤ 3 effects per level, as elementwise arithmetic over all levels at once.
+def block1_factor(lam: np.ndarray, A: np.ndarray, B: np.ndarray):
+    """Block 1 at K values of θ at once: for each Λ = lam[k] (K, q, q) and level i of the first factor,
 
-    ``A`` (q, q, n1) and ``B`` (q, n1, m) hold Z_i'Z_i and Z_i'[X y] element by element, so every
-    step below is one vectorised operation on n1 numbers: M = Λ'AΛ + I, its Cholesky factor L by the
-    column recurrence, and R = L⁻¹Λ'B by forward substitution.  numpy's batched LAPACK calls on
-    10,000 2 × 2 matrices cost 50× more.  Returns L (n1, q, q), R (n1, q, m) and Σ_i R_i'R_i.
+        L_ki = chol(Λ'A_iΛ + I),   R_ki = L_ki⁻¹Λ'B_i,   ½log|L_k|² = Σ_i Σ_j log (L_ki)_jj,
+
+    written as elementwise arithmetic over (K, n1) arrays.  ``A`` (q, q, n1) and ``B`` (q, n1, m) hold
+    Z_i'Z_i and Z_i'[X y] element by element, so every step of the column recurrence is one
+    vectorised operation on all levels and all θ: numpy's batched LAPACK calls on 10,000 2 × 2
+    matrices cost 50× more.  Entries of Λ that are zero at every θ are skipped (adding 0·x changes
+    nothing).  Returns ½log|L|² (K,), L (K, n1, q, q), R (K, n1, q, m) and Σ_i R_ki'R_ki (K, m, m).
+    This is the one block-1 factorisation of lmer (one θ, K = 1), profiles, bootstrap and power (many θ).
     """
-    q, n1 = lam.shape[0], A.shape[-1]
-    zero = np.zeros(n1)
-    cols = [[l for l in range(q) if lam[l, j] != 0.0] for j in range(q)]
-    T = [[sum((A[k, l] * lam[l, j] for l in cols[j]), zero) for j in range(q)] for k in range(q)]
+    K, q, n1 = lam.shape[0], lam.shape[1], A.shape[-1]
+    lk = lam[:, :, :, None]                                         # (K, q, q, 1) against (n1,)
+    used = (lam != 0.0).any(axis=0)
+    zero = np.zeros((K, n1))
+    T = [[sum((A[k, l] * lk[:, l, j] for l in range(q) if used[l, j]), zero) for j in range(q)] for k in range(q)]
     L = [[None] * q for _ in range(q)]
     for j in range(q):
-        mjj = sum((lam[k, j] * T[k][j] for k in range(q) if lam[k, j] != 0.0), zero) + 1.0
+        mjj = sum((lk[:, k, j] * T[k][j] for k in range(q) if used[k, j]), zero) + 1.0
         L[j][j] = np.sqrt(mjj - sum((L[j][k] ** 2 for k in range(j)), zero))
         for i in range(j + 1, q):
-            mij = sum((lam[k, i] * T[k][j] for k in range(q) if lam[k, i] != 0.0), zero)
+            mij = sum((lk[:, k, i] * T[k][j] for k in range(q) if used[k, i]), zero)
             L[i][j] = (mij - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / L[j][j]
     R = []
     for j in range(q):
-        v = sum((lam[k, j] * B[k] for k in range(q) if lam[k, j] != 0.0), np.zeros(B.shape[1:]))
+        v = sum((lk[:, k, j, :, None] * B[k] for k in range(q) if used[k, j]), np.zeros((K,) + B.shape[1:]))
         for k in range(j):
-            v = v - L[j][k][:, None] * R[k]
-        R.append(v / L[j][j][:, None])
-    L1 = np.zeros((n1, q, q))
+            v = v - L[j][k][..., None] * R[k]
+        R.append(v / L[j][j][..., None])
+    L1 = np.zeros((K, n1, q, q))
+    half_ld = np.zeros(K)
     for j in range(q):
+        half_ld += np.log(L[j][j]).sum(axis=1)
         for i in range(j, q):
-            L1[:, i, j] = L[i][j]
-    RtR = sum(r.T @ r for r in R)
-    return L1, np.stack(R, axis=1), RtR
+            L1[:, :, i, j] = L[i][j]
+    RtR = sum(np.swapaxes(r, 1, 2) @ r for r in R)
+    return half_ld, L1, np.stack(R, axis=2), RtR
 
 
 def _congruence(lam: sp.spmatrix, P: np.ndarray) -> np.ndarray:
@@ -346,11 +366,11 @@ def _congruence(lam: sp.spmatrix, P: np.ndarray) -> np.ndarray:
 
 
 def chol_batched(M: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack (n, q, q) of small SPD matrices.
+    """Lower Cholesky factors of a stack (..., q, q) of small SPD matrices.
 
     Elementwise for q = 1.  For q ≤ 6 the column recurrence runs over q only, each step one
-    vectorised operation on all n matrices, far cheaper than LAPACK called once per matrix when n is
-    large; a matrix that is not positive definite gives NaN rather than an exception, which PIRLS
+    vectorised operation on all matrices, far cheaper than LAPACK called once per matrix when there
+    are many; a matrix that is not positive definite gives NaN rather than an exception, which PIRLS
     turns into a step-halving.
     """
     q = M.shape[-1]
@@ -360,11 +380,41 @@ def chol_batched(M: np.ndarray) -> np.ndarray:
         return np.linalg.cholesky(M)
     L = np.zeros_like(M)
     for j in range(q):
-        d = M[:, j, j] - (L[:, j, :j] ** 2).sum(axis=-1)
-        L[:, j, j] = np.sqrt(d)
+        d = M[..., j, j] - (L[..., j, :j] ** 2).sum(axis=-1)
+        L[..., j, j] = np.sqrt(d)
         for i in range(j + 1, q):
-            L[:, i, j] = (M[:, i, j] - (L[:, i, :j] * L[:, j, :j]).sum(axis=-1)) / L[:, j, j]
+            L[..., i, j] = (M[..., i, j] - (L[..., i, :j] * L[..., j, :j]).sum(axis=-1)) / L[..., j, j]
     return L
+
+
+def chol_penalised(lam: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Per-level factors L_i = chol(Λ'A_iΛ + I) of a stack A (..., q, q) (a weighted Z_i'W_iZ_i per
+    level), with Λ (q, q) or a stack broadcasting against A: the block-1 factor of PIRLS steps.
+    Elementwise for q = 1: L_i = √(λ²a_i + 1)."""
+    q = A.shape[-1]
+    if q == 1:
+        return np.sqrt(lam[..., :1, :1] ** 2 * A + 1.0)
+    M = np.matmul(np.matmul(np.swapaxes(lam, -1, -2), A), lam)
+    M[..., np.arange(q), np.arange(q)] += 1.0
+    return chol_batched(M)
+
+
+def logdet_batched(L: np.ndarray) -> float:
+    """log|LL'| = 2 Σ log diag(L) over a stack (..., q, q) of lower-triangular factors."""
+    return float(2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum())
+
+
+def inv_lower_batched(L: np.ndarray) -> np.ndarray:
+    """L⁻¹ for a stack (..., q, q) of lower-triangular matrices, by forward substitution on the
+    identity, one vectorised operation per element (no LAPACK call per matrix):
+    (L⁻¹)_jj = 1/L_jj,  (L⁻¹)_ij = −Σ_{j≤k<i} L_ik (L⁻¹)_kj / L_ii."""
+    q = L.shape[-1]
+    Linv = np.zeros_like(L)
+    for j in range(q):
+        Linv[..., j, j] = 1.0 / L[..., j, j]
+        for i in range(j + 1, q):
+            Linv[..., i, j] = -(L[..., i, j:i] * Linv[..., j:i, j]).sum(axis=-1) / L[..., i, i]
+    return Linv
 
 
 def forward_solve_batched(L: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -424,10 +474,7 @@ class PLSFactor:
     @cached_property
     def ldL2(self) -> float:
         """log |Λ'Z'ZΛ + I| = 2 Σ log diag(L)."""
-        d = np.log(np.diagonal(self.L1, axis1=1, axis2=2)).sum()
-        if self.L22 is not None:
-            d += np.log(np.diag(self.L22)).sum()
-        return 2.0 * d
+        return logdet_batched(self.L1) + (0.0 if self.L22 is None else logdet_batched(self.L22))
 
     @property
     def p(self) -> int:

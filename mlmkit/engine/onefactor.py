@@ -34,7 +34,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
+from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched, logdet_batched
 
 __all__ = ["OneFactorPLS"]
 
@@ -332,15 +332,8 @@ class OneFactorPLS:
     # --- the small solves ------------------------------------------------------------------------
     def solve(self, lam, A, B, c, XWX, cX):
         """(u, β or None, log|L|², L) of the system in the module docstring."""
-        q = self.q
-        if q == 1:
-            l = lam[0, 0]
-            L = np.sqrt(l * l * A[:, 0, 0] + 1.0)[:, None, None]
-        else:
-            M = np.matmul(np.matmul(lam.T, A), lam)
-            M[:, np.arange(q), np.arange(q)] += 1.0
-            L = chol_batched(M)
-        ldL2 = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()
+        L = chol_penalised(lam, A)
+        ldL2 = logdet_batched(L)
         r = forward_solve_batched(L, c @ lam)                                # (n1, q)
         beta = None
         if B is not None:
@@ -354,15 +347,9 @@ class OneFactorPLS:
 
     def logdet(self, lam, mu) -> tuple[float, np.ndarray]:
         """log|Λ'AΛ + I|² terms: (ldL2, L) for the weights at ``mu`` (canonical link) without solving."""
-        q = self.q
         A = self._gather([blk._A(blk.weights(None, mu[blk.rows])[0]) for blk in self.blocks])
-        if q == 1:
-            L = np.sqrt(lam[0, 0] ** 2 * A[:, 0, 0] + 1.0)[:, None, None]
-        else:
-            M = np.matmul(np.matmul(lam.T, A), lam)
-            M[:, np.arange(q), np.arange(q)] += 1.0
-            L = chol_batched(M)
-        return float(2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()), L
+        L = chol_penalised(lam, A)
+        return logdet_batched(L), L
 
     def _A(self, w) -> np.ndarray:
         q = self.q

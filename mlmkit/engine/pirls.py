@@ -30,7 +30,7 @@ import numpy as np
 from ..spec.design import Design
 from ..errors import ConvergenceError
 from ..spec.glmresp import GlmResponse, constant_rows, glm_response, is_constant_rows  # noqa: F401  (re-exported)
-from .linalg import backward_solve_batched, chol_batched, forward_solve_batched
+from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
@@ -366,7 +366,6 @@ class GlmerDevFun:
         out = np.empty(B)
         active = np.arange(B)
         last = np.full(B, np.inf)
-        eye = np.eye(q1)
         for _ in range(self.maxit):
             Ba = len(active)
             if fam.is_canonical:
@@ -389,8 +388,7 @@ class GlmerDevFun:
                 for m in range(j + 1):
                     A[:, :, j, m] = A[:, :, m, j] = np.bincount(idx, (wz * z1[:, m]).ravel(),
                                                                 minlength=size).reshape(Ba, n1)
-            M = np.matmul(np.matmul(lam.transpose(0, 2, 1)[:, None], A), lam[:, None]) + eye
-            L = chol_batched(M.reshape(size, q1, q1))
+            L = chol_penalised(lam[:, None], A).reshape(size, q1, q1)
             r = forward_solve_batched(L, np.matmul(c, lam).reshape(size, q1))
             unew = backward_solve_batched(L, r).reshape(Ba, n1, q1)
             step = np.abs(unew - u).max(axis=(1, 2))

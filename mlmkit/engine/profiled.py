@@ -101,7 +101,16 @@ class SmallBlock:
 
     def parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The three parts at each row of ``thetas`` (K, n_θ), as three arrays of length K."""
-        th = np.asarray(thetas, float)
+        ldL2, S = self.schur_many(thetas)
+        piv = _cholesky_pivots_batched(S)
+        ok = (piv[:, :-1] > 0).all(axis=1)
+        ldRX2 = np.full(len(S), math.inf)
+        ldRX2[ok] = np.log(piv[ok, :-1]).sum(axis=1)
+        return ldL2, ldRX2, np.maximum(piv[:, -1], 0.0)
+
+    def schur_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log|L|² (K,), S = [X y]'[X y] − Σ_i B_i'K_iB_i (K, m, m)) at each row of ``thetas``."""
+        th = np.atleast_2d(np.asarray(thetas, float))
         K, m = len(th), self.m
         if self.q == 1:
             g = th[:, self._ia, None] ** 2
@@ -114,12 +123,7 @@ class SmallBlock:
             E = (V @ self.basis).reshape(K, 4, -1)
             d = E[:, 0]
             W = (E[:, 1:] / d[:, None]).reshape(K, -1)
-        S = self.XyXy - (W @ self.outer).reshape(K, m, m)
-        piv = _cholesky_pivots_batched(S)
-        ok = (piv[:, :-1] > 0).all(axis=1)
-        ldRX2 = np.full(K, math.inf)
-        ldRX2[ok] = np.log(piv[ok, :-1]).sum(axis=1)
-        return np.log(d).sum(axis=1), ldRX2, np.maximum(piv[:, -1], 0.0)
+        return np.log(d).sum(axis=1), self.XyXy - (W @ self.outer).reshape(K, m, m)
 
 
 def _cholesky_pivots(S: list[list[float]]) -> list[float]:

@@ -21,9 +21,8 @@ import scipy.linalg.lapack
 import scipy.sparse as sp
 
 from ..spec.design import Design
-from .linalg import PLSSystem
+from .linalg import PLSSystem, chol_penalised, inv_lower_batched, level_sums, logdet_batched
 from .linalg import backward_solve_batched as bsolve_small
-from .linalg import chol_batched as chol_small
 from .linalg import forward_solve_batched as fsolve_small
 
 _dpotrf, _dpotrs = scipy.linalg.lapack.dpotrf, scipy.linalg.lapack.dpotrs
@@ -136,14 +135,8 @@ class WeightedPLS:
             ldL2 = 2.0 * np.log(L).sum()
         else:
             z1w = self.z1 * w[:, None]
-            A11 = np.empty((n1, q1, q1))
-            for j in range(q1):
-                for k in range(j + 1):
-                    A11[:, j, k] = A11[:, k, j] = np.bincount(codes, z1w[:, j] * self.z1[:, k], minlength=n1)
-            M = lam1.T @ A11 @ lam1
-            M[:, np.arange(q1), np.arange(q1)] += 1.0
-            L1 = chol_small(M)
-            ldL2 = 2.0 * np.log(np.diagonal(L1, axis1=1, axis2=2)).sum()
+            L1 = chol_penalised(lam1, level_sums(codes, n1, z1w, self.z1, symmetric=True))
+            ldL2 = logdet_batched(L1)
         wv = C = L22 = None
         if q2:
             wv = [w * v for v in self.vals2]
@@ -157,7 +150,7 @@ class WeightedPLS:
             vals = np.bincount(self._a21_inv, np.concatenate([wvi * self.z1[:, m] for wvi in wv for m in range(q1)]),
                                minlength=self._a21_nz.size)
             # W = Λ₁L₁⁻ᵀ per level: the coupling is C = Λ₂' A₂₁ blockdiag(W)
-            W = (lam / L) if q1 == 1 else lam1 @ np.swapaxes(fsolve_small(L1, np.broadcast_to(np.eye(q1), L1.shape)), 1, 2)
+            W = (lam / L) if q1 == 1 else lam1 @ np.swapaxes(inv_lower_batched(L1), 1, 2)
             if self.sparse21:
                 if q1 == 1:
                     data = vals * W[self._a21_cols]
@@ -188,7 +181,7 @@ class WeightedPLS:
                 M22 = lam2.T @ A22 @ lam2 - CCt
             M22[np.diag_indices(q2)] += 1.0
             L22 = scipy.linalg.cholesky(M22, lower=True, check_finite=False)
-            ldL2 += 2.0 * np.log(np.diag(L22)).sum()
+            ldL2 += logdet_batched(L22)
         return L1, z1w, wv, C, L22, float(ldL2)
 
     @staticmethod

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from ..engine.linalg import PLSSystem, inv_lower_batched
 from ..errors import ParameterError
 
 __all__ = ["condvar"]
@@ -46,7 +47,7 @@ def condvar(m) -> dict[str, list[np.ndarray]]:
     f, scale = _pls_factor(m)
     s = m.design.structure
     q1 = s.q1
-    L1inv = np.linalg.inv(f.L1)                                   # (n1, q1, q1)
+    L1inv = inv_lower_batched(f.L1)                               # (n1, q1, q1)
     C1 = np.swapaxes(L1inv, 1, 2) @ L1inv                         # M⁻¹ = L₁⁻ᵀ L₁⁻¹ per level
     Cov2 = None
     if f.L22 is not None:
@@ -82,7 +83,6 @@ def _pls_factor(m):
     state, family = getattr(getattr(m, "opt", None), "state", None), getattr(m, "family", None)
     if state is None or family is None:
         raise ParameterError(f"condvar needs a fitted lmer or glmer model, not {type(m).__name__}")
-    from ..engine.linalg import PLSSystem
     w = np.asarray(m.prior_weights, float) * family.mu_eta(state.eta) ** 2 / family.variance(state.mu)
     system = PLSSystem(m.design.structure, m.design.X, np.zeros(m.nobs), sqrtw=np.sqrt(w))
     return system.factor(np.asarray(m.theta, float)), 1.0
