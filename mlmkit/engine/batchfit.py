@@ -34,9 +34,10 @@ import numpy as np
 from ..errors import DataError
 from .glmer_fit import optimize_glmer
 from ..spec.glmresp import response_like
-from .linalg import PLSSystem, _chol_psd, blas_threads, inv_lower_batched, profiled_criterion
+from .linalg import PLSSystem, blas_threads, inv_lower_batched, profiled_criterion
 from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer
 from .pirls import GlmerDevFun
+from .profiled import schur_parts
 
 __all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "refit", "fast_refit", "with_response"]
 
@@ -98,14 +99,8 @@ class BatchDeviance:
 
     def components(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ldL2, r2, ldRX2), each of shape (K,), for thetas of shape (K, n_theta)."""
-        ldL2, S = self.schur(thetas)
-        p = self.p
-        try:
-            Ls = np.linalg.cholesky(S)
-        except np.linalg.LinAlgError:          # an exact fit (r² = 0) somewhere in the batch
-            Ls = np.stack([_chol_psd(s) for s in S])
-        d = np.diagonal(Ls, axis1=1, axis2=2)
-        return ldL2, d[:, p] ** 2, 2.0 * np.log(d[:, :p]).sum(axis=1)
+        ldL2, ldRX2, r2 = schur_parts(*self.schur(thetas))
+        return ldL2, r2, ldRX2
 
     def ml(self, thetas) -> np.ndarray:
         """ML deviance with β and σ profiled out."""

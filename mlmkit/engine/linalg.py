@@ -30,6 +30,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..spec.reterms import REStructure
+from .profiled import SmallBlock, schur_parts
 
 __all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads", "profiled_criterion"]
 
@@ -230,7 +231,6 @@ class PLSSystem:
         s = self.structure
         if s.q2 or s.q1 > 2:
             return None
-        from .profiled import SmallBlock
         return SmallBlock(self.A11, self.B1, self.XyXy, s.codes1, self._z1w, s.lam1_index)
 
     def profiled_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
@@ -246,10 +246,9 @@ class PLSSystem:
         return f.ldL2, f.ldRX2, f.r2
 
     def profiled_parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`profiled_parts` at each row of ``thetas``: one vectorised pass when the closed form applies."""
-        sb = self.small_block
-        if sb is not None:
-            return sb.parts_many(thetas)
+        """:meth:`profiled_parts` at each row of ``thetas``: one vectorised pass for one grouping factor."""
+        if not self.structure.q2:
+            return schur_parts(*self.schur_many(thetas))
         thetas = np.atleast_2d(thetas)
         workers = min(len(thetas), _cpu_count()) if self.structure.q2 >= _PARALLEL_BLOCK else 1
         if workers > 1:

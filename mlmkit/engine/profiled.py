@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-__all__ = ["SmallBlock"]
+__all__ = ["SmallBlock", "schur_parts"]
 
 
 class SmallBlock:
@@ -101,12 +101,7 @@ class SmallBlock:
 
     def parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The three parts at each row of ``thetas`` (K, n_θ), as three arrays of length K."""
-        ldL2, S = self.schur_many(thetas)
-        piv = _cholesky_pivots_batched(S)
-        ok = (piv[:, :-1] > 0).all(axis=1)
-        ldRX2 = np.full(len(S), math.inf)
-        ldRX2[ok] = np.log(piv[ok, :-1]).sum(axis=1)
-        return ldL2, ldRX2, np.maximum(piv[:, -1], 0.0)
+        return schur_parts(*self.schur_many(thetas))
 
     def schur_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(log|L|² (K,), S = [X y]'[X y] − Σ_i B_i'K_iB_i (K, m, m)) at each row of ``thetas``."""
@@ -124,6 +119,18 @@ class SmallBlock:
             d = E[:, 0]
             W = (E[:, 1:] / d[:, None]).reshape(K, -1)
         return np.log(d).sum(axis=1), self.XyXy - (W @ self.outer).reshape(K, m, m)
+
+
+def schur_parts(ldL2: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log|L|², log|R_X|², r²) at K values of θ from log|L|² (K,) and the Schur complements
+    S = [X y]'[X y] − R_ZXy'R_ZXy (K, m, m): the squared Cholesky pivots of S are R_X's squared
+    diagonal (the first p, log|R_X|² = Σ log) and r² (the last, floored at 0); log|R_X|² is inf
+    where X is rank deficient at that θ."""
+    piv = _cholesky_pivots_batched(S)
+    ok = (piv[:, :-1] > 0).all(axis=1)
+    ldRX2 = np.full(len(S), math.inf)
+    ldRX2[ok] = np.log(piv[ok, :-1]).sum(axis=1)
+    return ldL2, ldRX2, np.maximum(piv[:, -1], 0.0)
 
 
 def _cholesky_pivots(S: list[list[float]]) -> list[float]:
