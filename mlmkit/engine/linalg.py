@@ -329,31 +329,35 @@ def block1_factor(lam: np.ndarray, A: np.ndarray, B: np.ndarray):
     This is the one block-1 factorisation of lmer (one θ, K = 1), profiles, bootstrap and power (many θ).
     """
     K, q, n1 = lam.shape[0], lam.shape[1], A.shape[-1]
-    lk = lam[:, :, :, None]                                         # (K, q, q, 1) against (n1,)
-    used = (lam != 0.0).any(axis=0)
-    zero = np.zeros((K, n1))
-    T = [[sum((A[k, l] * lk[:, l, j] for l in range(q) if used[l, j]), zero) for j in range(q)] for k in range(q)]
+    used = (lam != 0.0).any(axis=0).tolist()
+    if K == 1:          # one θ (every lmer evaluation): Python floats times (n1,) arrays, least overhead
+        lk, lb, shape = lam[0].tolist(), lam[0].tolist(), (n1,)
+    else:               # (K, 1) and (K, 1, 1) columns broadcasting against (n1,) and (n1, m)
+        lk, lb, shape = lam[:, :, :, None], lam[:, :, :, None, None], (K, n1)
+    zero = np.zeros(shape)
+    T = [[sum((A[k, l] * lk[l][j] for l in range(q) if used[l][j]), zero) for j in range(q)] for k in range(q)]
     L = [[None] * q for _ in range(q)]
     for j in range(q):
-        mjj = sum((lk[:, k, j] * T[k][j] for k in range(q) if used[k, j]), zero) + 1.0
+        mjj = sum((lk[k][j] * T[k][j] for k in range(q) if used[k][j]), zero) + 1.0
         L[j][j] = np.sqrt(mjj - sum((L[j][k] ** 2 for k in range(j)), zero))
         for i in range(j + 1, q):
-            mij = sum((lk[:, k, i] * T[k][j] for k in range(q) if used[k, i]), zero)
+            mij = sum((lk[k][i] * T[k][j] for k in range(q) if used[k][i]), zero)
             L[i][j] = (mij - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / L[j][j]
     R = []
     for j in range(q):
-        v = sum((lk[:, k, j, :, None] * B[k] for k in range(q) if used[k, j]), np.zeros((K,) + B.shape[1:]))
+        v = sum((lb[k][j] * B[k] for k in range(q) if used[k][j]), np.zeros(shape + B.shape[-1:]))
         for k in range(j):
             v = v - L[j][k][..., None] * R[k]
         R.append(v / L[j][j][..., None])
     L1 = np.zeros((K, n1, q, q))
     half_ld = np.zeros(K)
     for j in range(q):
-        half_ld += np.log(L[j][j]).sum(axis=1)
+        half_ld += np.log(L[j][j]).sum(axis=-1)
         for i in range(j, q):
             L1[:, :, i, j] = L[i][j]
-    RtR = sum(np.swapaxes(r, 1, 2) @ r for r in R)
-    return half_ld, L1, np.stack(R, axis=2), RtR
+    if K == 1:
+        return half_ld, L1, np.stack(R, axis=1)[None], sum(r.T @ r for r in R)[None]
+    return half_ld, L1, np.stack(R, axis=2), sum(np.swapaxes(r, 1, 2) @ r for r in R)
 
 
 def _congruence(lam: sp.spmatrix, P: np.ndarray) -> np.ndarray:
