@@ -333,7 +333,8 @@ def block1_factor(lam: np.ndarray, A: np.ndarray, B: np.ndarray):
     if K == 1:          # one θ (every lmer evaluation): Python floats times (n1,) arrays, least overhead
         lk, lb, shape = lam[0].tolist(), lam[0].tolist(), (n1,)
     else:               # (K, 1) and (K, 1, 1) columns broadcasting against (n1,) and (n1, m)
-        lk, lb, shape = lam[:, :, :, None], lam[:, :, :, None, None], (K, n1)
+        lk = [[lam[:, a, b, None] for b in range(q)] for a in range(q)]
+        lb, shape = [[c[..., None] for c in row] for row in lk], (K, n1)
     zero = np.zeros(shape)
     T = [[sum((A[k, l] * lk[l][j] for l in range(q) if used[l][j]), zero) for j in range(q)] for k in range(q)]
     L = [[None] * q for _ in range(q)]
