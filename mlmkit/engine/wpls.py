@@ -184,13 +184,6 @@ class WeightedPLS:
             ldL2 += logdet_batched(L22)
         return L1, z1w, wv, C, L22, float(ldL2)
 
-    @staticmethod
-    def _level_sums_X(codes, size, weight, X):
-        """Σ over the rows of each level of weight·X[:, k], as one bincount: (size, p)."""
-        p = X.shape[1]
-        idx = (codes[:, None] * p + np.arange(p)).ravel()
-        return np.bincount(idx, (weight[:, None] * X).ravel(), minlength=size * p).reshape(size, p)
-
     def logdet(self, theta: np.ndarray, lams, w: np.ndarray) -> tuple[float, np.ndarray]:
         """log|Λ'Z'WZΛ + I| and the block-1 factors, without solving for u."""
         if not self.dense:
@@ -212,21 +205,21 @@ class WeightedPLS:
             Ld = L1[:, 0, 0]
             r1 = (lam1[0, 0] * np.bincount(codes, z1w[:, 0] * z, minlength=n1) / Ld)[:, None]
             if p:
-                RZX1 = self._level_sums_X(codes, n1, z1w[:, 0], X)[:, None, :] * (lam1[0, 0] / Ld)[:, None, None]
+                RZX1 = level_sums(codes, n1, z1w, X) * (lam1[0, 0] / Ld)[:, None, None]
         else:
             c1 = np.empty((n1, q1))
             for j in range(q1):
                 c1[:, j] = np.bincount(codes, z1w[:, j] * z, minlength=n1)
             r1 = fsolve_small(L1, c1 @ lam1)                                              # (n1, q1)
             if p:
-                B1 = np.stack([self._level_sums_X(codes, n1, z1w[:, j], X) for j in range(q1)], axis=1)
+                B1 = level_sums(codes, n1, z1w, X)
                 RZX1 = fsolve_small(L1, lam1.T @ B1)                                      # (n1, q1, p)
         if q2:
             c2 = sum(np.bincount(c, wvi * z, minlength=q2) for c, wvi in zip(self.cols2, wv))
             r2 = scipy.linalg.solve_triangular(L22, self.lam2_times(lam2, c2, True) - C @ r1.ravel(), lower=True,
                                                check_finite=False)
             if p:
-                B2 = sum(self._level_sums_X(c, q2, wvi, X) for c, wvi in zip(self.cols2, wv))
+                B2 = sum(level_sums(c, q2, wvi[:, None], X)[:, 0] for c, wvi in zip(self.cols2, wv))
                 RZX2 = scipy.linalg.solve_triangular(L22, self.lam2_times(lam2, B2, True) - C @ RZX1.reshape(n1 * q1, p),
                                                      lower=True, check_finite=False)
         beta = RX = None
