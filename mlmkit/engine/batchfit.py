@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import DataError
 from .glmer_fit import optimize_glmer
 from ..spec.glmresp import response_like
-from .linalg import PLSSystem, blas_threads, inv_lower_batched, profiled_criterion
+from .linalg import _DENSE_BLOCK2_LIMIT, PLSSystem, blas_threads, profiled_criterion
 from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer
 from .pirls import GlmerDevFun
 from .profiled import schur_parts
@@ -42,27 +42,27 @@ from .profiled import schur_parts
 __all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "refit", "fast_refit", "with_response"]
 
 _LOG2PI = np.log(2.0 * np.pi)
-_DENSE_BLOCK2_LIMIT = 500_000          # q₂² · n₁ · q₁ above which block 2 is left to linalg.PLSSystem
+
+
+def _mode(s) -> str:
+    """"one" (block 1 only), "two" (a small block 2, dense) or "loop" (θ by θ)."""
+    return "one" if not s.q2 else "two" if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT else "loop"
 
 
 class BatchDeviance:
-    """ldL2, S, r² and ldRX2 of one design (Z from ``structure``, X, y) at K values of θ at once.
-
-    The cross-products and block 1 are :class:`~mlmkit.engine.linalg.PLSSystem`'s (``system``, built
-    here unless given): its closed form for one factor with q₁ ≤ 2, :func:`~mlmkit.engine.linalg.block1_factor`
-    otherwise; only the batched dense block 2 is this module's own.
-    """
+    """ldL2, S, r² and ldRX2 of one design (Z from ``structure``, X, y) at K values of θ at once:
+    the criteria of the module docstring over :meth:`~mlmkit.engine.linalg.PLSSystem.schur_many`
+    (``system``, built here unless given)."""
 
     def __init__(self, structure, X: np.ndarray, y: np.ndarray, system: PLSSystem | None = None):
-        s = self.structure = structure
+        self.structure = structure
         X = np.asarray(X, float)
         self.n, self.p = X.shape
-        self.system = sysm = PLSSystem(s, X, np.asarray(y, float)) if system is None else system
-        self._mode = "one"
-        if s.q2:
-            self._mode = "two" if s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT else "loop"
-            if self._mode == "two":
-                self.A21 = sysm.A21.toarray().reshape(s.q2, s.n1, s.q1)
+        self.system = PLSSystem(structure, X, np.asarray(y, float)) if system is None else system
+
+    @property
+    def _mode(self) -> str:
+        return _mode(self.structure)
 
     def schur(self, thetas) -> tuple[np.ndarray, np.ndarray]:
         """(ldL2 of shape (K,), S of shape (K, p+1, p+1)): S = [X y]'[X y] − Σ R'R at each θ.
@@ -70,32 +70,7 @@ class BatchDeviance:
         S holds everything about β at that θ: β̂ = S_XX⁻¹S_Xy, r² = S_yy − S_yX β̂, and holding
         β_j at b adds (b − β̂_j)² / (S_XX⁻¹)_jj to r² (the fixed-effect profiles).
         """
-        thetas = np.atleast_2d(np.asarray(thetas, float))
-        if self._mode == "loop":
-            fs = [self.system.factor(t) for t in thetas]
-            return np.array([f.ldL2 for f in fs]), np.stack([f.Lxx @ f.Lxx.T for f in fs])
-        if self._mode == "one":
-            return self.system.schur_many(thetas)
-        lam, half_ld, L, R, RtR = self.system.block1_many(thetas)
-        ld2, R2 = self._block2(thetas, lam, L, R)
-        S = self.system.XyXy - RtR - np.swapaxes(R2, 1, 2) @ R2
-        return 2.0 * (half_ld + ld2), S
-
-    def _block2(self, th, lam, L, R):
-        """½ log|L₂₂|² and R₂ for a small second block (see the module docstring)."""
-        s, sysm = self.structure, self.system
-        K = lam.shape[0]
-        G = np.einsum("kab,kgcb->kgac", lam, inv_lower_batched(L))             # Λ₁ L⁻ᵀ per level
-        T = np.einsum("agi,kgij->kagj", self.A21, G)                            # (K, q2, n1, q)
-        P = sysm.A22[None] - np.einsum("kagj,kbgj->kab", T, T)
-        rhs0 = sysm.B2[None] - np.einsum("kagj,kgjp->kap", T, R)
-        lam2 = np.zeros((K, s.q2, s.q2))
-        lam2[:, s.lam2_rows, s.lam2_cols] = th[:, s.lam2_theta]
-        lam2T = np.swapaxes(lam2, 1, 2)
-        M22 = lam2T @ P @ lam2 + np.eye(s.q2)
-        L22 = np.linalg.cholesky(M22)
-        R2 = np.linalg.solve(L22, lam2T @ rhs0)
-        return np.log(np.diagonal(L22, axis1=1, axis2=2)).sum(axis=1), R2
+        return self.system.schur_many(thetas, batched=self._mode != "loop")
 
     def components(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ldL2, r2, ldRX2), each of shape (K,), for thetas of shape (K, n_theta)."""
@@ -281,7 +256,7 @@ def refit(m, y, *, batched: bool = True, REML: bool | None = None, start=None):
     d = with_response(m.design, y)
     x0 = m.theta if start is None else np.asarray(start, float)
     s = d.structure
-    if not batched or s.q2 and s.q2 ** 2 * s.n1 * s.q1 > _DENSE_BLOCK2_LIMIT:
+    if not batched or _mode(s) == "loop":
         with blas_threads(s):
             devfun = mk_lmer_devfun(d, REML=REML)
             return dataclasses.replace(m, design=d, devfun=devfun, opt=optimize_lmer(devfun, start=x0, check=False))

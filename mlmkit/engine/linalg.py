@@ -65,6 +65,7 @@ def blas_threads(structure: "REStructure | None" = None):
 
 
 _PARALLEL_BLOCK = 500     # block-2 size from which batches of evaluations run in threads
+_DENSE_BLOCK2_LIMIT = 500_000   # q₂² · n₁ · q₁ up to which block 2 is evaluated densely for many θ at once
 _STACK_ROWS = 200_000     # rows up to which [X y] is stacked for its cross-product (beyond: column dots)
 
 
@@ -247,9 +248,9 @@ class PLSSystem:
 
     def profiled_parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`profiled_parts` at each row of ``thetas``: one vectorised pass for one grouping factor."""
-        if not self.structure.q2:
-            return schur_parts(*self.schur_many(thetas))
         thetas = np.atleast_2d(thetas)
+        if self.batched(self.structure):
+            return schur_parts(*self.schur_many(thetas))
         workers = min(len(thetas), _cpu_count()) if self.structure.q2 >= _PARALLEL_BLOCK else 1
         if workers > 1:
             # A large dense block spends its time in LAPACK, which releases the GIL: independent
@@ -268,14 +269,49 @@ class PLSSystem:
         lam = np.concatenate([thetas, np.zeros((len(thetas), 1))], axis=1)[:, self.structure.lam1_index]
         return (lam,) + block1_factor(lam, self.A_soa, self.B_soa)
 
-    def schur_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(log|L|² (K,), S (K, m, m)) of a one-factor model at each row of ``thetas``, with
-        S = [X y]'[X y] − Σ_i R_i'R_i the Schur complement holding β̂ and r² (closed form for q₁ ≤ 2)."""
-        sb = self.small_block
-        if sb is not None:
-            return sb.schur_many(thetas)
-        _, half_ld, _, _, RtR = self.block1_many(thetas)
-        return 2.0 * half_ld, self.XyXy - RtR
+    @staticmethod
+    def batched(s: REStructure) -> bool:
+        """Whether :meth:`schur_many` evaluates many θ in one pass: no block 2, or a small one
+        (q₂² · n₁ · q₁ ≤ 500,000: Penicillin, Pastes); a large one (InstEval) goes θ by θ."""
+        return not s.q2 or s.q2 ** 2 * s.n1 * s.q1 <= _DENSE_BLOCK2_LIMIT
+
+    def schur_many(self, thetas: np.ndarray, batched: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(log|L|² (K,), S (K, m, m)) at each row of ``thetas``, with S = [X y]'[X y] − R'R the
+        Schur complement holding β̂ and r²: the closed form for one factor with q₁ ≤ 2,
+        :func:`block1_factor` and a dense block 2 (:meth:`_block2_many`) when :meth:`batched`,
+        else :meth:`factor` θ by θ."""
+        thetas = np.atleast_2d(np.asarray(thetas, float))
+        if not (self.batched(self.structure) if batched is None else batched):
+            fs = [self.factor(t) for t in thetas]
+            return np.array([f.ldL2 for f in fs]), np.stack([f.Lxx @ f.Lxx.T for f in fs])
+        if self.small_block is not None:
+            return self.small_block.schur_many(thetas)
+        lam, half_ld, L, R, S = self.block1_many(thetas)
+        S = self.XyXy - S
+        if self.structure.q2:
+            ld2, R2 = self._block2_many(thetas, lam, L, R)
+            half_ld = half_ld + ld2
+            S -= np.swapaxes(R2, 1, 2) @ R2
+        return 2.0 * half_ld, S
+
+    def _block2_many(self, th, lam, L, R):
+        """½ log|L₂₂|² and R₂ of a small block 2 at K values of θ, with G = Λ₁L₁⁻ᵀ and T = A₂₁G per level:
+
+            L₂₂ = chol(Λ₂'(A₂₂ − Σ_g T_gT_g')Λ₂ + I),   R₂ = L₂₂⁻¹Λ₂'(B₂ − Σ_g T_gR_g).
+        """
+        s = self.structure
+        K = lam.shape[0]
+        A21 = self.A21.toarray().reshape(s.q2, s.n1, s.q1)
+        G = np.einsum("kab,kgcb->kgac", lam, inv_lower_batched(L))             # Λ₁ L⁻ᵀ per level
+        T = np.einsum("agi,kgij->kagj", A21, G)                                 # (K, q2, n1, q)
+        P = self.A22[None] - np.einsum("kagj,kbgj->kab", T, T)
+        rhs0 = self.B2[None] - np.einsum("kagj,kgjp->kap", T, R)
+        lam2 = np.zeros((K, s.q2, s.q2))
+        lam2[:, s.lam2_rows, s.lam2_cols] = th[:, s.lam2_theta]
+        lam2T = np.swapaxes(lam2, 1, 2)
+        L22 = np.linalg.cholesky(lam2T @ P @ lam2 + np.eye(s.q2))
+        R2 = np.linalg.solve(L22, lam2T @ rhs0)
+        return np.log(np.diagonal(L22, axis1=1, axis2=2)).sum(axis=1), R2
 
     def factor(self, theta: np.ndarray) -> "PLSFactor":
         """Blocked Cholesky factorisation at θ (see the module docstring)."""
