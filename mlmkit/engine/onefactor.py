@@ -34,7 +34,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched, logdet_batched
+from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched, inv_lower_batched, logdet_batched
 
 __all__ = ["OneFactorPLS"]
 
@@ -496,9 +496,8 @@ class OneFactorPLS:
         w, s = self.weights(None, mu)
         A, B, G, XWX, Xs = self.sums(w, s, joint=True)
         del s
-        M = np.matmul(np.matmul(lam.T, A), lam)
-        M[:, np.arange(q), np.arange(q)] += 1.0
-        Minv = np.linalg.inv(M) if q > 1 else 1.0 / M
+        Linv = inv_lower_batched(chol_penalised(lam, A))                  # M = LL', M⁻¹ = L⁻ᵀL⁻¹
+        Minv = np.swapaxes(Linv, 1, 2) @ Linv
         K = np.matmul(np.matmul(lam, Minv), lam.T)
         zKz = None
         for a in range(q):

@@ -126,7 +126,12 @@ def schur_parts(ldL2: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray
     S = [X y]'[X y] − R_ZXy'R_ZXy (K, m, m): the squared Cholesky pivots of S are R_X's squared
     diagonal (the first p, log|R_X|² = Σ log) and r² (the last, floored at 0); log|R_X|² is inf
     where X is rank deficient at that θ."""
-    piv = _cholesky_pivots_batched(S)
+    p = S.shape[1] - 1
+    try:                               # one LAPACK call for the stack: fastest for the usual case
+        d = np.diagonal(np.linalg.cholesky(S), axis1=1, axis2=2)
+        return ldL2, 2.0 * np.log(d[:, :p]).sum(axis=1), d[:, p] ** 2
+    except np.linalg.LinAlgError:      # an exact fit (r² = 0) or a rank-deficient X somewhere in the batch
+        piv = _cholesky_pivots_batched(S)
     ok = (piv[:, :-1] > 0).all(axis=1)
     ldRX2 = np.full(len(S), math.inf)
     ldRX2[ok] = np.log(piv[ok, :-1]).sum(axis=1)

@@ -207,9 +207,7 @@ class WeightedPLS:
             if p:
                 RZX1 = level_sums(codes, n1, z1w, X) * (lam1[0, 0] / Ld)[:, None, None]
         else:
-            c1 = np.empty((n1, q1))
-            for j in range(q1):
-                c1[:, j] = np.bincount(codes, z1w[:, j] * z, minlength=n1)
+            c1 = level_sums(codes, n1, z1w, z[:, None])[:, :, 0]
             r1 = fsolve_small(L1, c1 @ lam1)                                              # (n1, q1)
             if p:
                 B1 = level_sums(codes, n1, z1w, X)
