@@ -30,6 +30,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..spec.reterms import REStructure
+from .crossed import DenseCross, ScalarCross, cholesky_lower
 from .profiled import SmallBlock, schur_parts
 
 __all__ = ["REStructure", "PLSSystem", "PLSFactor", "blas_threads", "profiled_criterion"]
@@ -76,27 +77,19 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b: np.ndarray, symmetric: bool = False
-               ) -> np.ndarray:
-    """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], b.shape[1]).
+def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b, symmetric: bool = False) -> np.ndarray:
+    """Σ over the rows of each level of a[:, j] * b[:, k]: shape (n_levels, a.shape[1], len(b's columns)).
 
-    ``symmetric`` (or a is b): a Z'WZ with a = WZ, b = Z, so only k ≤ j is summed and mirrored."""
-    out = np.empty((n_levels, a.shape[1], b.shape[1]))
+    ``b`` is a 2-D array or a list of column vectors (no n × m copy of X and y).  ``symmetric`` (or
+    a is b): a Z'WZ with a = WZ, b = Z, so only k ≤ j is summed and mirrored."""
     sym = symmetric or a is b
+    b = [b[:, k] for k in range(b.shape[1])] if isinstance(b, np.ndarray) else b
+    out = np.empty((n_levels, a.shape[1], len(b)))
     for j in range(a.shape[1]):          # loops over columns only, never over rows or groups
-        for k in range(j + 1 if sym else b.shape[1]):
-            out[:, j, k] = np.bincount(codes, weights=a[:, j] * b[:, k], minlength=n_levels)
+        for k in range(j + 1 if sym else len(b)):
+            out[:, j, k] = np.bincount(codes, weights=a[:, j] * b[k], minlength=n_levels)
             if sym:
                 out[:, k, j] = out[:, j, k]
-    return out
-
-
-def _level_sums_cols(codes: np.ndarray, n_levels: int, a: np.ndarray, cols: list) -> np.ndarray:
-    """:func:`level_sums` with b given as a list of column vectors."""
-    out = np.empty((n_levels, a.shape[1], len(cols)))
-    for j in range(a.shape[1]):
-        for k, c in enumerate(cols):
-            out[:, j, k] = np.bincount(codes, weights=a[:, j] * c, minlength=n_levels)
     return out
 
 
@@ -186,7 +179,7 @@ class PLSSystem:
             cols = [X[:, k] for k in range(X.shape[1])] + [np.asarray(y, float)]
         self._z1w = z1
         self.A11 = level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
-        self.B1 = _level_sums_cols(s.codes1, s.n1, z1, cols)   # (n1, q1, p+1)
+        self.B1 = level_sums(s.codes1, s.n1, z1, cols)       # (n1, q1, p+1)
         # contiguous per-element copies (q1² + q1·m numbers per level) for block1_factor
         self.A_soa = np.ascontiguousarray(self.A11.transpose(1, 2, 0))
         self.B_soa = np.ascontiguousarray(self.B1.transpose(1, 0, 2))
@@ -223,7 +216,6 @@ class PLSSystem:
         s = self.structure
         if not (self._use_crossed and s.q2 and s.all_scalar):
             return None
-        from .crossed import DenseCross, ScalarCross
         return ScalarCross.build(self.A21) or DenseCross.build(self.A21)
 
     @cached_property
@@ -325,7 +317,6 @@ class PLSSystem:
         L22 = R2 = lam2 = None
         if s.q2 and self.crossed is not None:
             # All-scalar terms: the reduced matrix from the precomputed pairs (mlmkit.engine.crossed).
-            from .crossed import cholesky_lower
             lam2 = s.lambda2(theta)
             d2 = theta[s.lam2_theta]
             c = (lam1[0, 0] / L1[:, 0, 0]) ** 2                      # λ₁²/m_i
@@ -344,7 +335,7 @@ class PLSSystem:
             P = self.A22 - (AK @ self.A12).toarray()
             M22 = _congruence(lam2, P)
             M22[np.diag_indices_from(M22)] += 1.0
-            L22 = scipy.linalg.cholesky(M22, lower=True, check_finite=False, overwrite_a=True)
+            L22 = cholesky_lower(M22)
             rhs = lam2.T @ (self.B2 - AK @ self.B1.reshape(s.n1 * q1, -1))
             R2 = scipy.linalg.solve_triangular(L22, rhs, lower=True, check_finite=False)
             S = S - R2.T @ R2

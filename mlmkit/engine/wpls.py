@@ -21,6 +21,7 @@ import scipy.linalg.lapack
 import scipy.sparse as sp
 
 from ..spec.design import Design
+from .crossed import cholesky_lower
 from .linalg import PLSSystem, chol_penalised, inv_lower_batched, level_sums, logdet_batched
 from .linalg import backward_solve_batched as bsolve_small
 from .linalg import forward_solve_batched as fsolve_small
@@ -180,7 +181,7 @@ class WeightedPLS:
             else:
                 M22 = lam2.T @ A22 @ lam2 - CCt
             M22[np.diag_indices(q2)] += 1.0
-            L22 = scipy.linalg.cholesky(M22, lower=True, check_finite=False)
+            L22 = cholesky_lower(M22)
             ldL2 += logdet_batched(L22)
         return L1, z1w, wv, C, L22, float(ldL2)
 
