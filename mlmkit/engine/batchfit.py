@@ -2,28 +2,17 @@
 
 Profiling, the parametric bootstrap and power simulations evaluate the deviance of one design
 thousands of times.  One call of :meth:`mlmkit.engine.linalg.PLSSystem.factor` costs tens to hundreds of
-microseconds, most of it Python overhead, so this module evaluates K parameter vectors in one batch
-of numpy calls: the finite-difference derivatives of a d-parameter objective (about 2d² + 2d + 1
-points) cost a few evaluations' worth of time.
-
-For θ (rows of ``thetas``), with the quantities of the two-block layout of :mod:`mlmkit.engine.linalg`
-(per level g of the first grouping factor A_g = Z_g'Z_g, B_g = Z_g'[X y]; for the other factors
-A₂₂ = Z₂'Z₂, A₂₁ = Z₂'Z₁, B₂ = Z₂'[X y]):
-
-    L_g = chol(Λ₁'A_gΛ₁ + I),  R_g = L_g⁻¹Λ₁'B_g,  G_g = Λ₁L_g⁻ᵀ,  T_g = A₂₁,g G_g
-    L₂₂ = chol(Λ₂'(A₂₂ − Σ_g T_gT_g')Λ₂ + I),  R₂ = L₂₂⁻¹Λ₂'(B₂ − Σ_g T_gR_g)
-    S = [X y]'[X y] − Σ_g R_g'R_g − R₂'R₂ = L_S L_S'
-    ldL2 = 2 Σ log diag L_g + 2 Σ log diag L₂₂,  r² = (L_S)²_{p+1,p+1},  ldRX2 = 2 Σ_{j≤p} log (L_S)_jj
-
-and the criteria (Bates et al. 2015, eqs. 34, 41; σ not profiled in the last):
+microseconds, most of it Python overhead, so K parameter vectors are evaluated in one batch of numpy
+calls (:meth:`~mlmkit.engine.linalg.PLSSystem.schur_many`: log|L|² and S = [X y]'[X y] − R'R at each θ):
+the finite-difference derivatives of a d-parameter objective (about 2d² + 2d + 1 points) cost a few
+evaluations' worth of time.  From those parts (r² and log|R_X|² from the Cholesky factor of S), the
+criteria (Bates et al. 2015, eqs. 34, 41; σ not profiled in the last):
 
     ML      d(θ)     = ldL2 + n [1 + log(2π r²/n)]
     REML    d_R(θ)   = ldL2 + ldRX2 + (n − p) [1 + log(2π r²/(n − p))]
     ML(σ)   d(θ, σ)  = ldL2 + r²/σ² + n log(2πσ²)
 
-The second block is handled densely in batch when it is small (Penicillin's 6 samples, Pastes'
-10 batches); a large one (InstEval) falls back to :meth:`~mlmkit.engine.linalg.PLSSystem.factor` point by
-point — same numbers, less speed.
+A large second block (InstEval) is evaluated θ by θ — same numbers, less speed.
 """
 from __future__ import annotations
 

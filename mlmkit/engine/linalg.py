@@ -396,17 +396,20 @@ def _congruence(lam: sp.spmatrix, P: np.ndarray) -> np.ndarray:
     return np.asarray(lam.T @ np.asarray(lam.T @ P).T).T
 
 
-def chol_batched(M: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack (..., q, q) of small SPD matrices.
+def chol_penalised(lam: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Per-level factors L_i = chol(Λ'A_iΛ + I) of a stack A (..., q, q) (a weighted Z_i'W_iZ_i per
+    level), with Λ (q, q) or a stack broadcasting against A: the block-1 factor of PIRLS steps.
 
-    Elementwise for q = 1.  For q ≤ 6 the column recurrence runs over q only, each step one
-    vectorised operation on all matrices, far cheaper than LAPACK called once per matrix when there
-    are many; a matrix that is not positive definite gives NaN rather than an exception, which PIRLS
-    turns into a step-halving.
+    Elementwise for q = 1 (L_i = √(λ²a_i + 1)).  For q ≤ 6 the column recurrence runs over q only,
+    each step one vectorised operation on all matrices, far cheaper than LAPACK called once per
+    matrix when there are many; a matrix that is not positive definite gives NaN rather than an
+    exception, which PIRLS turns into a step-halving.
     """
-    q = M.shape[-1]
+    q = A.shape[-1]
     if q == 1:
-        return np.sqrt(M)
+        return np.sqrt(lam[..., :1, :1] ** 2 * A + 1.0)
+    M = np.matmul(np.matmul(np.swapaxes(lam, -1, -2), A), lam)
+    M[..., np.arange(q), np.arange(q)] += 1.0
     if q > 6:
         return np.linalg.cholesky(M)
     L = np.zeros_like(M)
@@ -416,18 +419,6 @@ def chol_batched(M: np.ndarray) -> np.ndarray:
         for i in range(j + 1, q):
             L[..., i, j] = (M[..., i, j] - (L[..., i, :j] * L[..., j, :j]).sum(axis=-1)) / L[..., j, j]
     return L
-
-
-def chol_penalised(lam: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Per-level factors L_i = chol(Λ'A_iΛ + I) of a stack A (..., q, q) (a weighted Z_i'W_iZ_i per
-    level), with Λ (q, q) or a stack broadcasting against A: the block-1 factor of PIRLS steps.
-    Elementwise for q = 1: L_i = √(λ²a_i + 1)."""
-    q = A.shape[-1]
-    if q == 1:
-        return np.sqrt(lam[..., :1, :1] ** 2 * A + 1.0)
-    M = np.matmul(np.matmul(np.swapaxes(lam, -1, -2), A), lam)
-    M[..., np.arange(q), np.arange(q)] += 1.0
-    return chol_batched(M)
 
 
 def logdet_batched(L: np.ndarray) -> float:
