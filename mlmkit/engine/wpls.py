@@ -128,16 +128,9 @@ class WeightedPLS:
         """
         n1, q1, q2, codes = self.n1, self.q1, self.q2, self.codes1
         lam1, lam2 = lams
-        if q1 == 1:                       # scalar block 1: elementwise arithmetic on (n1,) arrays
-            lam, zc = lam1[0, 0], self.z1col
-            z1w = (w * zc)[:, None]
-            L = np.sqrt(lam * lam * np.bincount(codes, z1w[:, 0] * zc, minlength=n1) + 1.0)
-            L1 = L[:, None, None]
-            ldL2 = 2.0 * np.log(L).sum()
-        else:
-            z1w = self.z1 * w[:, None]
-            L1 = chol_penalised(lam1, level_sums(codes, n1, z1w, self.z1, symmetric=True))
-            ldL2 = logdet_batched(L1)
+        z1w = self.z1 * w[:, None]
+        L1 = chol_penalised(lam1, level_sums(codes, n1, z1w, self.z1, symmetric=True))
+        ldL2 = logdet_batched(L1)
         wv = C = L22 = None
         if q2:
             wv = [w * v for v in self.vals2]
@@ -151,7 +144,7 @@ class WeightedPLS:
             vals = np.bincount(self._a21_inv, np.concatenate([wvi * self.z1[:, m] for wvi in wv for m in range(q1)]),
                                minlength=self._a21_nz.size)
             # W = Λ₁L₁⁻ᵀ per level: the coupling is C = Λ₂' A₂₁ blockdiag(W)
-            W = (lam / L) if q1 == 1 else lam1 @ np.swapaxes(inv_lower_batched(L1), 1, 2)
+            W = (lam1[0, 0] / L1[:, 0, 0]) if q1 == 1 else lam1 @ np.swapaxes(inv_lower_batched(L1), 1, 2)
             if self.sparse21:
                 if q1 == 1:
                     data = vals * W[self._a21_cols]
