@@ -239,7 +239,8 @@ class PLSSystem:
         return f.ldL2, f.ldRX2, f.r2
 
     def profiled_parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`profiled_parts` at each row of ``thetas``: one vectorised pass for one grouping factor."""
+        """:meth:`profiled_parts` at each row of ``thetas``: one vectorised pass (:meth:`schur_many`) when
+        :meth:`batched`, else θ by θ (in threads for a large block 2)."""
         thetas = np.atleast_2d(thetas)
         if self.batched(self.structure):
             return schur_parts(*self.schur_many(thetas))
@@ -286,6 +287,12 @@ class PLSSystem:
             S -= np.swapaxes(R2, 1, 2) @ R2
         return 2.0 * half_ld, S
 
+    @cached_property
+    def _A21_dense(self) -> np.ndarray:
+        """Z₂'Z₁ as a dense (q2, n1, q1) array for :meth:`_block2_many` (small block 2 only)."""
+        s = self.structure
+        return self.A21.toarray().reshape(s.q2, s.n1, s.q1)
+
     def _block2_many(self, th, lam, L, R):
         """½ log|L₂₂|² and R₂ of a small block 2 at K values of θ, with G = Λ₁L₁⁻ᵀ and T = A₂₁G per level:
 
@@ -293,9 +300,8 @@ class PLSSystem:
         """
         s = self.structure
         K = lam.shape[0]
-        A21 = self.A21.toarray().reshape(s.q2, s.n1, s.q1)
         G = np.einsum("kab,kgcb->kgac", lam, inv_lower_batched(L))             # Λ₁ L⁻ᵀ per level
-        T = np.einsum("agi,kgij->kagj", A21, G)                                 # (K, q2, n1, q)
+        T = np.einsum("agi,kgij->kagj", self._A21_dense, G)                                 # (K, q2, n1, q)
         P = self.A22[None] - np.einsum("kagj,kbgj->kab", T, T)
         rhs0 = self.B2[None] - np.einsum("kagj,kgjp->kap", T, R)
         lam2 = np.zeros((K, s.q2, s.q2))
