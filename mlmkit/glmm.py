@@ -8,21 +8,8 @@
 This module holds the model (``glmer``, ``mk_glmer_mod``, ``GlmerResult``); the engine parts are
 re-exported from :mod:`mlmkit.engine.glmer_fit` and :mod:`mlmkit.spec.glmresp`.
 
-The two stages follow lme4: stage 1 minimises the nAGQ = 0 objective over θ with β found inside
-PIRLS (BOBYQA, as lme4); stage 2 minimises the Laplace (or AGQ) deviance over (θ, β) jointly from
-there.  Stage 2 is a quasi-Newton method on finite-difference Hessians (where lme4 runs Nelder-Mead
-and computes the Hessian afterwards): it ends with a central-difference Hessian H at the optimum,
-lme4's ``deriv12`` step 1e-4, from which the standard errors follow as in lme4's ``vcov``:
-
-    Var(β̂) = 2 · [H⁻¹]_ββ          (H of the deviance −2 log L over (θ, β))
-
-Holding θ fixed instead (the curvature in β alone) understates them (rats: 0.1097 against 0.1211).
-When a Newton step fails (no decrease), NLopt's BOBYQA takes over.
-
-With one grouping factor and 20,000 rows or more (binomial or Poisson, canonical link), the
-deviance has an analytic gradient (:meth:`mlmkit.engine.onefactor.OneFactorPLS.gradient`): the Newton
-steps then use it, and H comes from central differences of gradients (same step 1e-4, 2k
-PIRLS runs instead of k(k + 1)); stage 1 stops earlier there (θ to 0.03, the deviance to 0.1).
+How the fit gets there (lme4's two stages, the Hessian behind the standard errors, the analytic
+gradient at scale) is told in :mod:`mlmkit.engine.glmer_fit`.
 """
 from __future__ import annotations
 

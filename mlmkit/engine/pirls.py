@@ -37,6 +37,17 @@ from .wpls import WeightedPLS, make_pls
 __all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule", "constant_rows", "is_constant_rows"]
 
 
+def _irls_weights(resp, eta, mu):
+    """PIRLS's working weights w = a·(dμ/dη)²/V(μ) and dμ/dη (a: prior weights); for a canonical link
+    dμ/dη = V(μ), so w = a·V(μ) without forming the ratio."""
+    fam = resp.family
+    if fam.is_canonical:
+        mu_eta = fam.variance(mu)
+        return resp.weights * mu_eta, mu_eta
+    mu_eta = fam.mu_eta(eta)
+    return resp.weights * mu_eta ** 2 / fam.variance(mu), mu_eta
+
+
 def gh_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
     """K-point Gauss-Hermite rule for the standard normal density (lme4's ``GHrule``): knots, weights."""
     z, w = np.polynomial.hermite_e.hermegauss(int(k))
@@ -189,12 +200,7 @@ class GlmerDevFun:
         """PIRLS's working weights and working response (less the offset, and less Xβ unless β is
         estimated jointly) at (η, μ); a ConvergenceError where μ leaves the family's range."""
         resp, fam = self.response, self.response.family
-        if fam.is_canonical:
-            mu_eta = fam.variance(mu)
-            w = resp.weights * mu_eta
-        else:
-            mu_eta = fam.mu_eta(eta)
-            w = resp.weights * mu_eta ** 2 / fam.variance(mu)
+        w, mu_eta = _irls_weights(resp, eta, mu)
         zr = (eta - resp.offset if joint else eta - resp.offset - self.design.X @ beta) + (resp.y - mu) / mu_eta
         if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
             raise ConvergenceError(_PIRLS_HELP.format(
@@ -368,12 +374,7 @@ class GlmerDevFun:
         last = np.full(B, np.inf)
         for _ in range(self.maxit):
             Ba = len(active)
-            if fam.is_canonical:
-                mu_eta = fam.variance(mu)
-                w = resp.weights * mu_eta
-            else:
-                mu_eta = fam.mu_eta(eta)
-                w = resp.weights * mu_eta ** 2 / fam.variance(mu)
+            w, mu_eta = _irls_weights(resp, eta, mu)
             zr = eta - fixed + (resp.y - mu) / mu_eta
             if not (w.min() >= 0 and np.isfinite(zr.sum())):
                 raise ConvergenceError(_PIRLS_HELP.format(what="the means left the family's range",
