@@ -24,9 +24,9 @@ from .errors import ConvergenceWarning, ParameterError
 from .spec.families import Family
 from .frozen import frozen_cached
 from .engine.glmer_fit import GlmerOpt, optimize_glmer
-from .spec.glmresp import GlmerDesign, glmer_design
+from .spec.glmresp import GlmerDesign, GlmResponse, glmer_design
 from .engine.linalg import blas_threads
-from .engine.pirls import GlmerDevFun, GlmResponse
+from .engine.pirls import GlmerDevFun
 from .results import MixedModelResult, warn_about_fit
 
 __all__ = ["glmer", "GlmerResult", "GlmerOpt", "GlmerDesign", "glmer_design", "optimize_glmer", "mk_glmer_mod"]

@@ -396,7 +396,7 @@ class PowerResult:
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         """Exact (Clopper-Pearson) interval for the power."""
-        from .inference.intervals import check_level
+        from .inference.parameters import check_level
         level = check_level(level)
         if not self.n_ok:
             return float("nan"), float("nan")

@@ -12,7 +12,7 @@ from mlmkit.inference.bootstrap import (BootstrapResult, BootstrapWarning, _norm
 from mlmkit.errors import ParameterError
 from mlmkit.glmm import glmer
 from mlmkit.lmm import lmer
-from mlmkit.inference.profile import param_names
+from mlmkit.inference.parameters import param_names
 from reference_fits import ROOT
 
 DATA = ROOT / "tests" / "data"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlmkit.errors import ParameterError
-from mlmkit.inference.intervals import check_level, percent_labels, resolve_parm
+from mlmkit.inference.parameters import check_level, percent_labels, resolve_parm
 from mlmkit.lmm import lmer
 from reference_fits import ROOT
 

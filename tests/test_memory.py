@@ -13,7 +13,8 @@ import mlmkit
 import mlmkit.engine.onefactor
 from mlmkit.spec.design import lformula
 from mlmkit.glmm import glmer_design
-from mlmkit.engine.linalg import PLSSystem, REStructure
+from mlmkit.engine.linalg import PLSSystem
+from mlmkit.spec.reterms import REStructure
 
 
 def _data(n=30_000, k=300, seed=1):

@@ -29,12 +29,12 @@ import numpy as np
 
 from ..spec.design import Design
 from ..errors import ConvergenceError
-from ..spec.glmresp import GlmResponse, constant_rows, glm_response, is_constant_rows  # noqa: F401  (re-exported)
+from ..spec.glmresp import GlmResponse
 from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
-__all__ = ["GlmResponse", "glm_response", "PirlsState", "GlmerDevFun", "gh_rule", "constant_rows", "is_constant_rows"]
+__all__ = ["PirlsState", "GlmerDevFun", "gh_rule"]
 
 
 def _irls_weights(resp, eta, mu):

@@ -6,7 +6,7 @@ For θ, working weights w and a working response z, PIRLS needs the solution of
 
 and log|Λ'Z'WZΛ + I|.  :class:`WeightedPLS` recomputes the cross-products for new weights on every
 step with a handful of ``bincount`` calls: block 1 (the grouping factor with the most random effects,
-:class:`mlmkit.engine.linalg.REStructure`) stays a batch of q₁ × q₁ blocks, the other terms (block 2) form a
+:class:`mlmkit.spec.reterms.REStructure`) stays a batch of q₁ × q₁ blocks, the other terms (block 2) form a
 dense Schur complement coupled to block 1 through a dense or sparse Z₂'WZ₁.  :class:`DensePLS` does
 the same with dense arrays for small models, where numpy's per-call overhead dominates.  Designs too
 large for a dense block 2 fall back on :class:`mlmkit.engine.linalg.PLSSystem`.
