@@ -27,7 +27,9 @@ rewrites can see it.  The U-turn test of NUTS still calls ``ddot`` but only read
 last-bit difference changes only if the true value is within rounding of zero.  PyTensor's C code is
 compiled with ``-ffp-contract=off`` (and ``-O1 -g0``, for a faster first compile) so that a compiler never fuses a multiply and an add on one machine
 and not on another (set by :func:`configure_pytensor`, called on import of this module unless
-``PYTENSOR_FLAGS`` already sets ``gcc__cxxflags``).
+``PYTENSOR_FLAGS`` already sets ``gcc__cxxflags``).  Every function ``pm.sample`` compiles is linked
+as one C module where its ops allow (:func:`one_module_linker`): the first, cold-cache run of a model
+then waits for one g++ run instead of some thirty.
 
 Measured on this course's machines: the draws of the lesson's models hash to the same bytes under
 ``OPENBLAS_CORETYPE=Haswell``, ``SkylakeX`` and ``Sandybridge`` with one or two BLAS threads; without
@@ -54,7 +56,7 @@ import pandas as pd
 from .errors import MlmkitError, ParameterError
 
 __all__ = ["BayesFit", "fit", "sample", "summary", "deterministic_sampling", "configure_pytensor",
-           "draws_hash"]
+           "draws_hash", "blas_free_mode", "one_module_linker"]
 
 #: Loggers that narrate sampling ("Initializing NUTS", "Sequential sampling ...", the chain-count
 #: advice); silenced to ERROR during :func:`fit` only.  Diagnostics are reported by :func:`summary`.
@@ -220,11 +222,45 @@ def _register_rewrite() -> None:
 
 
 def blas_free_mode():
-    """The default PyTensor mode plus the rewrite that removes dense ``dot`` from a graph."""
-    from pytensor.compile.mode import get_default_mode
+    """The default PyTensor mode plus the rewrite that removes dense ``dot`` from a graph, linked by
+    :func:`one_module_linker` (the whole graph as one C module)."""
+    from pytensor.compile.mode import Mode, get_default_mode
 
     _register_rewrite()
-    return get_default_mode().including(_REWRITE_TAG)
+    mode = get_default_mode().including(_REWRITE_TAG)
+    return Mode(linker=one_module_linker(), optimizer=mode.provided_optimizer)
+
+
+def one_module_linker():
+    """A PyTensor linker that compiles a whole graph into one C module (PyTensor's ``CLinker``), and
+    links op by op with the default linker when some op of the graph has no C code.
+
+    PyTensor's default linker compiles one module per distinct op: some 30 for the log density and
+    gradient of a lesson-10 model, each a separate g++ run (0.15-0.3 s) the first time.  One module
+    runs the same C code of each op in the same order (the draws are bit-identical) for one g++ run
+    of about a second, and a call skips the virtual machine's per-op dispatch.
+    """
+    import copy
+
+    from pytensor.compile.mode import predefined_linkers
+    from pytensor.graph.utils import MethodNotDefined
+    from pytensor.link.c.basic import CLinker
+    from pytensor.link.c.exceptions import CompileError
+    from pytensor.link.c.op import CLinkerOp
+
+    class OneModuleCLinker(CLinker):
+        def make_thunk(self, input_storage=None, output_storage=None, storage_map=None, **kwargs):
+            if all(isinstance(node.op, CLinkerOp) for node in self.fgraph.apply_nodes):
+                try:
+                    return super().make_thunk(input_storage, output_storage, storage_map, **kwargs)
+                except (MethodNotDefined, NotImplementedError, CompileError):
+                    pass
+            # an op without C code (a random draw, scipy's Cholesky, ...): op by op, as by default
+            vm = copy.copy(predefined_linkers["cvm"]).accept(self.fgraph, self.no_recycling)
+            return vm.make_thunk(input_storage=input_storage, output_storage=output_storage,
+                                 storage_map=storage_map)
+
+    return OneModuleCLinker()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -332,6 +368,7 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, seed:
     draws for the same ``seed`` whatever the number of cores.  Returns ArviZ InferenceData.
     """
     import pymc as pm
+    import pytensor
 
     use_precompiled_header()
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
@@ -339,10 +376,12 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, seed:
             raise ParameterError(f"{name} must be a positive integer, got {value!r}")
     if not 0 < target_accept < 1:
         raise ParameterError(f"target_accept must lie between 0 and 1, got {target_accept!r}")
-    with deterministic_sampling(quiet=quiet), model:
+    mode = blas_free_mode()
+    # the mode of every function pm.sample compiles (log density, initial point, deterministics)
+    with deterministic_sampling(quiet=quiet), model, pytensor.config.change_flags(mode=mode):
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
                          target_accept=target_accept, progressbar=False,
-                         compute_convergence_checks=False, compile_kwargs={"mode": blas_free_mode()}, **kwargs)
+                         compute_convergence_checks=False, compile_kwargs={"mode": mode}, **kwargs)
 
 
 def fit(formula, data: pd.DataFrame | None = None, family: str = "gaussian", *, priors: dict | None = None,

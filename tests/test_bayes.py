@@ -109,3 +109,32 @@ def test_precompiled_header_is_built_and_used(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"! {header}.gch" in done.stderr, done.stderr[:2000]
     assert "not used" not in done.stderr
+
+
+def test_one_module_linker_and_its_fallback():
+    """blas_free_mode links a graph whose ops all have C code as one C module (PyTensor's CLinker, a
+    ``_CThunk``), and a graph with an op without C code (Cholesky) op by op; values as by default."""
+    x = pt.dvector("x")
+    outs = [pt.exp(x).sum(), pt.log1p(x) * x]
+    one = pytensor.function([x], outs, mode=bayes.blas_free_mode())
+    assert type(one.vm).__name__ == "_CThunk"
+    xv = np.array([0.5, 1.5, 3.0])
+    for a, b in zip(pytensor.function([x], outs)(xv), one(xv)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError):                          # PyTensor's own input check still runs
+        one(np.ones((2, 2)))
+    m = pt.dmatrix("m")
+    chol = pt.linalg.cholesky(m + pt.eye(2))
+    mixed = pytensor.function([m], chol, mode=bayes.blas_free_mode())
+    assert type(mixed.vm).__name__ != "_CThunk"
+    np.testing.assert_allclose(mixed(np.eye(2)), np.sqrt(2) * np.eye(2), rtol=1e-15)
+
+
+def test_sample_restores_the_default_mode():
+    before = pytensor.config.mode
+    with pm.Model() as model:
+        pm.Normal("mu", 0, 1)
+    bayes.fit(model, draws=5, tune=5, chains=1, seed=1)
+    assert pytensor.config.mode == before
+    s = pt.dscalar("s")
+    assert type(pytensor.function([s], s * 2).vm).__name__ != "_CThunk"    # the default linker again
