@@ -86,99 +86,6 @@ def configure_pytensor() -> None:
         pytensor.config.gcc__cxxflags = " ".join(flags + missing)
 
 
-def use_precompiled_header() -> bool:
-    """Let PyTensor's C modules read Python's and NumPy's headers precompiled (:func:`_precompiled_header`).
-
-    Called by :func:`sample` after PyMC is imported (PyMC adds its own compiler flags on import, and a
-    precompiled header serves only the flags it was built with).  Leaves an explicit ``gcc__cxxflags``
-    in ``PYTENSOR_FLAGS`` alone; returns whether the header is in use.
-    """
-    import pytensor
-
-    if "gcc__cxxflags" in os.environ.get("PYTENSOR_FLAGS", ""):
-        return False
-    if "-include" in pytensor.config.gcc__cxxflags.split():
-        return True
-    header = _precompiled_header()
-    if header:
-        pytensor.config.gcc__cxxflags += f" -include {header}"
-    return header is not None
-
-
-def _pch_command() -> list[str] | None:
-    """g++'s options for a header, as PyTensor gives them for an element-wise graph's module."""
-    import pytensor
-    import pytensor.tensor as pt
-    from pytensor.graph.fg import FunctionGraph
-
-    if not pytensor.config.cxx:
-        return None
-    try:
-        from pytensor.link.c.basic import CLinker
-        from pytensor.link.c.cmodule import std_include_dirs
-
-        x = pt.dvector()
-        options = CLinker().accept(FunctionGraph([x], [pt.exp(x)])).compile_args()
-    except Exception:   # PyTensor's internals moved: compile without the shortcut
-        return None
-    return ([pytensor.config.cxx, "-g"] + options + [f"-I{d}" for d in std_include_dirs()]
-            + ["-fvisibility=hidden", "-x", "c++-header"])
-
-
-#: The headers every PyTensor C module starts with, in PyTensor's order (Python.h first).
-_PCH_SOURCE = "".join(f"#include {h}\n" for h in (
-    "<Python.h>", '"pytensor_mod_helper.h"', "<math.h>", "<numpy/arrayobject.h>",
-    "<numpy/arrayscalars.h>", "<numpy/npy_math.h>", "<vector>", "<algorithm>"))
-
-
-def _precompiled_header() -> str | None:
-    """Path of a header whose precompiled form (``.gch``) g++ reads instead of parsing Python's and
-    NumPy's headers for each of PyTensor's C modules, or None if it cannot be built.
-
-    A cold compile of lesson 10 builds some 65 modules, each of which spends about half of its
-    0.35 s in those headers; ``-include`` of a precompiled copy halves that (about 12 s in all) for
-    one 0.8 s build per compile directory.  The shared objects are byte-identical (a precompiled
-    header is a cache of the same parse).  g++ uses the ``.gch`` only when the macros and code-
-    generation options match those it was built with, so it is built with the options PyTensor gives
-    element-wise graphs (``-fno-math-errno`` among them); modules compiled with other options parse
-    the header text instead, silently, with the same result.
-    """
-    import hashlib
-    import subprocess
-    import tempfile
-
-    import pytensor
-
-    compiledir = str(pytensor.config.compiledir)
-    args = _pch_command()
-    if args is None or " " in compiledir:
-        return None
-    key = hashlib.sha256("\0".join(args + [_PCH_SOURCE]).encode()).hexdigest()[:16]
-    folder = os.path.join(compiledir, "mlmkit_pch", key)
-    header = os.path.join(folder, "pytensor_pch.h")
-    if os.path.exists(header + ".gch"):
-        return header
-    tmp = None
-    try:   # another process may build the same files: each writes its own copy and renames it
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".h", dir=folder)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(_PCH_SOURCE)
-        os.replace(tmp, header)
-        fd, tmp = tempfile.mkstemp(suffix=".gch", dir=folder)
-        os.close(fd)
-        done = subprocess.run(args + [header, "-o", tmp], capture_output=True, timeout=120)
-        if done.returncode != 0:
-            return None
-        os.replace(tmp, header + ".gch")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    finally:
-        if tmp and os.path.exists(tmp):
-            os.remove(tmp)
-    return header
-
-
 # ---------------------------------------------------------------------------------------------------
 # 1. the graph: dense dot -> element-wise product and sum
 # ---------------------------------------------------------------------------------------------------
@@ -370,7 +277,6 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, seed:
     import pymc as pm
     import pytensor
 
-    use_precompiled_header()
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ParameterError(f"{name} must be a positive integer, got {value!r}")

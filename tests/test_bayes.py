@@ -87,30 +87,6 @@ def test_bad_arguments():
         bayes.fit(model, target_accept=1.5)
 
 
-def test_precompiled_header_is_built_and_used(tmp_path):
-    """After a fit, PyTensor's g++ options carry ``-include`` of a header whose ``.gch`` g++ accepts
-    (``-H`` marks a used precompiled header with ``!``; an unusable one would be parsed as text)."""
-    import subprocess
-
-    if not pytensor.config.cxx or "gcc__cxxflags" in __import__("os").environ.get("PYTENSOR_FLAGS", ""):
-        pytest.skip("no C compiler, or the compiler flags are set by the environment")
-    with pm.Model() as model:
-        pm.Normal("mu", 0, 1)
-    bayes.fit(model, draws=5, tune=5, chains=1, seed=1)
-    flags = pytensor.config.gcc__cxxflags.split()
-    assert "-include" in flags
-    header = flags[flags.index("-include") + 1]
-    assert header.endswith(".h") and __import__("os").path.exists(header + ".gch")
-    src = tmp_path / "probe.cpp"
-    src.write_text('#include <Python.h>\n#include <numpy/arrayobject.h>\nint probe() { return 0; }\n')
-    args = [a for a in bayes._pch_command() if a not in ("-x", "c++-header")]
-    done = subprocess.run(args + ["-H", "-Winvalid-pch", "-fsyntax-only", str(src)], capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"! {header}.gch" in done.stderr, done.stderr[:2000]
-    assert "not used" not in done.stderr
-
-
 def test_one_module_linker_and_its_fallback():
     """blas_free_mode links a graph whose ops all have C code as one C module (PyTensor's CLinker, a
     ``_CThunk``), and a graph with an op without C code (Cholesky) op by op; values as by default."""

@@ -24,8 +24,8 @@ and the Cholesky pivots of the small (p+1) × (p+1) matrix S give log|R_X|² (th
 last).  Every term of d_i is non-negative, so nothing cancels there; |A_i| is computed once from the
 data as a₀₀ Σ_rows (z₁ − (a₀₁/a₀₀) z₀)², which stays accurate when a level's slope column barely varies.
 
-:meth:`SmallBlock.parts_many` does the same for K values of θ at once (the finite-difference
-convergence check's ~10 points cost about one evaluation).
+:meth:`SmallBlock.schur_many` with :func:`schur_parts` does the same for K values of θ at once (the
+finite-difference convergence check's ~10 points cost about one evaluation).
 """
 from __future__ import annotations
 
@@ -98,10 +98,6 @@ class SmallBlock:
                 return ldL2, math.inf, max(r2, 0.0)
             ldRX2 += math.log(v)
         return ldL2, ldRX2, max(r2, 0.0)
-
-    def parts_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The three parts at each row of ``thetas`` (K, n_θ), as three arrays of length K."""
-        return schur_parts(*self.schur_many(thetas))
 
     def schur_many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(log|L|² (K,), S = [X y]'[X y] − Σ_i B_i'K_iB_i (K, m, m)) at each row of ``thetas``."""
