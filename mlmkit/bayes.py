@@ -1,42 +1,23 @@
 """Bayesian fits with bambi/PyMC whose draws do not depend on the BLAS library.
 
 :func:`fit` builds a bambi model from an lme4-style formula (or takes a ready PyMC model), samples it
-with PyMC's NUTS and returns :class:`BayesFit` (the bambi model, the PyMC model and the ArviZ
-``InferenceData``).  :func:`summary` makes the plain table (mean, sd, interval, R-hat, ESS) the lessons
-print.
+with NUTS and returns :class:`BayesFit`; :func:`summary` makes the table the lessons print.
 
-Why a helper?  NUTS follows a numerical trajectory for up to 2^10 leapfrog steps per draw, and a chaotic
-one: a difference in the last bit of a gradient or of an energy grows until, a few hundred iterations
-later, the draws are different numbers.  Left alone, the last bits depend on the machine's BLAS kernel,
-because BLAS enters the sampling path in three places:
+Why a helper?  NUTS is chaotic: a last-bit difference in a gradient or an energy grows until, a few
+hundred iterations later, the draws differ, and the last bits depend on the machine's BLAS kernel in
+three places: the leapfrog step's ``daxpy`` (FMA in OpenBLAS's Haswell/SkylakeX kernels, not in
+Sandybridge), the kinetic energy's ``ddot`` (whose summation order depends on the kernel; it feeds the
+acceptance statistic and the step-size adaptation) and the graph's matrix products (``X @ beta``),
+compiled to ``gemv``/``dot``.  Inside :func:`fit` (:func:`deterministic_sampling`, undone on exit) the
+first two become NumPy element-wise operations and sums, and a PyTensor rewrite turns every dense ``dot``
+into a product and a sum before the BLAS rewrites see it (NUTS's U-turn test still calls ``ddot`` but
+reads only its sign).  PyTensor's C code is compiled with ``-ffp-contract=off`` (:func:`configure_pytensor`,
+called on import unless ``PYTENSOR_FLAGS`` sets ``gcc__cxxflags``), and each compiled function is one C
+module (:func:`one_module_linker`): a cold cache waits for one g++ run per function instead of ~30.
 
-1. PyMC's leapfrog integrator updates position and momentum with BLAS ``daxpy``
-   (``pymc.step_methods.hmc.integration``), and OpenBLAS's Haswell/SkylakeX kernels use fused
-   multiply-adds there while its Sandybridge kernel does not;
-2. the kinetic energy of the diagonal mass matrix is ``np.dot(p, v)`` (BLAS ``ddot``, whose
-   accumulation order depends on the kernel); the energy feeds the acceptance statistic and through it
-   the step-size adaptation, so its last bits reach every later draw;
-3. the model graph's matrix products (bambi's ``X @ beta`` for the fixed effects), compiled by
-   PyTensor to ``gemv``/``dot`` calls, and their gradients.
+Measured on this course's machines: the lesson's draws hash to the same bytes under
+``OPENBLAS_CORETYPE=Haswell``, ``SkylakeX`` and ``Sandybridge`` with one or two BLAS threads.
 
-Inside :func:`fit` (and only there: :func:`deterministic_sampling` undoes everything on exit) the
-integrator's ``axpy`` is replaced by NumPy's element-wise ``p += a * g`` (one rounding per operation on
-every CPU), the kinetic energy by ``np.sum(p * v)`` (NumPy's own pairwise sum, no BLAS), and a PyTensor
-rewrite turns every dense ``dot`` of the graph into an element-wise product and a sum before the BLAS
-rewrites can see it.  The U-turn test of NUTS still calls ``ddot`` but only reads its sign, which a
-last-bit difference changes only if the true value is within rounding of zero.  PyTensor's C code is
-compiled with ``-ffp-contract=off`` (and ``-O1 -g0``, for a faster first compile) so that a compiler never fuses a multiply and an add on one machine
-and not on another (set by :func:`configure_pytensor`, called on import of this module unless
-``PYTENSOR_FLAGS`` already sets ``gcc__cxxflags``).  Every function ``pm.sample`` compiles is linked
-as one C module where its ops allow (:func:`one_module_linker`): the first, cold-cache run of a model
-then waits for one g++ run instead of some thirty.
-
-Measured on this course's machines: the draws of the lesson's models hash to the same bytes under
-``OPENBLAS_CORETYPE=Haswell``, ``SkylakeX`` and ``Sandybridge`` with one or two BLAS threads; without
-the helper they differ from the first few hundred iterations on.
-
->>> import mlmkit as mk                                                    # doctest: +SKIP
->>> from mlmkit import bayes                                               # doctest: +SKIP
 >>> f = bayes.fit("p(m, n) ~ 1 + (1|batch)", mk.datasets.load("rats"), family="binomial", seed=1)  # doctest: +SKIP
 >>> bayes.summary(f, ["Intercept", "1|batch_sigma"])                      # doctest: +SKIP
 """

@@ -316,18 +316,19 @@ class OneFactorPLS:
                         v = np.dot(wcol[key[0]], self.cols[key[1]]) if self.cols[key[1]] is not None \
                             else wcol[key[0]].sum()
                     XWX[j, m] = XWX[m, j] = v
-            zs = {self.zc[j]: G[:, j].sum() for j in range(q)}
-            Xs = np.array([zs[k] if k in zs else (s.sum() if self.cols[k] is None else np.dot(s, self.cols[k]))
-                           for k in self.xc])
+            Xs = self._xdot(s, G)
         return A, B, G, XWX, Xs
+
+    def _xdot(self, v: np.ndarray, per_group: np.ndarray | None = None) -> np.ndarray:
+        """Σᵢ vᵢxᵢ, each distinct column once; a column shared with z is the sum of its ``per_group`` sums."""
+        known = {} if per_group is None else {self.zc[j]: per_group[:, j].sum() for j in range(self.q)}
+        return np.array([known[k] if k in known else (v.sum() if self.cols[k] is None else np.dot(v, self.cols[k]))
+                         for k in self.xc])
 
     def rhs_from(self, wzr: np.ndarray, joint: bool):
         """c (n1, q) and c_X (p,) from an explicit w·zr (the first iteration, from the family's start)."""
         c = np.stack([self._gsum(self.col(k, wzr)) for k in self.zc], axis=1)
-        cX = None
-        if joint and self.p:
-            cX = np.array([wzr.sum() if self.cols[k] is None else np.dot(wzr, self.cols[k]) for k in self.xc])
-        return c, cX
+        return c, (self._xdot(wzr) if joint and self.p else None)
 
     # --- the small solves ------------------------------------------------------------------------
     def solve(self, lam, A, B, c, XWX, cX):
@@ -347,18 +348,9 @@ class OneFactorPLS:
 
     def logdet(self, lam, mu) -> tuple[float, np.ndarray]:
         """log|Λ'AΛ + I|² terms: (ldL2, L) for the weights at ``mu`` (canonical link) without solving."""
-        A = self._gather([blk._A(blk.weights(None, mu[blk.rows])[0]) for blk in self.blocks])
+        A = self._gather([blk.sums(*blk.weights(None, mu[blk.rows]), joint=False)[0] for blk in self.blocks])
         L = chol_penalised(lam, A)
         return logdet_batched(L), L
-
-    def _A(self, w) -> np.ndarray:
-        q = self.q
-        A = np.empty((self.n1, q, q))
-        wz = [self.col(k, w) for k in self.zc]
-        for j in range(q):
-            for m in range(j + 1):
-                A[:, j, m] = A[:, m, j] = self._gsum(self.col(self.zc[m], wz[j]))
-        return A
 
     # --- the blocked passes over the rows ----------------------------------------------------------
     def evaluate(self, lam, u, beta, out: np.ndarray) -> float:
@@ -519,10 +511,7 @@ class OneFactorPLS:
             h *= t
             del t
         H = np.stack([self._gsum(self.col(k, h)) for k in self.zc], axis=1)
-        zsum = {self.zc[j]: H[:, j].sum() for j in range(q)}
-        hx = np.array([zsum[k] if k in zsum else (h.sum() if self.cols[k] is None else np.dot(h, self.cols[k]))
-                       for k in self.xc])
-        g_beta = -2.0 * Xs + hx - np.einsum("njp,njk,nk->p", B, K, H) if self.p else np.zeros(0)
+        g_beta = -2.0 * Xs + self._xdot(h, H) - np.einsum("njp,njk,nk->p", B, K, H) if self.p else np.zeros(0)
         P = np.einsum("njk,nk->nj", Minv, H @ lam)                       # M⁻¹Λ'H
         N = np.matmul(Minv, np.matmul(lam.T, A))                         # M⁻¹Λ'A
         T = H - 2.0 * G - np.einsum("njk,nk->nj", A, P @ lam.T)          # H − 2G − AΛP

@@ -77,13 +77,7 @@ class _LmerProblem:
         self.nvp, self.p = len(self.vnames), len(self.fnames)
         self.opt = np.concatenate([theta_to_sdcor(self.terms, theta[None], [self.sigma_hat])[0],
                                    [self.sigma_hat], beta[0]])
-        self.stderr = self.sigma_hat * np.sqrt(vjj[0])
-        is_cor = np.array([n.startswith("cor_") for n in self.vnames])
-        self.lower = np.concatenate([np.where(is_cor, -1.0, 0.0), np.full(self.p, -np.inf)])
-        self.upper = np.concatenate([np.where(is_cor, 1.0, np.inf), np.full(self.p, np.inf)])
-        self.scale = np.concatenate([np.where(is_cor, 1.0, np.maximum(np.abs(self.opt[:self.nvp]),
-                                                                       1e-2 * self.sigma_hat)),
-                                     np.maximum(np.abs(self.opt[self.nvp:]), self.stderr)])
+        _set_bounds(self, self.sigma_hat * np.sqrt(vjj[0]), 1e-2 * self.sigma_hat)
         self.npar1 = self.nvp            # jointly re-optimised: the variance parameters only
 
     def dev(self, P: np.ndarray) -> np.ndarray:
@@ -110,6 +104,16 @@ class _LmerProblem:
             z = np.sign(fw - est) * np.sqrt(_devdiff(fv, self.base))
             return np.concatenate([[z], theta_to_sdcor(self.terms, theta[None], [sig])[0], [sig], b])
         return zeta
+
+
+def _set_bounds(prob, stderr: np.ndarray, sd_floor: float) -> None:
+    """The profile's bounds (sd ≥ 0, −1 ≤ cor ≤ 1, β free) and the optimiser's parameter scales."""
+    is_cor = np.array([n.startswith("cor_") for n in prob.vnames])
+    prob.stderr = stderr
+    prob.lower = np.concatenate([np.where(is_cor, -1.0, 0.0), np.full(prob.p, -np.inf)])
+    prob.upper = np.concatenate([np.where(is_cor, 1.0, np.inf), np.full(prob.p, np.inf)])
+    prob.scale = np.concatenate([np.where(is_cor, 1.0, np.maximum(np.abs(prob.opt[:prob.nvp]), sd_floor)),
+                                 np.maximum(np.abs(prob.opt[prob.nvp:]), stderr)])
 
 
 def _held_beta(S: np.ndarray, j: int, value: float) -> tuple[np.ndarray, float]:
@@ -264,17 +268,13 @@ class Profile:
                           ProfileWarning, stacklevel=3)
             zk, vk = z[keep], v[keep]
             p = np.where((zq >= zk.min()) & (zq <= zk.max()), np.interp(zq, zk, vk), np.nan)
-        for side, bound in ((0, self.lower[name]), (1, self.upper[name])):
-            if np.isnan(p[side]) and bound is not None and np.isfinite(bound):
-                what = "lower" if side == 0 else "upper"
-                warnings.warn(f"the profile of {name} does not reach the {what} end of the {100 * level:g}% "
-                              f"interval before its bound: reporting the bound {bound:g} (the data are "
-                              "consistent with values up to the bound)", ProfileWarning, stacklevel=3)
-                p[side] = bound
-            elif np.isnan(p[side]) and bound is not None:
-                what = "lower" if side == 0 else "upper"
-                warnings.warn(f"the profile of {name} did not reach the {what} end of the "
-                              f"{100 * level:g}% interval: reporting {bound:g}", ProfileWarning, stacklevel=3)
+        for side, what, bound in ((0, "lower", self.lower[name]), (1, "upper", self.upper[name])):
+            if np.isnan(p[side]) and bound is not None:
+                msg = (f"does not reach the {what} end of the {100 * level:g}% interval before its bound: "
+                       f"reporting the bound {bound:g} (the data are consistent with values up to the bound)"
+                       if np.isfinite(bound) else
+                       f"did not reach the {what} end of the {100 * level:g}% interval: reporting {bound:g}")
+                warnings.warn(f"the profile of {name} {msg}", ProfileWarning, stacklevel=3)
                 p[side] = bound
         return p
 
@@ -361,13 +361,7 @@ class _GlmerProblem:
         self.npar1 = self.nvp + self.p
         self.base = float(m.opt.fun)
         self.opt = np.concatenate([theta_to_sdcor(self.terms, m.theta[None])[0], m.fixef.to_numpy()])
-        se = np.sqrt(np.diag(m.vcov.to_numpy()))
-        is_cor = np.array([n.startswith("cor_") for n in self.vnames])
-        self.lower = np.concatenate([np.where(is_cor, -1.0, 0.0), np.full(self.p, -np.inf)])
-        self.upper = np.concatenate([np.where(is_cor, 1.0, np.inf), np.full(self.p, np.inf)])
-        self.scale = np.concatenate([np.where(is_cor, 1.0, np.maximum(np.abs(self.opt[:self.nvp]), 1e-2)),
-                                     np.maximum(np.abs(self.opt[self.nvp:]), se)])
-        self.stderr = se
+        _set_bounds(self, np.sqrt(np.diag(m.vcov.to_numpy())), 1e-2)
 
     def dev(self, P: np.ndarray) -> np.ndarray:
         """Deviance at rows (sd/cor..., β...) — one penalised IRLS per row."""
