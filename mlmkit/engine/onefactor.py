@@ -394,7 +394,7 @@ class OneFactorPLS:
         return A, B, G, XWX, Xs, (self._gather(cs) if first else None), cX
 
     # --- the iteration -------------------------------------------------------------------------
-    def _rhs(self, lam, u, beta, A, B, G, XWX, Xs, joint):
+    def rhs_at(self, lam, u, beta, A, B, G, XWX, Xs, joint):
         """c_j = A_jΛu_j (+ B_jβ) + G_j and c_X = XWX β + Σ_j B_j'Λu_j + Xs at a consistent η."""
         lu = u @ lam.T
         c = np.einsum("njk,nk->nj", A, lu) + G
@@ -403,62 +403,6 @@ class OneFactorPLS:
             c += B @ beta
             cX = XWX @ beta + np.einsum("njp,nj->p", B, lu) + Xs
         return c, cX
-
-    def mode(self, theta, beta, u, tol: float, maxit: int, last_step: float, joint: bool, fail):
-        """PIRLS to the conditional mode, as :meth:`mlmkit.engine.pirls.GlmerDevFun.pirls` (same tests).
-
-        ``u`` None starts from the family's starting means.  Returns (u, β, μ (sorted rows), the
-        kernel's sum, ldL2, L, it) (:meth:`rows_at` gives η and the kernel's rows);
-        ``fail(what)`` builds the ConvergenceError to raise.
-        """
-        fam = self.fam
-        lam = self.lam(theta)
-        first = u is None
-        mu, ksum, pdev = None, np.nan, np.inf
-        if not first:
-            mu = np.empty(self.n)
-            ksum = self.evaluate(lam, u, beta, mu)
-            pdev = ksum + (u * u).sum()
-        for it in range(1, maxit + 1):
-            sums = self.pass_sums(lam, u, beta, mu, joint, first)
-            if sums is None:
-                raise fail(f"the {fam.link.name} link gives means outside the {fam.name} family's range")
-            A, B, G, XWX, Xs, c, cX = sums
-            if not first:
-                c, cX = self._rhs(lam, u, beta, A, B, G, XWX, Xs, joint)
-            try:
-                nu, nbeta, ldL2, L = self.solve(lam, A, B if joint else None, c, XWX, cX)
-            except np.linalg.LinAlgError:
-                raise fail("the weighted least-squares system is singular") from None
-            if not joint:
-                nbeta = beta
-            step = scale = np.inf
-            if not first:
-                step = max(np.abs(nu - u).max(), np.abs(nbeta - beta).max(initial=0.0))
-                scale = 1.0 + max(np.abs(u).max(), np.abs(beta).max(initial=0.0))
-                if step <= tol * scale or (step < 1e-10 * scale and step >= 0.5 * last_step):
-                    return u, beta, mu, ksum, ldL2, L, it
-            # the current μ is not needed past this point: its buffer takes the candidates'
-            nmu = np.empty(self.n) if mu is None else mu
-            halved = False
-            for _ in range(30):
-                nksum = self.evaluate(lam, nu, nbeta, nmu)
-                npdev = nksum + (nu * nu).sum()
-                if first or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
-                    break
-                halved = True
-                nu, nbeta = 0.5 * (nu + u), 0.5 * (nbeta + beta)
-            else:
-                raise fail("step halving could not reduce the penalised deviance")
-            if not np.isfinite(npdev):
-                raise fail("the penalised deviance is not finite")
-            u, beta, mu, ksum, pdev, first = nu, nbeta, nmu, nksum, npdev, False
-            quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
-            last_step = step
-            if self.canonical and not halved and quadratic < 0.1 * tol * scale:
-                ldL2, L = self.logdet(lam, mu)
-                return u, beta, mu, ksum, ldL2, L, it
-        raise fail(f"no convergence in {maxit} iterations")
 
     # --- the gradient of the Laplace deviance ------------------------------------------------------
     @property

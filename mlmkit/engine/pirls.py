@@ -130,15 +130,14 @@ class GlmerDevFun:
               ) -> PirlsState:
         """Conditional mode at θ with β fixed, or jointly with β when ``beta`` is None (stage 1).
 
-        Iterates until the mode is accurate to ``tol`` (relative; default ``self.tol`` = 1e-13) and
-        returns log|L|² computed with the weights at the returned mode, so that the deviance is smooth
-        enough for finite-difference Hessians.
-        With a canonical link PIRLS is Newton's method (quadratic convergence): once the predicted
-        error of the new iterate is below 1e-14, only log|L|² is recomputed there.
+        Iterates (:func:`iterate`) until the mode is accurate to ``tol`` (relative; default
+        ``self.tol`` = 1e-13) and returns log|L|² computed with the weights at the returned mode, so
+        that the deviance is smooth enough for finite-difference Hessians.
 
-        ``start`` = (u1, u2) replaces the warm start (the previous mode).  ``sorted_rows``: the
-        row vectors of a large one-factor design may stay in :class:`OneFactorPLS`'s order (for the
-        deviance alone, which does not depend on the order).
+        ``start`` = (u1, u2) replaces the warm start (the previous mode; a large one-factor design
+        first moves it to the new θ, :meth:`OneFactorPLS.rescale`).  ``sorted_rows``: the row vectors
+        of a large one-factor design may stay in :class:`OneFactorPLS`'s order (for the deviance
+        alone, which does not depend on the order), and η is computed on first use.
 
         Raises
         ------
@@ -146,122 +145,39 @@ class GlmerDevFun:
             When step halving cannot reduce the penalised deviance or the iterations run out.
         """
         theta = np.asarray(theta, float)
-        tol = self.tol if tol is None else tol
         joint = beta is None and self.design.p > 0
-        resp, fam, X, pls = self.response, self.response.family, self.design.X, self.pls
-        canonical = fam.is_canonical
-        lams = pls.lambdas(theta)
-        if beta is None:
-            beta = self._warm.get("beta", np.zeros(X.shape[1]))
-        beta = np.asarray(beta, float)
+        beta = np.asarray(self._warm.get("beta", np.zeros(self.design.p)) if beta is None else beta, float)
         u1, u2 = (self._warm.get("u1"), self._warm.get("u2")) if start is None else start
-        if self.fast is not None:
-            return self._pirls_fast(theta, beta, u1, tol, start is not None, joint, sorted_rows)
-        if u1 is None:                    # first call: IRLS from the family's starting means
-            eta = fam.linkfun(fam.mustart(resp.y, resp.weights))
-        else:
-            eta = resp.offset + X @ beta + pls.Zb(lams, u1, u2)
-        mu = fam.linkinv(eta)
-        kern = resp.kernel(mu)
-        pdev = np.inf if u1 is None else kern.sum() + _sq(u1, u2)
-        # a predicted start (see _predicted) is within ~1e-8 of the mode; telling the convergence test
-        # so (as if the previous step had been 1e-3) lets one Newton step finish
-        last_step = np.inf if start is None else 1e-3
-        for it in range(1, self.maxit + 1):
-            w, zr = self._working(theta, beta, eta, mu, joint)
-            try:
-                sol = pls.solve(theta, lams, w, zr, X if joint else None)
-            except np.linalg.LinAlgError:
-                raise ConvergenceError(_PIRLS_HELP.format(what="the weighted least-squares system is singular",
-                                                          theta=np.round(theta, 4))) from None
-            nbeta = sol.beta if joint else beta
-            step = scale = np.inf
-            if u1 is not None:
-                step = max(np.abs(sol.u1 - u1).max(), 0.0 if u2 is None else np.abs(sol.u2 - u2).max(),
-                           np.abs(nbeta - beta).max(initial=0.0))
-                scale = 1.0 + max(np.abs(u1).max(), np.abs(beta).max(initial=0.0))
-                if step <= tol * scale or (step < 1e-10 * scale and step >= 0.5 * last_step):
-                    # the mode is within tol of u (or rounding stops progress), and ldL2 was computed
-                    # with the weights at u
-                    return self._state(theta, beta, u1, u2, eta, mu, kern, sol.ldL2, sol.L1, it)
-            u1, u2, beta, eta, mu, kern, pdev, halved = self._step_halving(
-                theta, lams, (u1, u2, beta, pdev), (sol.u1, sol.u2, nbeta))
-            # Newton's error after this step is about C·step² with C = step / previous step²: when that
-            # is below 1e-14 the new iterate is the mode to rounding, and only log|L|² is needed there.
-            quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
-            last_step = step
-            if canonical and not halved and quadratic < 0.1 * tol * scale:
-                ldL2, L1 = pls.logdet(theta, lams, resp.weights * fam.variance(mu))
-                return self._state(theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it)
-        raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
-                                                  theta=np.round(theta, 4)))
+        fast = self.fast
 
-    def _working(self, theta, beta, eta, mu, joint: bool) -> tuple[np.ndarray, np.ndarray]:
-        """PIRLS's working weights and working response (less the offset, and less Xβ unless β is
-        estimated jointly) at (η, μ); a ConvergenceError where μ leaves the family's range."""
-        resp, fam = self.response, self.response.family
-        w, mu_eta = _irls_weights(resp, eta, mu)
-        zr = (eta - resp.offset if joint else eta - resp.offset - self.design.X @ beta) + (resp.y - mu) / mu_eta
-        if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
-            raise ConvergenceError(_PIRLS_HELP.format(
-                what=f"the {fam.link.name} link gives means outside the {fam.name} family's range",
-                theta=np.round(theta, 4)))
-        return w, zr
-
-    def _step_halving(self, theta, lams, old, new):
-        """From the current iterate ``old`` = (u1, u2, β, penalised deviance) towards the PLS
-        solution ``new`` = (u1, u2, β): the step, halved until the penalised deviance does not
-        increase.  Returns (u1, u2, β, η, μ, kernel, penalised deviance, halved)."""
-        resp, fam, X, pls = self.response, self.response.family, self.design.X, self.pls
-        u1, u2, beta, pdev = old
-        nu1, nu2, nbeta = new
-        halved = False
-        for _ in range(30):                      # step halving on the penalised deviance
-            neta = resp.offset + X @ nbeta + pls.Zb(lams, nu1, nu2)
-            nmu = fam.linkinv(neta)
-            nkern = resp.kernel(nmu)
-            npdev = nkern.sum() + _sq(nu1, nu2)
-            if u1 is None or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
-                break
-            halved = True
-            nu1 = 0.5 * (nu1 + u1)
-            nu2 = None if nu2 is None else 0.5 * (nu2 + u2)
-            nbeta = 0.5 * (nbeta + beta)
-        else:
-            raise ConvergenceError(_PIRLS_HELP.format(
-                what="step halving could not reduce the penalised deviance", theta=np.round(theta, 4)))
-        if not np.isfinite(npdev):
-            raise ConvergenceError(_PIRLS_HELP.format(what="the penalised deviance is not finite",
-                                                      theta=np.round(theta, 4)))
-        return nu1, nu2, nbeta, neta, nmu, nkern, npdev, halved
-
-    def _pirls_fast(self, theta, beta, u1, tol, predicted: bool, joint: bool, sorted_rows: bool) -> PirlsState:
-        """:meth:`pirls` by :meth:`OneFactorPLS.mode`; a warm start is first moved to the new θ
-        (:meth:`OneFactorPLS.rescale`), a predicted one taken as it is."""
         def fail(what):
             return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(theta, 4)))
-        fast = self.fast
-        if not predicted and u1 is not None and "theta" in self._warm:
-            u1 = fast.rescale(u1, self._warm["theta"], theta)
-        u1, beta, mu, ksum, ldL2, L1, it = fast.mode(
-            theta, beta, u1, tol, self.maxit, 1e-3 if predicted else np.inf, joint, fail)
-        self._warm["theta"] = theta
+        if fast is None:
+            steps = _RowSteps(self, theta, fail)
+        else:
+            if start is None and u1 is not None and "theta" in self._warm:
+                u1 = fast.rescale(u1, self._warm["theta"], theta)
+            steps = _SortedSteps(fast, theta, fail)
+        # a predicted start (see _predicted) is within ~1e-8 of the mode; telling the convergence test
+        # so (as if the previous step had been 1e-3) lets one Newton step finish
+        (u1, u2), beta, cur, ldL2, L1, it = iterate(
+            steps, None if u1 is None else (u1, u2), beta, self.tol if tol is None else tol, self.maxit,
+            np.inf if start is None else 1e-3, joint, self.response.family.is_canonical, fail)
+        self._warm.update(u1=u1, u2=u2, beta=beta, theta=theta)
+        if fast is None:
+            eta, mu, kern = cur
+            return PirlsState(theta, beta, u1, u2, eta, mu, self.response.dev_const + kern, float(ldL2), L1, it)
+        mu, ksum = cur
+        del cur, steps
         if sorted_rows:                 # the deviance needs sums only: no η or deviance rows
-            self._warm.update(u1=u1, u2=None, beta=beta)
-            const = fast.dev_const
-            total = ksum + (0.0 if np.isscalar(const) else self.response.dev_const_sum)
+            total = ksum + (0.0 if np.isscalar(fast.dev_const) else self.response.dev_const_sum)
             return PirlsState(theta, beta, u1, None, None, mu, None, float(ldL2), L1, it, True, total)
         del mu                                  # rows_at recomputes it in the data's order: one vector fewer
         lam = fast.lam(theta)
         mu, kern = fast.rows_at(lam, u1, beta)
         kern += self.response.dev_const         # the deviance rows (kern is new: in place, no other vector)
-        self._warm.update(u1=u1, u2=None, beta=beta)
         eta_fn = functools.partial(fast.rows_eta, lam, u1, beta)
         return PirlsState(theta, beta, u1, None, None, mu, kern, float(ldL2), L1, it, eta_fn=eta_fn)
-
-    def _state(self, theta, beta, u1, u2, eta, mu, kern, ldL2, L1, it) -> PirlsState:
-        self._warm.update(u1=u1, u2=u2, beta=beta)
-        return PirlsState(theta, beta, u1, u2, eta, mu, self.response.dev_const + kern, float(ldL2), L1, it)
 
     # --- objectives ----------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
@@ -436,6 +352,126 @@ class GlmerDevFun:
         devc = uk ** 2 + np.stack([np.bincount(codes, d, minlength=n1) for d in dev_k])
         mult = (wts[:, None] * np.exp(-0.5 * (devc - devc0[None, :]) + 0.5 * z[:, None] ** 2)).sum(axis=0)
         return float(devc0.sum() + state.ldL2 - 2.0 * np.log(mult).sum())
+
+
+def iterate(steps, u, beta, tol: float, maxit: int, last_step: float, joint: bool, canonical: bool, fail):
+    """PIRLS's iteration, the same for every solver: Newton steps on the penalised deviance
+    Σ dᵢ + ‖u‖² with step halving, until the step is below ``tol`` relative to 1 + max|u, β|.
+
+    ``u`` = (u1, u2) or None (start from the family's starting means).  ``steps`` supplies the
+    linear algebra (:class:`_RowSteps`, :class:`_SortedSteps`): ``start()`` the first iterate,
+    ``evaluate(u, β, cur)`` (penalised deviance, iterate) at (u, β) (it may reuse ``cur``'s
+    buffers), ``newton(cur, u, β, joint)`` the PLS solution (u, β, log|L|², L) with the weights of
+    ``cur``, ``logdet(cur)`` (log|L|², L) alone.  With a canonical link PIRLS is Newton's method
+    (quadratic convergence): once the predicted error of the new iterate is below ``tol``/10, only
+    log|L|² is recomputed there.  Returns (u, β, iterate, log|L|², L, iterations).
+    """
+    first = u is None
+    pdev, cur = (np.inf, steps.start()) if first else steps.evaluate(u, beta, None)
+    for it in range(1, maxit + 1):
+        nu, nbeta, ldL2, L = steps.newton(cur, u, beta, joint)
+        if not joint:
+            nbeta = beta
+        step = scale = np.inf
+        if not first:
+            step = max(np.abs(nu[0] - u[0]).max(), 0.0 if u[1] is None else np.abs(nu[1] - u[1]).max(),
+                       np.abs(nbeta - beta).max(initial=0.0))
+            scale = 1.0 + max(np.abs(u[0]).max(), np.abs(beta).max(initial=0.0))
+            if step <= tol * scale or (step < 1e-10 * scale and step >= 0.5 * last_step):
+                # the mode is within tol of u (or rounding stops progress), and ldL2 was computed
+                # with the weights at u
+                return u, beta, cur, ldL2, L, it
+        halved = False
+        for _ in range(30):                      # step halving on the penalised deviance
+            npdev, new = steps.evaluate(nu, nbeta, cur)
+            if first or (np.isfinite(npdev) and npdev <= pdev + 1e-10 * (1.0 + abs(npdev))):
+                break
+            halved = True
+            nu = (0.5 * (nu[0] + u[0]), None if nu[1] is None else 0.5 * (nu[1] + u[1]))
+            nbeta = 0.5 * (nbeta + beta)
+        else:
+            raise fail("step halving could not reduce the penalised deviance")
+        if not np.isfinite(npdev):
+            raise fail("the penalised deviance is not finite")
+        u, beta, cur, pdev, first = nu, nbeta, new, npdev, False
+        # Newton's error after this step is about C·step² with C = step / previous step²
+        quadratic = step * step * step / (last_step * last_step) if np.isfinite(last_step) else np.inf
+        last_step = step
+        if canonical and not halved and quadratic < 0.1 * tol * scale:
+            ldL2, L = steps.logdet(cur)
+            return u, beta, cur, ldL2, L, it
+    raise fail(f"no convergence in {maxit} iterations")
+
+
+class _RowSteps:
+    """PIRLS's steps for any design: the data's rows and the weighted PLS solver (:mod:`.wpls`);
+    an iterate is (η, μ, deviance kernel)."""
+
+    def __init__(self, devfun: GlmerDevFun, theta: np.ndarray, fail):
+        self.resp, self.X, self.pls, self.theta, self.fail = devfun.response, devfun.design.X, devfun.pls, theta, fail
+        self.lams = self.pls.lambdas(theta)
+
+    def start(self):
+        fam = self.resp.family
+        eta = fam.linkfun(fam.mustart(self.resp.y, self.resp.weights))
+        mu = fam.linkinv(eta)
+        return eta, mu, self.resp.kernel(mu)
+
+    def evaluate(self, u, beta, cur):
+        eta = self.resp.offset + self.X @ beta + self.pls.Zb(self.lams, *u)
+        mu = self.resp.family.linkinv(eta)
+        kern = self.resp.kernel(mu)
+        return kern.sum() + _sq(*u), (eta, mu, kern)
+
+    def newton(self, cur, u, beta, joint: bool):
+        """The PLS solution with the working weights and response at ``cur`` (less the offset, and
+        less Xβ unless β is estimated jointly)."""
+        resp, fam, (eta, mu, _) = self.resp, self.resp.family, cur
+        w, mu_eta = _irls_weights(resp, eta, mu)
+        zr = (eta - resp.offset if joint else eta - resp.offset - self.X @ beta) + (resp.y - mu) / mu_eta
+        if not (w.min() >= 0 and np.isfinite(zr.sum())):             # NaN fails both tests
+            raise self.fail(f"the {fam.link.name} link gives means outside the {fam.name} family's range")
+        try:
+            sol = self.pls.solve(self.theta, self.lams, w, zr, self.X if joint else None)
+        except np.linalg.LinAlgError:
+            raise self.fail("the weighted least-squares system is singular") from None
+        return (sol.u1, sol.u2), sol.beta, sol.ldL2, sol.L1
+
+    def logdet(self, cur):
+        return self.pls.logdet(self.theta, self.lams, self.resp.weights * self.resp.family.variance(cur[1]))
+
+
+class _SortedSteps:
+    """PIRLS's steps for a large one-factor design (:class:`OneFactorPLS`): passes over the rows
+    sorted by group; an iterate is (μ in sorted order, the deviance kernel's sum)."""
+
+    def __init__(self, fast: OneFactorPLS, theta: np.ndarray, fail):
+        self.fast, self.lam, self.fail = fast, fast.lam(theta), fail
+
+    def start(self):
+        return None, np.nan                       # the first pass starts from the family's means
+
+    def evaluate(self, u, beta, cur):
+        mu = np.empty(self.fast.n) if cur is None or cur[0] is None else cur[0]   # reuse the old μ's buffer
+        ksum = self.fast.evaluate(self.lam, u[0], beta, mu)
+        return ksum + (u[0] * u[0]).sum(), (mu, ksum)
+
+    def newton(self, cur, u, beta, joint: bool):
+        fast, lam, mu = self.fast, self.lam, cur[0]
+        sums = fast.pass_sums(lam, None if u is None else u[0], beta, mu, joint, mu is None)
+        if sums is None:
+            raise self.fail(f"the {fast.fam.link.name} link gives means outside the {fast.fam.name} family's range")
+        A, B, G, XWX, Xs, c, cX = sums
+        if mu is not None:
+            c, cX = fast.rhs_at(lam, u[0], beta, A, B, G, XWX, Xs, joint)
+        try:
+            nu, nbeta, ldL2, L = fast.solve(lam, A, B if joint else None, c, XWX, cX)
+        except np.linalg.LinAlgError:
+            raise self.fail("the weighted least-squares system is singular") from None
+        return (nu, None), nbeta, ldL2, L
+
+    def logdet(self, cur):
+        return self.fast.logdet(self.lam, cur[0])
 
 
 def _sq(u1, u2) -> float:
