@@ -1,18 +1,12 @@
 """Read formula expressions without running arbitrary Python.
 
-A formula such as ``cbind(m, n - m) ~ log(x) + I(z^2) + offset(log(size)) + (1 | g)`` is Python
-syntax once ``~``, ``:`` and backticks are dealt with, but it must never be handed to ``eval``: a course
-kit runs on shared JupyterHubs and graders, and ``().__class__.__base__.__subclasses__()`` reaches the
-whole interpreter.  This module
-
-* checks a parsed formula against a whitelist (:func:`check_tree`): column names, numbers, strings,
-  arithmetic and comparison operators, and calls of the functions in :data:`FORMULA_FUNCTIONS`
-  (``np.log``/``numpy.log`` style only for the numpy functions listed); no other attribute access, no
-  subscripts, lambdas, comprehensions or names starting with ``__``;
-* evaluates response and offset expressions, from the formula's parsed tree, with its own small
-  interpreter (:func:`safe_evaluate`), which knows only columns, numbers, operators and :data:`EVAL_FUNCTIONS`.
-
-Anything else raises :class:`~mlmkit.errors.FormulaError` quoting the offending part.
+A formula must never reach ``eval``: a course kit runs on shared JupyterHubs and graders, and
+``().__class__.__base__.__subclasses__()`` reaches the whole interpreter.  :func:`check_tree` checks a
+formula's syntax against a whitelist (column names, numbers, strings, operators, calls of
+:data:`FORMULA_FUNCTIONS`, also ``np.log``-style for :data:`NUMPY_FUNCTIONS`; no other attribute
+access, no subscripts, lambdas, comprehensions or ``__`` names); :func:`safe_evaluate` evaluates
+response and offset expressions with a small interpreter that knows only columns, numbers, operators
+and :data:`EVAL_FUNCTIONS`.  Anything else raises :class:`~mlmkit.errors.FormulaError` quoting it.
 """
 from __future__ import annotations
 
