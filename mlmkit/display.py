@@ -1,13 +1,8 @@
 """Model summaries: :class:`Summary` holds the numbers, :func:`render_text` / :func:`render_html` lay them out.
 
-``summarize(m)`` (what ``m.summary()`` returns) collects what lme4's ``summary(m)`` shows: the
-criterion (REML criterion, or AIC/BIC/logLik/deviance/df.resid), quantiles of the scaled Pearson
-residuals, random-effect variances, standard deviations and correlations, group counts, the
-fixed-effects table (t values for lmer; z values and Pr(>|z|) for glmer) and the correlation of the
-fixed effects.  ``str(summary)`` is lme4 1.1-31's printed text digit for digit: this module
-re-implements R's ``format``/``formatReal``, ``round``, ``zapsmall``, ``printCoefmat``,
-``format.pval``, ``abbreviate``, ``deparse``, ``cat(fill = TRUE)`` and matrix printing (digits = 4,
-width 80).  Differences from lme4's text, all deliberate and additive:
+``summarize(m)`` (what ``m.summary()`` returns) collects what lme4's ``summary(m)`` shows; its
+``str()`` is lme4 1.1-31's printed text digit for digit (R's formatting: :mod:`mlmkit.rformat`).
+Differences from lme4's text, all deliberate and additive:
 
 * the ``Data:`` line needs R's variable name, unknown in Python: it is printed only when given,
   ``summarize(m, data_name="sleepstudy")`` (or a result's ``data_name``);
@@ -15,8 +10,7 @@ width 80).  Differences from lme4's text, all deliberate and additive:
 * the optimizer line (shown with singular-fit or convergence messages) names mlmkit's optimizer;
 * the note lme4 sends to stderr when the correlation of fixed effects is not shown (p > 12) is part
   of the text, pointing at ``summarize(m, correlation=True)``;
-* the significance legend quotes with ASCII ``'***'`` (R's ``useFancyQuotes = FALSE``, as the
-  tutorials print it) rather than R's UTF-8 curly quotes.
+* the significance legend quotes with ASCII ``'***'`` (R's ``useFancyQuotes = FALSE``).
 """
 from __future__ import annotations
 
