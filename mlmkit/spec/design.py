@@ -366,14 +366,11 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     for c, lab in parts:
         codes = codes * len(lab) + c
     uniq, new = np.unique(codes, return_inverse=True)
-    labels = []
-    for u in uniq:
-        pieces = []
-        for c, lab in reversed(parts):
-            pieces.append(lab[u % len(lab)])
-            u //= len(lab)
-        labels.append(":".join(reversed(pieces)))
-    return new.astype(CODE_DTYPE), np.array(labels, dtype=object)
+    pieces = []                                # each level's label in each factor, last factor first
+    for c, lab in reversed(parts):
+        pieces.append(lab[uniq % len(lab)])
+        uniq = uniq // len(lab)
+    return new.astype(CODE_DTYPE), np.array([":".join(p) for p in zip(*reversed(pieces))], dtype=object)
 
 
 def _lme4_term_order(raw: list) -> list:

@@ -239,9 +239,7 @@ def response_like(resp: GlmResponse, y) -> GlmResponse:
     ``y``: for a binomial ``cbind`` model an (n, 2) array of successes and failures or a vector of
     proportions (same trials); otherwise a vector like the original response (0/1, counts).
     """
-    arr = np.asarray(y, dtype=float)
-    n = len(resp.y)
-    family = resp.family
+    arr, n, family = np.asarray(y, dtype=float), len(resp.y), resp.family
     if arr.ndim == 2 and arr.shape == (n, 2):
         if family.name != "binomial":
             raise DataError("a two-column response is for binomial models")
@@ -264,8 +262,9 @@ class GlmerDesign:
     response: GlmResponse
 
 
-def _column_or_array(value, data: pd.DataFrame, what: str):
-    """A weights/offset argument as (column name, None) or (None, float array of len(data))."""
+def _column_or_array(value, data: pd.DataFrame, frame: pd.DataFrame, what: str):
+    """A weights/offset argument as a column of ``frame``: (frame, the column of ``data`` it names), or
+    an array of len(data) added as column "(weights)"/"(offset)": (frame with it, that name)."""
     if isinstance(value, str):
         if value not in data.columns:
             raise DataError(f"{what} column '{value}' is not in the data")
@@ -273,11 +272,11 @@ def _column_or_array(value, data: pd.DataFrame, what: str):
         if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
             raise DataError(f"{what} column '{value}' must be numeric, but it holds {dt} values; convert it "
                             f"first, e.g. pd.to_numeric(df['{value}'])")
-        return value, None
+        return frame, value
     arr = np.asarray(value, dtype=float).ravel() if not isinstance(value, pd.Series) else value.to_numpy(float)
     if arr.shape != (len(data),):
         raise DataError(f"{what} has length {arr.size} but the data have {len(data)} rows: give one value per row")
-    return None, arr
+    return frame.assign(**{f"({what})": arr}), f"({what})"
 
 
 def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=None) -> GlmerDesign:
@@ -291,12 +290,9 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
     fam = get_family(family)
     data = as_frame(data)
     frame, cols = data, {}
-    for what, value, own in (("weights", weights, "(weights)"), ("offset", offset, "(offset)")):
+    for what, value in (("weights", weights), ("offset", offset)):
         if value is not None:
-            col, arr = _column_or_array(value, data, what)
-            if arr is not None:                          # an array: a column of our own
-                frame, col = frame.assign(**{own: arr}), own
-            cols[what] = col
+            frame, cols[what] = _column_or_array(value, data, frame, what)
     design = lformula(formula, frame, check_levels=False, numeric_response=False,
                       extra_columns=tuple(cols.values()))
     wcol, ocol = cols.get("weights"), cols.get("offset")

@@ -79,12 +79,11 @@ def _terms(node, cap: int) -> set:
             return left | right
         if op == "-":
             return left - right
-        if op == ":":                                            # interaction
-            return {a | b for a in left for b in right} if len(left) * len(right) <= cap else _many(cap)
-        if op == "*":
+        if op in (":", "*"):                                     # interaction; a*b = a + b + a:b
             if len(left) * len(right) > cap:
                 return _many(cap)
-            return left | right | {a | b for a in left for b in right}
+            inter = {a | b for a in left for b in right}
+            return inter if op == ":" else left | right | inter
         if op in ("/", "%in%"):                                  # a/b = a + b %in% a
             whole = frozenset().union(*left) if left else frozenset()
             return left | {whole | b for b in right}
