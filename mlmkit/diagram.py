@@ -69,12 +69,8 @@ def _source(model):
 
 
 def diagram_spec(model, family: str | None = None, link: str | None = None, data=None) -> DiagramSpec:
-    """The nodes, edges and plates of a model's plate diagram (no drawing).
-
-    ``family`` defaults to the fitted model's family, else to ``"binomial"`` for a ``cbind(...)``
-    response and ``"gaussian"`` otherwise; ``link`` to the family's canonical link.  With ``data`` the
-    plate labels give the numbers of observations and of levels.
-    """
+    """The nodes, edges and plates of a model's plate diagram, without drawing (parameters as for
+    :func:`model_diagram`; ``link`` defaults to the family's canonical link)."""
     formula, fam0, link0 = _source(model)
     parsed = parse_formula(formula)            # FormulaError for a bad formula
     counts = parsed.response_args is not None

@@ -149,10 +149,9 @@ def _vc_cells(table: pd.DataFrame, cors: dict, digits: int, comp=("Variance", "S
     """lme4's ``formatVC``: column names and the matrix of strings (correlations in the lower triangle)."""
     g = table["Groups"].tolist()
     rows = [[x if i == 0 or g[i - 1] != x else "", n] for i, (x, n) in enumerate(zip(g, table["Name"]))]
+    sd = table["Std.Dev."].to_numpy()
     for c in comp:
-        sd = table["Std.Dev."].to_numpy()
-        for row, txt in zip(rows, r_format(sd ** 2 if c == "Variance" else sd, digits)):
-            row.append(txt)
+        rows = [row + [txt] for row, txt in zip(rows, r_format(sd ** 2 if c == "Variance" else sd, digits))]
     cols, width = ["Groups", "Name"] + list(comp), max((len(m) for m in cors.values()), default=1) - 1
     if width:
         dig, k = max(2, digits - 2), 0
@@ -186,13 +185,11 @@ def _coef_cells(coefs: pd.DataFrame, digits: int) -> tuple[list[str], list[list[
         cells[i][j] = "NaN"
     cols, stars = list(coefs.columns), has_p and bool((xm[:, -1] < 0.1).any())
     if has_p:
-        for row, txt in zip(cells, _format_pval(xm[:, -1], dig_tst)):
-            row.append(txt)
+        cells = [row + [txt] for row, txt in zip(cells, _format_pval(xm[:, -1], dig_tst))]
     if stars:
         sym = ["***" if v <= 0.001 else "**" if v <= 0.01 else "*" if v <= 0.05 else "." if v <= 0.1 else " "
                for v in xm[:, -1]]
-        for row, txt in zip(cells, sym):
-            row.append(txt.ljust(max(map(len, sym))))
+        cells = [row + [txt.ljust(max(map(len, sym)))] for row, txt in zip(cells, sym)]
         cols.append("")
     return cols, cells, stars
 

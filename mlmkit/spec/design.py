@@ -528,16 +528,20 @@ def _random_terms(parsed, frame: Columns, formula: str, check_levels: bool, fixe
         t = ReTerm(term, term.group, labels, codes, cols, values, offset_theta)
         offset_theta += t.n_theta
         if check_levels:
-            _check_levels(t, term.source, frame.nrows)
+            _check_levels(t, frame.nrows)
         terms.append(t)
     return tuple(terms)
 
 
-def _check_levels(t: ReTerm, source: str, nrows: int) -> None:
-    """lmer's checks: at least two groups, fewer groups (and random effects) than observations."""
+def _check_levels(t: ReTerm, nrows: int | None = None) -> None:
+    """lmer's checks: at least two groups, fewer groups (and random effects) than observations; glmer's
+    (``nrows`` None, an observation-level random effect is allowed): the first only."""
+    source = t.term.source
     if t.n_levels < 2:
         raise DataError(f"the grouping factor '{t.group}' in '{source}' has only one level: a "
                         "random effect needs at least two groups")
+    if nrows is None:
+        return
     if t.n_levels >= nrows:
         raise DataError(f"the grouping factor '{t.group}' in '{source}' has as many levels "
                         f"({t.n_levels}) as observations: the random effect cannot be told apart "

@@ -108,14 +108,9 @@ class Family:
         return self.link.name == self.canonical
 
     # R's family objects expose the link's functions directly; so does this class.
-    def linkfun(self, mu):
-        return self.link.linkfun(mu)
-
-    def linkinv(self, eta):
-        return self.link.linkinv(eta)
-
-    def mu_eta(self, eta):
-        return self.link.mu_eta(eta)
+    linkfun = property(lambda self: self.link.linkfun, doc="η = g(μ)")
+    linkinv = property(lambda self: self.link.linkinv, doc="μ = g⁻¹(η)")
+    mu_eta = property(lambda self: self.link.mu_eta, doc="dμ/dη")
 
     def variance(self, mu):
         """V(μ), the variance function: Var(y) = φ V(μ) / weight with φ = 1 here."""

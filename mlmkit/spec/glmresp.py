@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .design import Design, lformula
+from .design import Design, _check_levels, lformula
 from ..errors import DataError, FamilyError
 from .families import Family, _binomial_counts, get_family
 from .validate import as_frame
@@ -297,9 +297,7 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
                       extra_columns=tuple(cols.values()))
     wcol, ocol = cols.get("weights"), cols.get("offset")
     for t in design.terms:
-        if t.n_levels < 2:
-            raise DataError(f"the grouping factor '{t.group}' in '{t.term.source}' has only one level: a random "
-                            "effect needs at least two groups")
+        _check_levels(t)
     w = constant_rows(1.0, design.nobs)
     if wcol is not None:
         w = design.frame[wcol].to_numpy(float)

@@ -63,7 +63,7 @@ class REStructure:
         sizes = {}
         for t in terms:
             sizes[t.group] = sizes.get(t.group, 0) + t.n_levels * t.q
-        first = max(sizes, key=lambda g: (sizes[g], -list(sizes).index(g)))
+        first = max(sizes, key=sizes.get)           # the first of equal sizes
         block1 = [t for t in terms if t.group == first]
         q1 = sum(t.q for t in block1)
         lam1_index = -np.ones((q1, q1), dtype=np.int64)
