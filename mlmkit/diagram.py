@@ -167,22 +167,15 @@ def _layout(spec: DiagramSpec):
     group_keys = [k for k in spec.plates if k != "obs"]
     children = {k: [c for c in group_keys if spec.plates[c].parent == k] for k in group_keys}
     roots = [k for k in group_keys if spec.plates[k].parent is None]
-    order: list[tuple[str, str]] = []     # (plate, node) in left-to-right order
 
     def walk(k):
-        order.extend((k, n) for n in spec.plates[k].members)
-        for c in children[k]:
-            walk(c)
+        return spec.plates[k].members + [n for c in children[k] for n in walk(c)]
 
-    for r in roots:
-        start = len(order)
-        walk(r)
-        if len(order) > start:
-            order += [("", ""), ("", "")]   # a gap between crossed factors
-    while order and order[-1] == ("", ""):
-        order.pop()
+    order: list[str] = []                 # nodes left to right, "" for a gap
+    for nodes in filter(None, map(walk, roots)):
+        order += (["", ""] if order else []) + nodes      # a gap between crossed factors
     y_lat, y_hyp = 3.2, 4.75
-    for plate, node in order:
+    for node in order:
         if node:
             spec.nodes[node].x, spec.nodes[node].y = x, y_lat
             h = next(a for a, b in spec.edges if b == node and a not in ("beta", "sigma"))
@@ -211,10 +204,9 @@ def _layout(spec: DiagramSpec):
     left = min([cx - 0.9] + [b[0] for b in boxes.values()])
     right = max([cx + 0.9] + [b[0] + b[2] for b in boxes.values()])
     boxes["obs"] = (min(cx - 1.0, 1.5), 0.3, max(right, cx + 1.0) - min(cx - 1.0, 1.5), 1.6)
-    if "beta" in spec.nodes:
-        spec.nodes["beta"].x, spec.nodes["beta"].y = min(left, boxes["obs"][0]) - 1.0, 1.2
-    if "sigma" in spec.nodes:
-        spec.nodes["sigma"].x, spec.nodes["sigma"].y = min(left, boxes["obs"][0]) - 1.0, 2.7
+    for key, y in (("beta", 1.2), ("sigma", 2.7)):
+        if key in spec.nodes:
+            spec.nodes[key].x, spec.nodes[key].y = min(left, boxes["obs"][0]) - 1.0, y
     return boxes
 
 

@@ -121,11 +121,8 @@ class Family:
         return self._dev_resids(np.asarray(y, float), np.asarray(mu, float), np.asarray(wt, float))
 
     def loglik(self, y, mu, wt, n=None):
-        """Log density of each observation, with the constant terms (binomial coefficient, log y!).
-
-        For the binomial, y is the proportion of successes out of ``n`` trials and ``wt`` the prior
-        weight (``n`` × the user's weight); R's ``binomial()$aic`` is ``-2 * sum(loglik)``.
-        """
+        """Log density of each observation, with the constant terms (binomial coefficient, log y!);
+        for the binomial, y is the proportion of successes out of ``n`` trials."""
         y = np.asarray(y, float)
         n = np.ones_like(y) if n is None else np.asarray(n, float)
         return self._loglik(y, np.asarray(mu, float), np.asarray(wt, float), n)
