@@ -145,7 +145,7 @@ def _latent_nodes(parsed, groups, nodes, edges, plates) -> None:
     for n_latent, t in enumerate(parsed.random, start=1):
         k = groups.index(t.group)
         idx, cols, key = _INDEX[k % len(_INDEX)], list(t.columns), f"b{n_latent}"
-        before = all_groups[:parsed.random.index(t)].count(t.group)   # terms on this factor before t
+        before = all_groups[:parsed.random.index(t)].count(t.group)   # earlier terms on this factor
         sub = "" if all_groups.count(t.group) == 1 else str(before)
         symbol = "b" if k == 0 else ("u", "v", "w")[min(k - 1, 2)]
         if len(cols) > 1:
@@ -258,10 +258,10 @@ def model_diagram(model, ax=None, *, data=None, family: str | None = None, link:
         na, nb = spec.nodes[a], spec.nodes[b]
         d = np.array([nb.x - na.x, nb.y - na.y])
         u = d / np.hypot(*d)                  # arrows end at circle edges
-        ax.add_patch(FancyArrowPatch((na.x + r * u[0], na.y + r * u[1]), (nb.x - r * u[0], nb.y - r * u[1]),
-                                     arrowstyle="-|>", mutation_scale=11, lw=1.0, color="black", shrinkA=0,
-                                     shrinkB=0, zorder=2, gid=f"edge:{a}->{b}", patchA=None, patchB=None,
-                                     connectionstyle="arc3,rad=0"))
+        ends = (na.x + r * u[0], na.y + r * u[1]), (nb.x - r * u[0], nb.y - r * u[1])
+        ax.add_patch(FancyArrowPatch(*ends, arrowstyle="-|>", mutation_scale=11, lw=1.0,
+                                     color="black", shrinkA=0, shrinkB=0, zorder=2, gid=f"edge:{a}->{b}",
+                                     patchA=None, patchB=None, connectionstyle="arc3,rad=0"))
     ax.text(0.5, 1.0, f"family: {spec.family}, link: {spec.link}", transform=ax.transAxes, ha="center",
             va="top", fontsize=8.5, gid="family")
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)

@@ -151,7 +151,8 @@ def _vc_cells(table: pd.DataFrame, cors: dict, digits: int, comp=("Variance", "S
     rows = [[x if i == 0 or g[i - 1] != x else "", n] for i, (x, n) in enumerate(zip(g, table["Name"]))]
     sd = table["Std.Dev."].to_numpy()
     for c in comp:
-        rows = [row + [txt] for row, txt in zip(rows, r_format(sd ** 2 if c == "Variance" else sd, digits))]
+        txt = r_format(sd ** 2 if c == "Variance" else sd, digits)
+        rows = [row + [t] for row, t in zip(rows, txt)]
     cols, width = ["Groups", "Name"] + list(comp), max((len(m) for m in cors.values()), default=1) - 1
     if width:
         dig, k = max(2, digits - 2), 0

@@ -3,11 +3,12 @@
 The grader never trusts an object a learner's code made: a DataFrame subclass or a number whose
 ``__eq__`` always says True would decide its own grade.  So the sandbox turns each answer into JSON
 (:func:`dumps`) and the grader rebuilds *new* objects of known types from that text (:func:`loads`);
-nothing is unpickled and no learner code runs in the grader.  Encoded: JSON's own types, NaN and ±inf,
-tuples, numpy scalars and arrays (numeric, bool or text), pandas Series, DataFrames and Index, fitted
-``lmer``/``glmer`` models (a :class:`PlainModel` of ``_MODEL_FIELDS``: ``fixef``, ``varcorr``,
-``sigma``, ..., and ``family``) and dataclass results such as :class:`mlmkit.power.PowerCurve` (a
-:class:`PlainRecord` of their fields and ``table``); anything else becomes :class:`Unsupported`.
+nothing is unpickled and no learner code runs in the grader.  Encoded: JSON's own types, NaN and
+±inf, tuples, numpy scalars and arrays (numeric, bool or text), pandas Series, DataFrames and Index,
+fitted ``lmer``/``glmer`` models (a :class:`PlainModel` of ``_MODEL_FIELDS``: ``fixef``,
+``varcorr``, ``sigma``, ..., and ``family``) and dataclass results such as
+:class:`mlmkit.power.PowerCurve` (a :class:`PlainRecord` of their fields and ``table``); anything
+else becomes :class:`Unsupported`.
 
 >>> loads(dumps({"icc": np.float64(0.25), "ids": np.arange(3)}))
 {'icc': 0.25, 'ids': array([0, 1, 2])}

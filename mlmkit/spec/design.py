@@ -1,11 +1,12 @@
 """From formula and data to model matrices: lme4's ``lFormula`` step.
 
-:func:`lformula` returns a :class:`Design`: the response, the fixed-effects matrix X (R's coefficient
-names), an optional offset, and one :class:`ReTerm` per random-effects term in lme4's order, each with
-its grouping factor and its n × q block of Z in "long" form (``values[i, j]`` is column j for row i, of
-level ``codes[i]``).  Λ(θ) has one q_k × q_k lower triangular block per level of term k; θ lists the
-lower triangles column by column, term after term.  Missing values are dropped like R's ``na.omit``
-over the columns the formula uses; the caller's DataFrame is never modified.
+:func:`lformula` returns a :class:`Design`: the response, the fixed-effects matrix X (R's
+coefficient names), an optional offset, and one :class:`ReTerm` per random-effects term in lme4's
+order, each with its grouping factor and its n × q block of Z in "long" form (``values[i, j]`` is
+column j for row i, of level ``codes[i]``).  Λ(θ) has one q_k × q_k lower triangular block per level
+of term k; θ lists the lower triangles column by column, term after term.  Missing values are
+dropped like R's ``na.omit`` over the columns the formula uses; the caller's DataFrame is never
+modified.
 """
 from __future__ import annotations
 
@@ -56,9 +57,9 @@ def _as_array(col: pd.Series):
 
 
 class Columns(Mapping):
-    """The model frame's columns as arrays; a pandas DataFrame is built only when something needs one
-    (pandas' per-call overhead was most of a small model's formula step).  ``Columns.of(df)`` wraps a
-    DataFrame, reading its columns on first use."""
+    """The model frame's columns as arrays; a pandas DataFrame is built only when something needs
+    one (pandas' per-call overhead was most of a small model's formula step).  ``Columns.of(df)``
+    wraps a DataFrame, reading its columns on first use."""
 
     def __init__(self, arrays: dict, nrows: int, frame: pd.DataFrame | None = None):
         self._arrays, self.nrows, self._frame = dict(arrays), int(nrows), frame
@@ -366,11 +367,12 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     for c, lab in parts:
         codes = codes * len(lab) + c
     uniq, new = np.unique(codes, return_inverse=True)
-    pieces = []                                # each level's label in each factor, last factor first
+    pieces = []                                # each level's label in each factor, last first
     for c, lab in reversed(parts):
         pieces.append(lab[uniq % len(lab)])
         uniq = uniq // len(lab)
-    return new.astype(CODE_DTYPE), np.array([":".join(p) for p in zip(*reversed(pieces))], dtype=object)
+    labels = [":".join(p) for p in zip(*reversed(pieces))]
+    return new.astype(CODE_DTYPE), np.array(labels, dtype=object)
 
 
 def _lme4_term_order(raw: list) -> list:
@@ -534,8 +536,8 @@ def _random_terms(parsed, frame: Columns, formula: str, check_levels: bool, fixe
 
 
 def _check_levels(t: ReTerm, nrows: int | None = None) -> None:
-    """lmer's checks: at least two groups, fewer groups (and random effects) than observations; glmer's
-    (``nrows`` None, an observation-level random effect is allowed): the first only."""
+    """lmer's checks: at least two groups, fewer groups (and random effects) than observations;
+    glmer's (``nrows`` None, an observation-level random effect is allowed): the first only."""
     source = t.term.source
     if t.n_levels < 2:
         raise DataError(f"the grouping factor '{t.group}' in '{source}' has only one level: a "

@@ -1,9 +1,9 @@
 """GLM families and link functions for :func:`mlmkit.glmer`, with R's definitions.
 
-A :class:`Family` bundles a response distribution and a :class:`Link`; its methods are R's ``family``
-object's functions.  ``loglik`` includes the binomial coefficient and log y!, so that −2 Σ loglik is
-R's ``family$aic()`` and lme4's logLik, AIC and BIC come out identical.  A binomial response is the
-proportion y = successes / trials, with prior weight trials × user weight.
+A :class:`Family` bundles a response distribution and a :class:`Link`; its methods are R's
+``family`` object's functions.  ``loglik`` includes the binomial coefficient and log y!, so that
+−2 Σ loglik is R's ``family$aic()`` and lme4's logLik, AIC and BIC come out identical.  A binomial
+response is the proportion y = successes / trials, with prior weight trials × user weight.
 
 >>> get_family("binomial", link="loglog")                        # doctest: +SKIP
 FamilyError: unknown link 'loglog' for the binomial family: use one of 'logit', 'probit', ...
@@ -180,7 +180,8 @@ _FAMILY_SPECS = {
     "binomial": dict(
         links=("logit", "probit", "cauchit", "log", "cloglog"), canonical="logit",
         variance=lambda mu: np.maximum(mu * (1.0 - mu), _EPS),
-        dev=lambda y, mu, wt: 2.0 * wt * (sc.xlogy(y, y / mu) + sc.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu))),
+        dev=lambda y, mu, wt: 2.0 * wt * (sc.xlogy(y, y / mu)
+                                          + sc.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu))),
         loglik=_binomial_loglik, mustart=lambda y, wt: (wt * y + 0.5) / (wt + 1.0),
         kernel=lambda y, mu, wt: -2.0 * wt * (sc.xlogy(y, mu) + sc.xlog1py(1.0 - y, -mu))),
     "poisson": dict(

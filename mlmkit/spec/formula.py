@@ -9,9 +9,10 @@ An lme4 formula is a regression formula plus random-effects terms in parentheses
 
 :func:`parse_formula` reads the text (R's grammar and operator precedence) into :class:`Node` trees
 and a :class:`ParsedFormula`, cached on the text, with ``||`` and ``/`` expanded as lme4's
-``findbars``/``expandDoubleVerts`` do; every node keeps its span, so errors quote the offending part.
-:func:`formula_names` and :func:`deparse_formula` (lme4's "Formula:" line) are views of the tree.
-The text passes the whitelist of :mod:`mlmkit.spec.safe_eval` first; nothing here looks at data.
+``findbars``/``expandDoubleVerts`` do; every node keeps its span, so errors quote the offending
+part.  :func:`formula_names` and :func:`deparse_formula` (lme4's "Formula:" line) are views of the
+tree.  The text passes the whitelist of :mod:`mlmkit.spec.safe_eval` first; nothing here looks at
+data.
 """
 from __future__ import annotations
 

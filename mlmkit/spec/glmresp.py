@@ -137,7 +137,7 @@ def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np
         A ``cbind()`` response with a family other than the binomial.
     """
     w = np.asarray(weights, float)            # (a constant stays a broadcast view: see constant_rows)
-    resp, name = list(design.response_data.values()), design.parsed.response   # the columns, not a copy
+    resp, name = list(design.response_data.values()), design.parsed.response   # not copies
     y, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(resp, name, w)
     if trials is None:                        # one trial per row: prior weights as given
         pw, trials = (w if is_constant_rows(w) else w.copy()), constant_rows(1.0, len(y))
@@ -163,7 +163,7 @@ def _check_not_degenerate(y, pw, family: str, name: str) -> None:
 
 
 def _binomial_y(resp: list, name: str, w: np.ndarray):
-    """R's ``binomial()$initialize``: proportions y and, for ``cbind(s, f)``, the trials (else None)."""
+    """R's ``binomial()$initialize``: proportions y, and trials for ``cbind(s, f)`` (else None)."""
     if len(resp) == 2:
         s, f = (np.asarray(resp[0], float), np.asarray(resp[1], float))
         if (s < 0).any() or (f < 0).any():
@@ -263,8 +263,8 @@ class GlmerDesign:
 
 
 def _column_or_array(value, data: pd.DataFrame, frame: pd.DataFrame, what: str):
-    """A weights/offset argument as a column of ``frame``: (frame, the column of ``data`` it names), or
-    an array of len(data) added as column "(weights)"/"(offset)": (frame with it, that name)."""
+    """A weights/offset argument as a column of ``frame``: (frame, the column of ``data`` it names),
+    or an array of len(data) added as column "(weights)"/"(offset)": (frame with it, that name)."""
     if isinstance(value, str):
         if value not in data.columns:
             raise DataError(f"{what} column '{value}' is not in the data")

@@ -5,10 +5,11 @@ flat along one direction and steep along another: lme4's BOBYQA stops far from t
 a spurious singular boundary).  The *model* does not depend on such choices: for a term with an
 unstructured covariance, Z_t A (any invertible A) gives the same likelihood with b = A b′ and
 Σ = A Σ′ Aᵀ.  So mlmkit optimises over a centred and scaled copy of such columns, x → (x − c)/s in a
-term with an intercept and an unstructured covariance, x → x/s otherwise (centring would move variance
-into another term's block), and maps the optimum back.  Only badly conditioned columns are transformed
-(|mean| > 10 sd, or sd outside [1e-2, 1e2]), so well scaled models follow lme4's optimiser path
-exactly; X is centred and scaled alongside; the reported fit is evaluated on the original design.
+term with an intercept and an unstructured covariance, x → x/s otherwise (centring would move
+variance into another term's block), and maps the optimum back.  Only badly conditioned columns are
+transformed (|mean| > 10 sd, or sd outside [1e-2, 1e2]), so well scaled models follow lme4's
+optimiser path exactly; X is centred and scaled alongside; the reported fit is evaluated on the
+original design.
 
 :func:`check_scale_x` gives lme4's ``checkScaleX`` advice, a :class:`ScaleWarning` "Some predictor
 variables are on very different scales: consider rescaling" (column sds more than 1000 times apart).
@@ -34,7 +35,7 @@ class ScaleWarning(MlmkitWarning):
 
 
 def _column_map(values: np.ndarray, names, unstructured: bool):
-    """(A, changed) for one term's columns (R names ``names``), with Z A the centred/scaled columns."""
+    """(A, changed) for one term's columns (R names ``names``): Z A are the centred/scaled ones."""
     values = np.asarray(values, float)
     intercept_col = names.index("(Intercept)") if "(Intercept)" in names else None
     A, changed = np.eye(values.shape[1]), False

@@ -56,7 +56,8 @@ class REStructure:
         sparse block would hold 24 MB."""
         if not self.block2:
             return None
-        return sp.hstack([_term_csc(t.codes, t.values, t.n_levels) for t in self.block2], format="csc")
+        blocks = [_term_csc(t.codes, t.values, t.n_levels) for t in self.block2]
+        return sp.hstack(blocks, format="csc")
 
     @classmethod
     def from_terms(cls, terms, n: int) -> "REStructure":
@@ -121,12 +122,13 @@ class REStructure:
 
 def _term_csc(codes: np.ndarray, values: np.ndarray, n_levels: int) -> sp.csc_matrix:
     """A term's block of Z (n × levels·q) in CSC form.  A scalar term's directly: the rows of each
-    level in order, by a stable argsort of the codes (the same matrix as from (row, column) triplets,
-    without their n-long index arrays)."""
+    level in order, by a stable argsort of the codes (the same matrix as from (row, column)
+    triplets, without their n-long index arrays)."""
     n, q = values.shape
     if q > 1:
         cols = codes[:, None].astype(np.int64) * q + np.arange(q)
-        return sp.csc_matrix((np.asarray(values).ravel(), (np.repeat(np.arange(n), q), cols.ravel())),
+        rows = np.repeat(np.arange(n), q)
+        return sp.csc_matrix((np.asarray(values).ravel(), (rows, cols.ravel())),
                              shape=(n, n_levels * q))
     order = np.argsort(codes, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_levels))])

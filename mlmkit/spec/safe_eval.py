@@ -1,8 +1,8 @@
 """Read formula expressions without running arbitrary Python.
 
 A formula must never reach ``eval``: a course kit runs on shared JupyterHubs and graders, and
-``().__class__.__base__.__subclasses__()`` reaches the whole interpreter.  :func:`check_tree` checks a
-formula's syntax against a whitelist (column names, numbers, strings, operators, calls of
+``().__class__.__base__.__subclasses__()`` reaches the whole interpreter.  :func:`check_tree` checks
+a formula's syntax against a whitelist (column names, numbers, strings, operators, calls of
 :data:`FORMULA_FUNCTIONS`, also ``np.log``-style for :data:`NUMPY_FUNCTIONS`; no other attribute
 access, no subscripts, lambdas, comprehensions or ``__`` names); :func:`safe_evaluate` evaluates
 response and offset expressions with a small interpreter that knows only columns, numbers, operators
@@ -136,8 +136,8 @@ _UNARY = {"-": operator.neg, "+": operator.pos}
 
 def safe_evaluate(node, text: str, cols, formula: str | None = None):
     """Value of a response/offset expression (``n - m``, ``log(size)``: its parsed
-    :class:`~mlmkit.spec.formula.Node`, spans indexing ``text``) on ``cols``, a mapping of column names
-    to arrays; a column whose name is also a function's (``log``) is the column as a plain name."""
+    :class:`~mlmkit.spec.formula.Node`, spans indexing ``text``) on ``cols``, a mapping of column
+    names to arrays; a column whose name is also a function's (``log``) is the column as a name."""
     return _Interpreter(cols, text, formula if formula is not None else text).run(node)
 
 

@@ -1,8 +1,8 @@
 """Checks of the data a formula is fitted to, made before any heavy work: non-pandas frames
-(:func:`as_frame`), MultiIndex, date/time and complex columns, fixed-effects designs with p >= n or too
-big for memory, counted from the parsed formula before formulaic builds them (:func:`min_fixed_terms`:
-``v0*v1*...*v12`` has 2¹³ − 1 terms), and complex, overflowing or constant responses (lme4's "Response
-is constant")."""
+(:func:`as_frame`), MultiIndex, date/time and complex columns, fixed-effects designs with p >= n or
+too big for memory, counted from the parsed formula before formulaic builds them
+(:func:`min_fixed_terms`: ``v0*v1*...*v12`` has 2¹³ − 1 terms), and complex, overflowing or constant
+responses (lme4's "Response is constant")."""
 from __future__ import annotations
 
 import numpy as np
