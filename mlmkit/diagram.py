@@ -1,20 +1,12 @@
 """Plate diagrams (Bayesian networks) of lme4-style models, drawn from the formula with matplotlib.
 
-:func:`model_diagram` reads a formula with :func:`mlmkit.spec.formula.parse_formula` (or takes a fitted
-``lmer``/``glmer`` result) and draws
-
-* the observed response ``y_i`` as a shaded circle inside the observation plate ``i = 1..n``;
-* one plate per grouping factor holding its latent effects: a scalar term ``(1 | g)`` gives a node
-  ``b_j`` with its standard deviation ``τ``; a correlated vector term ``(1 + x | g)`` one vector node
-  ``b_j`` with covariance matrix ``Σ``; an uncorrelated ``(1 + x || g)`` one node and one ``τ`` per
-  effect.  A factor nested in another (``(1 | a/b)`` → ``b:a`` within ``a``) is drawn as a plate inside
-  its parent's plate; crossed factors get plates side by side;
-* the fixed effects ``β`` and, for a Gaussian response, the residual standard deviation ``σ``;
-* arrows from each parameter to what it generates, and the family and link above the diagram.
-
-Every artist carries a ``gid`` (``"node:y"``, ``"node:b1"``, ``"plate:obs"``, ``"plate:g1"``,
-``"edge:beta->y"``, …) so tests and learners can find it; node patches also get a ``label`` (the
-mathematical symbol) and observed nodes a grey face.
+:func:`model_diagram` draws the observed response ``y_i`` (shaded) in the observation plate; one
+plate per grouping factor with its latent effects (``b_j`` with sd ``τ`` for ``(1 | g)``, a vector
+``b_j`` with covariance ``Σ`` for ``(1 + x | g)``, one node and ``τ`` per effect for ``||``), nested
+factors as plates inside their parent's plate and crossed ones side by side; the fixed effects ``β``
+and, for a Gaussian response, ``σ``; arrows from each parameter to what it generates.  Every artist
+has a ``gid`` (``"node:y"``, ``"node:b1"``, ``"plate:obs"``, ``"plate:g1"``, ``"edge:beta->y"``, …)
+so tests and learners can find it; node patches also get a ``label`` (the mathematical symbol).
 """
 from __future__ import annotations
 
@@ -73,18 +65,12 @@ def _source(model):
         raise ParameterError("model_diagram needs an lme4-style formula string or a fitted mk.lmer/mk.glmer "
                              f"result, not {type(model).__name__}")
     fam = getattr(model, "family", None)
-    if fam is None:
-        return formula, "gaussian", "identity"
-    return formula, fam.name, fam.link.name
+    return (formula, "gaussian", "identity") if fam is None else (formula, fam.name, fam.link.name)
 
 
 def diagram_spec(model, family: str | None = None, link: str | None = None, data=None) -> DiagramSpec:
-    """The nodes, edges and plates of a model's plate diagram (no drawing).
-
-    ``family`` defaults to the fitted model's family, else to ``"binomial"`` for a ``cbind(...)``
-    response and ``"gaussian"`` otherwise; ``link`` to the family's canonical link.  With ``data`` the
-    plate labels give the numbers of observations and of levels.
-    """
+    """The nodes, edges and plates of a model's plate diagram, without drawing (parameters as for
+    :func:`model_diagram`; ``link`` defaults to the family's canonical link)."""
     formula, fam0, link0 = _source(model)
     parsed = parse_formula(formula)            # FormulaError for a bad formula
     counts = parsed.response_args is not None
@@ -103,8 +89,7 @@ def _family_name(fam) -> str:
         if fam is None:
             raise FamilyError("family must be a name such as 'gaussian' or 'binomial'")
     fam = fam.strip().lower()
-    if fam == "normal":
-        fam = "gaussian"
+    fam = "gaussian" if fam == "normal" else fam
     if fam not in _LINKS:
         raise FamilyError(f"unknown family {fam!r}: model_diagram draws 'gaussian', 'binomial' or 'poisson'")
     return fam
@@ -130,15 +115,10 @@ def _fixed_nodes(parsed, counts: bool, fam: str):
 def _plates(parsed, data):
     """One plate per grouping factor, in the order the formula names them, nested ones inside their
     parents: (groups, plates)."""
-    groups: list[str] = []
-    for t in parsed.random:
-        if t.group not in groups:
-            groups.append(t.group)
+    groups = list(dict.fromkeys(t.group for t in parsed.random))
     gvars = {g: set(RandomTerm("1", g, g).group_vars) for g in groups}
-    plates = {"obs": _Plate("obs", "observations: i = 1…n", ["y"])}
-    n_obs = None if data is None else len(data)
-    if n_obs is not None:
-        plates["obs"].label = f"observations: i = 1…n = {n_obs}"
+    n_obs = "" if data is None else f" = {len(data)}"
+    plates = {"obs": _Plate("obs", f"observations: i = 1…n{n_obs}", ["y"])}
     for k, g in enumerate(groups):
         idx = _INDEX[k % len(_INDEX)]
         parents = [h for h in groups if h != g and gvars[h] < gvars[g]]
@@ -148,7 +128,7 @@ def _plates(parsed, data):
             try:
                 size = f" = {len(data[list(gvars[g])].drop_duplicates())}"
             except KeyError:
-                size = ""
+                pass
         plates[f"g{k + 1}"] = _Plate(f"g{k + 1}", f"{g}: {idx} = 1…{idx.upper()}{size}",
                                      parent=None if parent is None else f"g{groups.index(parent) + 1}")
     for p in plates.values():
@@ -156,23 +136,17 @@ def _plates(parsed, data):
         while q.parent is not None:
             d, q = d + 1, plates[q.parent]
         p.depth = d
-
     return groups, plates
 
 
 def _latent_nodes(parsed, groups, nodes, edges, plates) -> None:
     """Each random term's effects and their covariance (or sd), placed on the term's plate."""
-    n_latent = 0
-    for t in parsed.random:
+    all_groups = [u.group for u in parsed.random]
+    for n_latent, t in enumerate(parsed.random, start=1):
         k = groups.index(t.group)
-        idx = _INDEX[k % len(_INDEX)]
-        pkey = f"g{k + 1}"
-        cols = list(t.columns)
-        n_latent += 1
-        key = f"b{n_latent}"
-        same_group = [u for u in parsed.random if u.group == t.group]
-        sub = "" if len(same_group) == 1 else str(sum(1 for u in parsed.random[:parsed.random.index(t)]
-                                                      if u.group == t.group))
+        idx, cols, key = _INDEX[k % len(_INDEX)], list(t.columns), f"b{n_latent}"
+        before = all_groups[:parsed.random.index(t)].count(t.group)   # earlier terms on this factor
+        sub = "" if all_groups.count(t.group) == 1 else str(before)
         symbol = "b" if k == 0 else ("u", "v", "w")[min(k - 1, 2)]
         if len(cols) > 1:
             nodes[key] = _Node(key, rf"$\mathbf{{{symbol}}}_{{{sub}{idx}}}$", ", ".join(cols))
@@ -183,7 +157,7 @@ def _latent_nodes(parsed, groups, nodes, edges, plates) -> None:
             hyper = _Node(f"tau{n_latent}", rf"$\tau_{{{symbol}{sub}}}$", "sd")
         nodes[hyper.key] = hyper
         edges += [(hyper.key, key), (key, "y")]
-        plates[pkey].members.append(key)
+        plates[f"g{k + 1}"].members.append(key)
 
 
 def _layout(spec: DiagramSpec):
@@ -193,32 +167,20 @@ def _layout(spec: DiagramSpec):
     group_keys = [k for k in spec.plates if k != "obs"]
     children = {k: [c for c in group_keys if spec.plates[c].parent == k] for k in group_keys}
     roots = [k for k in group_keys if spec.plates[k].parent is None]
-    order: list[tuple[str, str]] = []     # (plate, node) in left-to-right order
 
     def walk(k):
-        for n in spec.plates[k].members:
-            order.append((k, n))
-        for c in children[k]:
-            walk(c)
+        return spec.plates[k].members + [n for c in children[k] for n in walk(c)]
 
-    for r in roots:
-        start = len(order)
-        walk(r)
-        if len(order) > start:
-            order += [("", ""), ("", "")]   # a gap between crossed factors
-    while order and order[-1] == ("", ""):
-        order.pop()
-    xs = {}
-    for plate, node in order:
-        if node:
-            xs[node] = x
-        x += step
+    order: list[str] = []                 # nodes left to right, "" for a gap
+    for nodes in filter(None, map(walk, roots)):
+        order += (["", ""] if order else []) + nodes      # a gap between crossed factors
     y_lat, y_hyp = 3.2, 4.75
-    for plate, node in order:
+    for node in order:
         if node:
-            spec.nodes[node].x, spec.nodes[node].y = xs[node], y_lat
+            spec.nodes[node].x, spec.nodes[node].y = x, y_lat
             h = next(a for a, b in spec.edges if b == node and a not in ("beta", "sigma"))
-            spec.nodes[h].x, spec.nodes[h].y = xs[node], y_hyp
+            spec.nodes[h].x, spec.nodes[h].y = x, y_hyp
+        x += step
 
     def extent(k):
         xs_k = [spec.nodes[n].x for n in spec.plates[k].members]
@@ -242,10 +204,9 @@ def _layout(spec: DiagramSpec):
     left = min([cx - 0.9] + [b[0] for b in boxes.values()])
     right = max([cx + 0.9] + [b[0] + b[2] for b in boxes.values()])
     boxes["obs"] = (min(cx - 1.0, 1.5), 0.3, max(right, cx + 1.0) - min(cx - 1.0, 1.5), 1.6)
-    if "beta" in spec.nodes:
-        spec.nodes["beta"].x, spec.nodes["beta"].y = min(left, boxes["obs"][0]) - 1.0, 1.2
-    if "sigma" in spec.nodes:
-        spec.nodes["sigma"].x, spec.nodes["sigma"].y = min(left, boxes["obs"][0]) - 1.0, 2.7
+    for key, y in (("beta", 1.2), ("sigma", 2.7)):
+        if key in spec.nodes:
+            spec.nodes[key].x, spec.nodes[key].y = min(left, boxes["obs"][0]) - 1.0, y
     return boxes
 
 
@@ -295,23 +256,15 @@ def model_diagram(model, ax=None, *, data=None, family: str | None = None, link:
                     zorder=4, gid=f"caption:{node.key}")
     for a, b in spec.edges:
         na, nb = spec.nodes[a], spec.nodes[b]
-        ax.add_patch(FancyArrowPatch((na.x, na.y), (nb.x, nb.y), arrowstyle="-|>", mutation_scale=11, lw=1.0,
+        d = np.array([nb.x - na.x, nb.y - na.y])
+        u = d / np.hypot(*d)                  # arrows end at circle edges
+        ends = (na.x + r * u[0], na.y + r * u[1]), (nb.x - r * u[0], nb.y - r * u[1])
+        ax.add_patch(FancyArrowPatch(*ends, arrowstyle="-|>", mutation_scale=11, lw=1.0,
                                      color="black", shrinkA=0, shrinkB=0, zorder=2, gid=f"edge:{a}->{b}",
-                                     patchA=None, patchB=None,
-                                     connectionstyle="arc3,rad=0"))
-    for p in ax.patches:                      # arrows end at circle edges
-        gid = p.get_gid() or ""
-        if gid.startswith("edge:"):
-            a, b = gid[5:].split("->")
-            na, nb = spec.nodes[a], spec.nodes[b]
-            d = np.array([nb.x - na.x, nb.y - na.y])
-            u = d / np.hypot(*d)
-            p.set_positions((na.x + r * u[0], na.y + r * u[1]), (nb.x - r * u[0], nb.y - r * u[1]))
+                                     patchA=None, patchB=None, connectionstyle="arc3,rad=0"))
     ax.text(0.5, 1.0, f"family: {spec.family}, link: {spec.link}", transform=ax.transAxes, ha="center",
             va="top", fontsize=8.5, gid="family")
-    x_all = [n.x for n in spec.nodes.values()] + [b[0] for b in boxes.values()] + \
-        [b[0] + b[2] for b in boxes.values()]
-    ax.set_xlim(min(x_all) - 0.6, max(x_all) + 0.6)
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
     ax.set_ylim(0.1, 5.55)
     ax.set_aspect("equal")
     ax.axis("off")

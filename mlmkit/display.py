@@ -1,13 +1,8 @@
 """Model summaries: :class:`Summary` holds the numbers, :func:`render_text` / :func:`render_html` lay them out.
 
-``summarize(m)`` (what ``m.summary()`` returns) collects what lme4's ``summary(m)`` shows: the
-criterion (REML criterion, or AIC/BIC/logLik/deviance/df.resid), quantiles of the scaled Pearson
-residuals, random-effect variances, standard deviations and correlations, group counts, the
-fixed-effects table (t values for lmer; z values and Pr(>|z|) for glmer) and the correlation of the
-fixed effects.  ``str(summary)`` is lme4 1.1-31's printed text digit for digit: this module
-re-implements R's ``format``/``formatReal``, ``round``, ``zapsmall``, ``printCoefmat``,
-``format.pval``, ``abbreviate``, ``deparse``, ``cat(fill = TRUE)`` and matrix printing (digits = 4,
-width 80).  Differences from lme4's text, all deliberate and additive:
+``summarize(m)`` (what ``m.summary()`` returns) collects what lme4's ``summary(m)`` shows; its
+``str()`` is lme4 1.1-31's printed text digit for digit (R's formatting: :mod:`mlmkit.rformat`).
+Differences from lme4's text, all deliberate and additive:
 
 * the ``Data:`` line needs R's variable name, unknown in Python: it is printed only when given,
   ``summarize(m, data_name="sleepstudy")`` (or a result's ``data_name``);
@@ -15,8 +10,7 @@ width 80).  Differences from lme4's text, all deliberate and additive:
 * the optimizer line (shown with singular-fit or convergence messages) names mlmkit's optimizer;
 * the note lme4 sends to stderr when the correlation of fixed effects is not shown (p > 12) is part
   of the text, pointing at ``summarize(m, correlation=True)``;
-* the significance legend quotes with ASCII ``'***'`` (R's ``useFancyQuotes = FALSE``, as the
-  tutorials print it) rather than R's UTF-8 curly quotes.
+* the significance legend quotes with ASCII ``'***'`` (R's ``useFancyQuotes = FALSE``).
 """
 from __future__ import annotations
 
@@ -155,10 +149,10 @@ def _vc_cells(table: pd.DataFrame, cors: dict, digits: int, comp=("Variance", "S
     """lme4's ``formatVC``: column names and the matrix of strings (correlations in the lower triangle)."""
     g = table["Groups"].tolist()
     rows = [[x if i == 0 or g[i - 1] != x else "", n] for i, (x, n) in enumerate(zip(g, table["Name"]))]
+    sd = table["Std.Dev."].to_numpy()
     for c in comp:
-        sd = table["Std.Dev."].to_numpy()
-        for row, txt in zip(rows, r_format(sd ** 2 if c == "Variance" else sd, digits)):
-            row.append(txt)
+        txt = r_format(sd ** 2 if c == "Variance" else sd, digits)
+        rows = [row + [t] for row, t in zip(rows, txt)]
     cols, width = ["Groups", "Name"] + list(comp), max((len(m) for m in cors.values()), default=1) - 1
     if width:
         dig, k = max(2, digits - 2), 0
@@ -192,13 +186,11 @@ def _coef_cells(coefs: pd.DataFrame, digits: int) -> tuple[list[str], list[list[
         cells[i][j] = "NaN"
     cols, stars = list(coefs.columns), has_p and bool((xm[:, -1] < 0.1).any())
     if has_p:
-        for row, txt in zip(cells, _format_pval(xm[:, -1], dig_tst)):
-            row.append(txt)
+        cells = [row + [txt] for row, txt in zip(cells, _format_pval(xm[:, -1], dig_tst))]
     if stars:
         sym = ["***" if v <= 0.001 else "**" if v <= 0.01 else "*" if v <= 0.05 else "." if v <= 0.1 else " "
                for v in xm[:, -1]]
-        for row, txt in zip(cells, sym):
-            row.append(txt.ljust(max(map(len, sym))))
+        cells = [row + [txt.ljust(max(map(len, sym)))] for row, txt in zip(cells, sym)]
         cols.append("")
     return cols, cells, stars
 

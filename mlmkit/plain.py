@@ -1,18 +1,14 @@
 """Answers as plain data: what a sandboxed exercise notebook hands back to the grader.
 
-The grader never trusts an object a learner's code made: a model, a DataFrame subclass or a number
-whose ``__eq__`` always says True would decide its own grade.  So the sandboxed notebook turns each
-answer into JSON (:func:`dumps`) and the grader rebuilds *new* objects of known types from that text
-(:func:`loads`) before any test looks at them.  Nothing is unpickled and no learner code runs in the
-grader.
-
-Encoded: ``None``, bools, ints, floats (also NaN and ±inf), strings, lists, tuples, dicts with string
-keys, numpy scalars and arrays (numeric, bool or text), pandas Series, DataFrames and Index, fitted
-``lmer``/``glmer`` models (as a :class:`PlainModel` record of what exercises read: ``fixef``, ``coef``,
-``ranef``, ``varcorr``, ``vcov``, ``sigma``, ``theta``, ``nobs``, ``ngroups``, ``REML``, ``loglik``,
-``aic``, ``bic``, ``is_singular``, ``formula``, ``family``), and dataclass results such as
-:class:`mlmkit.power.PowerCurve` (as a :class:`PlainRecord` of their fields and ``table``).  Anything
-else becomes an :class:`Unsupported` marker that no check accepts.
+The grader never trusts an object a learner's code made: a DataFrame subclass or a number whose
+``__eq__`` always says True would decide its own grade.  So the sandbox turns each answer into JSON
+(:func:`dumps`) and the grader rebuilds *new* objects of known types from that text (:func:`loads`);
+nothing is unpickled and no learner code runs in the grader.  Encoded: JSON's own types, NaN and
+±inf, tuples, numpy scalars and arrays (numeric, bool or text), pandas Series, DataFrames and Index,
+fitted ``lmer``/``glmer`` models (a :class:`PlainModel` of ``_MODEL_FIELDS``: ``fixef``,
+``varcorr``, ``sigma``, ..., and ``family``) and dataclass results such as
+:class:`mlmkit.power.PowerCurve` (a :class:`PlainRecord` of their fields and ``table``); anything
+else becomes :class:`Unsupported`.
 
 >>> loads(dumps({"icc": np.float64(0.25), "ids": np.arange(3)}))
 {'icc': 0.25, 'ids': array([0, 1, 2])}
@@ -113,8 +109,7 @@ def _model(m: Any, depth: int) -> dict:
         fields[name] = to_plain(value, depth + 1)
     family = getattr(m, "family", None)
     fields["family"] = None if family is None else str(getattr(family, "name", family))
-    kind = "glmer" if family is not None else "lmer"
-    return {"__model__": kind, "fields": fields}
+    return {"__model__": "lmer" if family is None else "glmer", "fields": fields}
 
 
 def to_plain(obj: Any, depth: int = 0) -> Any:
@@ -123,7 +118,7 @@ def to_plain(obj: Any, depth: int = 0) -> Any:
         return {"__unsupported__": "too deeply nested"}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
-    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+    if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         return _number(float(obj))
@@ -205,11 +200,10 @@ def _decode_array(d: dict, budget: _Budget, depth: int) -> np.ndarray:
         return out.reshape(shape)
     dt = np.dtype(dtype)
     _expect(dt.kind in "biuf", "bad array dtype")
-    if dt.kind == "f":
-        if all(type(v) in (int, float) for v in values):         # the common case: no NaN/inf markers
-            return np.array(values, dtype=dt).reshape(shape)
-        return np.array([_float(v) for v in values], dtype=dt).reshape(shape)
-    _expect(all(isinstance(v, (int, bool)) for v in values), "bad array values")
+    if dt.kind != "f":
+        _expect(all(isinstance(v, (int, bool)) for v in values), "bad array values")
+    elif not all(type(v) in (int, float) for v in values):       # NaN/inf markers (rarely)
+        values = [_float(v) for v in values]
     return np.array(values, dtype=dt).reshape(shape)
 
 
@@ -310,7 +304,7 @@ def loads(text: str | bytes) -> dict[str, Any]:
         return {str(k): from_plain(v) for k, v in raw["answers"].items()}
     except RecursionError:
         raise PlainDataError("answers nested too deeply") from None
+    except PlainDataError:
+        raise
     except (TypeError, ValueError, OverflowError) as e:
-        if isinstance(e, PlainDataError):
-            raise
         raise PlainDataError(f"the answers could not be read ({type(e).__name__}: {e})") from None

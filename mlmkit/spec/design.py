@@ -1,16 +1,12 @@
 """From formula and data to model matrices: lme4's ``lFormula`` step.
 
-:func:`lformula` returns a :class:`Design`: the response y, the fixed-effects matrix X (built by
-formulaic, with R's coefficient names), an optional offset, and one :class:`ReTerm` per random-effects
-term, ordered like lme4 (decreasing number of levels).  Each term carries its grouping factor (level
-labels as strings, integer codes per row) and its n × q block of Z in "long" form: ``values[i, j]`` is
-column j of the term for row i, which belongs to level ``codes[i]``.
-
-The relative covariance factor Λ(θ) is block diagonal: term k contributes one q_k × q_k lower
-triangular block per level, and θ lists the lower triangles column by column, term after term.
-
-Missing values are dropped like R's ``na.omit`` over the columns the formula uses; the caller's
-DataFrame is never modified.
+:func:`lformula` returns a :class:`Design`: the response, the fixed-effects matrix X (R's
+coefficient names), an optional offset, and one :class:`ReTerm` per random-effects term in lme4's
+order, each with its grouping factor and its n × q block of Z in "long" form (``values[i, j]`` is
+column j for row i, of level ``codes[i]``).  Λ(θ) has one q_k × q_k lower triangular block per level
+of term k; θ lists the lower triangles column by column, term after term.  Missing values are
+dropped like R's ``na.omit`` over the columns the formula uses; the caller's DataFrame is never
+modified.
 """
 from __future__ import annotations
 
@@ -61,12 +57,9 @@ def _as_array(col: pd.Series):
 
 
 class Columns(Mapping):
-    """The model frame's columns as arrays; a pandas DataFrame is built only when something needs one.
-
-    pandas' per-call overhead (~20 µs per column access, ~100 µs to build a frame) used to be most of
-    the formula step of a small model, whose common formulas need only a few plain arrays.  Wrapping
-    a DataFrame (``Columns.of(df)``) reads its columns on first use.
-    """
+    """The model frame's columns as arrays; a pandas DataFrame is built only when something needs
+    one (pandas' per-call overhead was most of a small model's formula step).  ``Columns.of(df)``
+    wraps a DataFrame, reading its columns on first use."""
 
     def __init__(self, arrays: dict, nrows: int, frame: pd.DataFrame | None = None):
         self._arrays, self.nrows, self._frame = dict(arrays), int(nrows), frame
@@ -204,10 +197,7 @@ class ModelStructure:
 
     @cached_property
     def ngroups(self) -> dict[str, int]:
-        out = {}
-        for t in self.terms:
-            out.setdefault(t.group, t.n_levels)
-        return out
+        return {t.group: t.n_levels for t in self.terms}      # terms on one factor: the same levels
 
     @cached_property
     def structure(self):
@@ -291,8 +281,8 @@ def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     return sorted(names, key=list(data.columns).index)
 
 
-def _simple_numeric_terms(terms: Terms, cols: Columns) -> tuple[bool, list[str]] | None:
-    """For a right-hand side made only of numeric column names, return (intercept, names); else None."""
+def _simple_numeric_terms(terms: Terms, cols: Columns) -> tuple[str, ...] | None:
+    """For a right-hand side made only of numeric column names, its columns' R names; else None."""
     intercept, names = True, []
     for sign, term in terms:
         if term in ("0", "1"):
@@ -305,7 +295,7 @@ def _simple_numeric_terms(terms: Terms, cols: Columns) -> tuple[bool, list[str]]
             return None
         if term not in names:
             names.append(term)
-    return intercept, names
+    return tuple(["(Intercept)"] * intercept + names)
 
 
 def _fixed_matrix(rhs: str, data, formula: str, spec=None, terms: Terms = ()):
@@ -317,14 +307,10 @@ def _fixed_matrix(rhs: str, data, formula: str, spec=None, terms: Terms = ()):
     data = Columns.of(data)
     simple = _simple_numeric_terms(terms, data) if spec is None and terms else None
     if simple is not None:
-        intercept, names = simple
-        n = data.nrows
-        X = np.empty((n, len(names) + intercept), order="F")     # column by column: contiguous writes
-        if intercept:
-            X[:, 0] = 1.0
-        for j, name in enumerate(names, start=int(intercept)):
-            X[:, j] = data[name]
-        return X, tuple((["(Intercept)"] if intercept else []) + names), None
+        X = np.empty((data.nrows, len(simple)), order="F")     # column by column: contiguous writes
+        for j, name in enumerate(simple):
+            X[:, j] = 1.0 if name == "(Intercept)" else data[name]
+        return X, simple, None
     # rhs is (part of) a formula that passed the whitelist in parse_formula: nothing else reaches formulaic
     data = data.frame
     from formulaic import model_matrix
@@ -381,13 +367,11 @@ def _grouping(term: RandomTerm, data) -> tuple[np.ndarray, np.ndarray]:
     for c, lab in parts:
         codes = codes * len(lab) + c
     uniq, new = np.unique(codes, return_inverse=True)
-    labels = []
-    for u in uniq:
-        pieces = []
-        for c, lab in reversed(parts):
-            pieces.append(lab[u % len(lab)])
-            u //= len(lab)
-        labels.append(":".join(reversed(pieces)))
+    pieces = []                                # each level's label in each factor, last first
+    for c, lab in reversed(parts):
+        pieces.append(lab[uniq % len(lab)])
+        uniq = uniq // len(lab)
+    labels = [":".join(p) for p in zip(*reversed(pieces))]
     return new.astype(CODE_DTYPE), np.array(labels, dtype=object)
 
 
@@ -517,10 +501,9 @@ def _term_values(term: RandomTerm, frame: Columns, formula: str, fixed) -> tuple
     """A term's columns of Z: a view of X when X holds them side by side (``(1 + x | g)`` with
     ``y ~ x + ...``), a read-only broadcast column of ones for ``(1 | g)``, else a new matrix.
     At a million rows each column a term shares saves 8 MB."""
-    simple = _simple_numeric_terms(term.terms, frame) if fixed is not None else None
-    if simple is not None:
+    cols = _simple_numeric_terms(term.terms, frame) if fixed is not None else None
+    if cols is not None:
         X, names = fixed
-        cols = tuple((["(Intercept)"] if simple[0] else []) + simple[1])
         k = len(cols)
         for i in range(len(names) - k + 1):
             if k and tuple(names[i:i + k]) == cols:
@@ -547,16 +530,20 @@ def _random_terms(parsed, frame: Columns, formula: str, check_levels: bool, fixe
         t = ReTerm(term, term.group, labels, codes, cols, values, offset_theta)
         offset_theta += t.n_theta
         if check_levels:
-            _check_levels(t, term.source, frame.nrows)
+            _check_levels(t, frame.nrows)
         terms.append(t)
     return tuple(terms)
 
 
-def _check_levels(t: ReTerm, source: str, nrows: int) -> None:
-    """lmer's checks: at least two groups, fewer groups (and random effects) than observations."""
+def _check_levels(t: ReTerm, nrows: int | None = None) -> None:
+    """lmer's checks: at least two groups, fewer groups (and random effects) than observations;
+    glmer's (``nrows`` None, an observation-level random effect is allowed): the first only."""
+    source = t.term.source
     if t.n_levels < 2:
         raise DataError(f"the grouping factor '{t.group}' in '{source}' has only one level: a "
                         "random effect needs at least two groups")
+    if nrows is None:
+        return
     if t.n_levels >= nrows:
         raise DataError(f"the grouping factor '{t.group}' in '{source}' has as many levels "
                         f"({t.n_levels}) as observations: the random effect cannot be told apart "

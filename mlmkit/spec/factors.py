@@ -58,9 +58,8 @@ def _dense_int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     present[index] = True
     rank = np.cumsum(present, dtype=CODE_DTYPE)
     rank -= 1
-    codes = rank[index]
-    labels = np.array([str(v) for v in (np.flatnonzero(present) + lo).tolist()], dtype=object)
-    return codes, labels
+    labels = [str(v) for v in (np.flatnonzero(present) + lo).tolist()]
+    return rank[index], np.array(labels, dtype=object)
 
 
 def _sorted_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,21 +1,10 @@
 """GLM families and link functions for :func:`mlmkit.glmer`, with R's definitions.
 
-A :class:`Family` bundles a response distribution and a :class:`Link`.  The pieces glmer needs are
-those of R's ``family`` objects:
+A :class:`Family` bundles a response distribution and a :class:`Link`; its methods are R's
+``family`` object's functions.  ``loglik`` includes the binomial coefficient and log y!, so that
+−2 Σ loglik is R's ``family$aic()`` and lme4's logLik, AIC and BIC come out identical.  A binomial
+response is the proportion y = successes / trials, with prior weight trials × user weight.
 
-* ``linkfun`` η = g(μ), ``linkinv`` μ = g⁻¹(η), ``mu_eta`` dμ/dη;
-* ``variance(μ)``: V(μ) = μ(1 − μ) for the binomial, μ for the Poisson;
-* ``dev_resids(y, μ, wt)``: the unit deviances 2·wt·[ℓ(y; y) − ℓ(y; μ)];
-* ``loglik(y, μ, wt, n)``: the log density of each observation, **including** the binomial
-  coefficient and log y!, so that −2 Σ loglik equals R's ``family$aic()`` (without the 2·npar term)
-  and lme4's Laplace deviance (and hence logLik, AIC, BIC) come out identical.
-
-A binomial response is stored as the proportion y = successes / trials with prior weight
-``trials × user weight``; ``n`` (the number of trials, 1 for 0/1 data) is what the binomial
-coefficient needs.
-
->>> binomial("probit").linkinv(0.0)                              # doctest: +SKIP
-0.5
 >>> get_family("binomial", link="loglog")                        # doctest: +SKIP
 FamilyError: unknown link 'loglog' for the binomial family: use one of 'logit', 'probit', ...
 """
@@ -51,45 +40,41 @@ class Link:
 # μ is kept inside [eps, 1 − eps] and dμ/dη above eps so PIRLS weights never vanish (for the
 # probit link lme4 clamps only the upper end; the lower end is clamped here too, as R's family.c
 # does, so that log μ stays finite).
-def _logit_inv(eta):
-    return np.clip(sc.expit(eta), _EPS, 1.0 - _EPS)
+def _clip01(f):
+    return lambda eta: np.clip(f(eta), _EPS, 1.0 - _EPS)
+
+
+def _above_eps(f):
+    return lambda eta: np.maximum(f(eta), _EPS)
 
 
 def _logit_mu_eta(eta):
     p = sc.expit(eta)
-    return np.maximum(p * (1.0 - p), _EPS)
-
-
-def _probit_inv(eta):
-    return np.clip(sc.ndtr(eta), _EPS, 1.0 - _EPS)
-
-
-def _cauchit_inv(eta):
-    return np.clip(0.5 + np.arctan(eta) / np.pi, _EPS, 1.0 - _EPS)
+    return p * (1.0 - p)
 
 
 def _cloglog_inv(eta):
-    return np.clip(-np.expm1(-np.exp(np.minimum(np.asarray(eta, float), 700.0))), _EPS, 1.0 - _EPS)
+    return -np.expm1(-np.exp(np.minimum(np.asarray(eta, float), 700.0)))
 
 
 def _cloglog_mu_eta(eta):
     eta = np.minimum(np.asarray(eta, float), 700.0)
-    return np.maximum(np.exp(eta - np.exp(eta)), _EPS)
+    return np.exp(eta - np.exp(eta))
 
 
 LINKS: dict[str, Link] = {
-    "logit": Link("logit", lambda mu: sc.logit(mu), _logit_inv, _logit_mu_eta),
-    "probit": Link("probit", lambda mu: sc.ndtri(mu), _probit_inv,
-                   lambda eta: np.maximum(np.exp(-0.5 * np.asarray(eta, float) ** 2) / np.sqrt(2.0 * np.pi), _EPS)),
-    "cauchit": Link("cauchit", lambda mu: np.tan(np.pi * (np.asarray(mu, float) - 0.5)), _cauchit_inv,
-                    lambda eta: np.maximum(1.0 / (np.pi * (1.0 + np.asarray(eta, float) ** 2)), _EPS)),
-    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-np.asarray(mu, float))), _cloglog_inv,
-                    _cloglog_mu_eta),
-    "log": Link("log", lambda mu: np.log(mu), lambda eta: np.maximum(np.exp(eta), _EPS),
-                lambda eta: np.maximum(np.exp(eta), _EPS)),
+    "logit": Link("logit", sc.logit, _clip01(sc.expit), _above_eps(_logit_mu_eta)),
+    "probit": Link("probit", sc.ndtri, _clip01(sc.ndtr), _above_eps(
+        lambda eta: np.exp(-0.5 * np.asarray(eta, float) ** 2) / np.sqrt(2.0 * np.pi))),
+    "cauchit": Link("cauchit", lambda mu: np.tan(np.pi * (np.asarray(mu, float) - 0.5)),
+                    _clip01(lambda eta: 0.5 + np.arctan(eta) / np.pi),
+                    _above_eps(lambda eta: 1.0 / (np.pi * (1.0 + np.asarray(eta, float) ** 2)))),
+    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-np.asarray(mu, float))),
+                    _clip01(_cloglog_inv), _above_eps(_cloglog_mu_eta)),
+    "log": Link("log", np.log, _above_eps(np.exp), _above_eps(np.exp)),
     "identity": Link("identity", lambda mu: np.asarray(mu, float), lambda eta: np.asarray(eta, float),
                      lambda eta: np.ones_like(np.asarray(eta, float))),
-    "sqrt": Link("sqrt", lambda mu: np.sqrt(mu), lambda eta: np.asarray(eta, float) ** 2,
+    "sqrt": Link("sqrt", np.sqrt, lambda eta: np.asarray(eta, float) ** 2,
                  lambda eta: 2.0 * np.asarray(eta, float)),
 }
 
@@ -123,14 +108,9 @@ class Family:
         return self.link.name == self.canonical
 
     # R's family objects expose the link's functions directly; so does this class.
-    def linkfun(self, mu):
-        return self.link.linkfun(mu)
-
-    def linkinv(self, eta):
-        return self.link.linkinv(eta)
-
-    def mu_eta(self, eta):
-        return self.link.mu_eta(eta)
+    linkfun = property(lambda self: self.link.linkfun, doc="η = g(μ)")
+    linkinv = property(lambda self: self.link.linkinv, doc="μ = g⁻¹(η)")
+    mu_eta = property(lambda self: self.link.mu_eta, doc="dμ/dη")
 
     def variance(self, mu):
         """V(μ), the variance function: Var(y) = φ V(μ) / weight with φ = 1 here."""
@@ -141,11 +121,8 @@ class Family:
         return self._dev_resids(np.asarray(y, float), np.asarray(mu, float), np.asarray(wt, float))
 
     def loglik(self, y, mu, wt, n=None):
-        """Log density of each observation, with the constant terms (binomial coefficient, log y!).
-
-        For the binomial, y is the proportion of successes out of ``n`` trials and ``wt`` the prior
-        weight (``n`` × the user's weight); R's ``binomial()$aic`` is ``-2 * sum(loglik)``.
-        """
+        """Log density of each observation, with the constant terms (binomial coefficient, log y!);
+        for the binomial, y is the proportion of successes out of ``n`` trials."""
         y = np.asarray(y, float)
         n = np.ones_like(y) if n is None else np.asarray(n, float)
         return self._loglik(y, np.asarray(mu, float), np.asarray(wt, float), n)
@@ -159,9 +136,7 @@ class Family:
         n = np.ones_like(y) if n is None else np.asarray(n, float)
         wt = np.asarray(wt, float)
         if self.name == "binomial":
-            m = n if np.any(n > 1) else wt
-            size, k = np.round(m), np.round(m * y)
-            scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
+            size, k, scale = _binomial_counts(y, wt, n)
             const = float(np.sum(scale * (sc.gammaln(size + 1.0) - sc.gammaln(k + 1.0) - sc.gammaln(size - k + 1.0))))
             a, b = scale * k, scale * (size - k)
             return lambda mu: const + np.sum(sc.xlogy(a, mu) + sc.xlog1py(b, -mu), axis=-1)
@@ -188,50 +163,32 @@ class Family:
         return f"{self.name}({self.link.name})"
 
 
-# --- binomial --------------------------------------------------------------------------------------
-def _binomial_dev(y, mu, wt):
-    return 2.0 * wt * (sc.xlogy(y, y / mu) + sc.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+def _binomial_counts(y, wt, n):
+    """R's binomial()$aic: with m = n if any(n > 1) else wt, the rounded trials round(m), successes
+    round(m·y) and the scale ifelse(m > 0, wt/m, 0) of each observation's log density."""
+    m = n if np.any(n > 1) else wt
+    return np.round(m), np.round(m * y), np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
 
 
 def _binomial_loglik(y, mu, wt, n):
-    # R: m <- if (any(n > 1)) n else wt; ifelse(m > 0, wt/m, 0) * dbinom(round(m*y), round(m), mu, log=TRUE)
-    m = n if np.any(n > 1) else wt
-    size = np.round(m)
-    k = np.round(m * y)
+    size, k, scale = _binomial_counts(y, wt, n)       # × dbinom(round(m*y), round(m), mu, log=TRUE)
     logc = sc.gammaln(size + 1.0) - sc.gammaln(k + 1.0) - sc.gammaln(size - k + 1.0)
-    ld = logc + sc.xlogy(k, mu) + sc.xlog1py(size - k, -mu)
-    scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
-    return np.where(scale > 0, scale * ld, 0.0)
-
-
-def _binomial_kernel(y, mu, wt):
-    return -2.0 * wt * (sc.xlogy(y, mu) + sc.xlog1py(1.0 - y, -mu))
-
-
-def _binomial_mustart(y, wt):
-    return (wt * y + 0.5) / (wt + 1.0)
-
-
-# --- poisson ---------------------------------------------------------------------------------------
-def _poisson_dev(y, mu, wt):
-    return 2.0 * wt * (sc.xlogy(y, y / mu) - (y - mu))
-
-
-def _poisson_kernel(y, mu, wt):
-    return 2.0 * wt * (mu - sc.xlogy(y, mu))
-
-
-def _poisson_loglik(y, mu, wt, n):
-    return wt * (sc.xlogy(y, mu) - mu - sc.gammaln(y + 1.0))
+    return np.where(scale > 0, scale * (logc + sc.xlogy(k, mu) + sc.xlog1py(size - k, -mu)), 0.0)
 
 
 _FAMILY_SPECS = {
-    "binomial": dict(links=("logit", "probit", "cauchit", "log", "cloglog"), canonical="logit",
-                     variance=lambda mu: np.maximum(mu * (1.0 - mu), _EPS), dev=_binomial_dev, loglik=_binomial_loglik,
-                     mustart=_binomial_mustart, kernel=_binomial_kernel),
-    "poisson": dict(links=("log", "identity", "sqrt"), canonical="log",
-                    variance=lambda mu: mu, dev=_poisson_dev, loglik=_poisson_loglik,
-                    mustart=lambda y, wt: y + 0.1, kernel=_poisson_kernel),
+    "binomial": dict(
+        links=("logit", "probit", "cauchit", "log", "cloglog"), canonical="logit",
+        variance=lambda mu: np.maximum(mu * (1.0 - mu), _EPS),
+        dev=lambda y, mu, wt: 2.0 * wt * (sc.xlogy(y, y / mu)
+                                          + sc.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu))),
+        loglik=_binomial_loglik, mustart=lambda y, wt: (wt * y + 0.5) / (wt + 1.0),
+        kernel=lambda y, mu, wt: -2.0 * wt * (sc.xlogy(y, mu) + sc.xlog1py(1.0 - y, -mu))),
+    "poisson": dict(
+        links=("log", "identity", "sqrt"), canonical="log", variance=lambda mu: mu,
+        dev=lambda y, mu, wt: 2.0 * wt * (sc.xlogy(y, y / mu) - (y - mu)),
+        loglik=lambda y, mu, wt, n: wt * (sc.xlogy(y, mu) - mu - sc.gammaln(y + 1.0)),
+        mustart=lambda y, wt: y + 0.1, kernel=lambda y, mu, wt: 2.0 * wt * (mu - sc.xlogy(y, mu))),
 }
 FAMILIES = tuple(_FAMILY_SPECS)
 

@@ -1,25 +1,18 @@
 """Parse lme4's model formulas, once, into a frozen tree.
 
-An lme4 formula is an ordinary regression formula plus random-effects terms written in parentheses
-with a bar::
+An lme4 formula is a regression formula plus random-effects terms in parentheses with a bar::
 
     Reaction ~ Days + (Days | Subject)
     strength ~ 1 + (1 | batch/cask)             # nesting: (1 | batch) + (1 | cask:batch)
     diameter ~ 1 + (1 | plate) + (1 | sample)   # crossed factors
     Reaction ~ Days + (Days || Subject)         # uncorrelated: (1 | Subject) + (0 + Days | Subject)
 
-:func:`parse_formula` reads the text once (R's grammar and operator precedence, precedence climbing)
-into :class:`Node` trees and a :class:`ParsedFormula`: the response, the fixed terms, the offsets and
-the :class:`RandomTerm` tuple with ``||`` and ``/`` already expanded the way lme4's
-``findbars``/``expandDoubleVerts`` do.  Every node keeps its span in the text, so error messages
-quote the offending part.  The result is cached on the text; the names a formula uses
-(:func:`formula_names`) and R's printed form (:func:`deparse_formula`, lme4's "Formula:" line) are
-views of the same tree.  Before the tree is used, the text passes the syntax whitelist of
-:mod:`mlmkit.spec.safe_eval`.  Nothing here looks at data.
-
->>> parse_formula("y ~ x")                                    # doctest: +ELLIPSIS
-Traceback (most recent call last):
-FormulaError: no random-effects term in 'y ~ x' ...
+:func:`parse_formula` reads the text (R's grammar and operator precedence) into :class:`Node` trees
+and a :class:`ParsedFormula`, cached on the text, with ``||`` and ``/`` expanded as lme4's
+``findbars``/``expandDoubleVerts`` do; every node keeps its span, so errors quote the offending
+part.  :func:`formula_names` and :func:`deparse_formula` (lme4's "Formula:" line) are views of the
+tree.  The text passes the whitelist of :mod:`mlmkit.spec.safe_eval` first; nothing here looks at
+data.
 """
 from __future__ import annotations
 
@@ -367,10 +360,9 @@ def _expand_group(group: Node, formula: str, quote) -> list[str]:
     parts = [quote(p) for p in [group, *reversed(parts)]]
     if any(not p for p in parts):
         raise FormulaError(f"empty grouping factor in '{quote(whole)}'", formula, quote(whole))
-    out = [parts[0]]
-    for k in range(1, len(parts)):
-        inner = out[-1] if k == 1 else f"({out[-1]})"
-        out.append(f"{parts[k]}:{inner}")
+    out = parts[:1]
+    for k, part in enumerate(parts[1:]):
+        out.append(f"{part}:{out[-1]}" if k == 0 else f"{part}:({out[-1]})")
     return out
 
 

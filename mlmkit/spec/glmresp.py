@@ -13,9 +13,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .design import Design, lformula
+from .design import Design, _check_levels, lformula
 from ..errors import DataError, FamilyError
-from .families import Family, get_family
+from .families import Family, _binomial_counts, get_family
 from .validate import as_frame
 
 __all__ = ["GlmResponse", "glm_response", "response_like", "GlmerDesign", "glmer_design", "constant_rows",
@@ -48,18 +48,16 @@ class GlmResponse:
     @cached_property
     def is_binary(self) -> bool:
         """A binomial response of 0/1 values (the kernel then needs one logarithm)."""
-        y = self.y
-        return self.family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+        return self.family.name == "binomial" and bool(np.all((self.y == 0) | (self.y == 1)))
 
     def _binary_arrays(self):
-        y = self.y
-        return 1.0 - y, 2.0 * y - 1.0, -2.0 * self.weights
+        return 1.0 - self.y, 2.0 * self.y - 1.0, -2.0 * self.weights
 
     @cached_property
     def _binary(self):
         """a = 1 − y, b = 2y − 1, −2 wt, kept for small data (recomputed per call beyond _CACHE_ROWS rows,
         where three more vectors would outweigh three vector operations)."""
-        return self._binary_arrays() if self.is_binary else None
+        return self._binary_arrays()
 
     def _row_blocks(self):
         """Slices of at most _BLOCK rows for the one-off sums of large data (no n-long temporaries),
@@ -111,11 +109,9 @@ class GlmResponse:
             return None if any(c is None for c in parts) else float(sum(parts))
         y, wt, n = self.y, self.weights, self.trials
         if self.family.name == "binomial":
-            m = n if np.any(n > 1) else wt
-            scale = np.divide(wt, m, out=np.zeros_like(wt), where=m > 0)
-            k = np.round(m * y)
+            size, k, scale = _binomial_counts(y, wt, n)
             if not (np.allclose(scale * k, wt * y, rtol=1e-12, atol=1e-12)
-                    and np.allclose(scale * (np.round(m) - k), wt * (1 - y), rtol=1e-12, atol=1e-12)):
+                    and np.allclose(scale * (size - k), wt * (1 - y), rtol=1e-12, atol=1e-12)):
                 return None
         mu0 = self.family.mustart(y, wt)
         return float(self.aic(mu0) - self.kernel(mu0).sum())
@@ -141,8 +137,13 @@ def glm_response(design: Design, family: Family, weights: np.ndarray, offset: np
         A ``cbind()`` response with a family other than the binomial.
     """
     w = np.asarray(weights, float)            # (a constant stays a broadcast view: see constant_rows)
-    y, pw, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(design, w)
-    _check_not_degenerate(y, pw, family.name, design.parsed.response)
+    resp, name = list(design.response_data.values()), design.parsed.response   # not copies
+    y, trials = (_binomial_y if family.name == "binomial" else _poisson_y)(resp, name, w)
+    if trials is None:                        # one trial per row: prior weights as given
+        pw, trials = (w if is_constant_rows(w) else w.copy()), constant_rows(1.0, len(y))
+    else:
+        pw = w * trials
+    _check_not_degenerate(y, pw, family.name, name)
     return GlmResponse(family, y, pw, trials, np.asarray(offset, float))
 
 
@@ -161,11 +162,8 @@ def _check_not_degenerate(y, pw, family: str, name: str) -> None:
                         "no finite estimate")
 
 
-def _binomial_y(design: Design, w: np.ndarray):
-    """R's ``binomial()$initialize``: proportions y, prior weights and trials from the response."""
-    # the evaluated columns themselves: design.response, a DataFrame, would copy them all
-    resp = list(design.response_data.values())
-    name = design.parsed.response
+def _binomial_y(resp: list, name: str, w: np.ndarray):
+    """R's ``binomial()$initialize``: proportions y, and trials for ``cbind(s, f)`` (else None)."""
     if len(resp) == 2:
         s, f = (np.asarray(resp[0], float), np.asarray(resp[1], float))
         if (s < 0).any() or (f < 0).any():
@@ -177,8 +175,7 @@ def _binomial_y(design: Design, w: np.ndarray):
             # R's binomial()$initialize, word for word, for a two-column response
             warnings.warn(f"non-integer counts in a binomial glm! ('{name}': cbind() takes whole numbers of "
                           "successes and failures)", UserWarning, stacklevel=5)
-        y = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
-        return y, w * n, n
+        return np.divide(s, n, out=np.zeros_like(s), where=n > 0), n
     col, plain = _plain_numbers(resp[0])
     if not plain and pd.api.types.is_bool_dtype(col.dtype):
         y = col.to_numpy(float)
@@ -199,7 +196,7 @@ def _binomial_y(design: Design, w: np.ndarray):
     if np.any(np.abs(k - np.round(k)) > 1e-3):
         warnings.warn(f"non-integer #successes in a binomial glm! ('{name}': proportions need "
                       "weights = number of trials)", UserWarning, stacklevel=5)
-    return y, _own(w), constant_rows(1.0, len(y))
+    return y, None
 
 
 def _plain_numbers(values):
@@ -207,11 +204,6 @@ def _plain_numbers(values):
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         return values, True
     return pd.Series(values), False
-
-
-def _own(w: np.ndarray) -> np.ndarray:
-    """Prior weights the response may keep: a constant's read-only broadcast view as it is, else a copy."""
-    return w if is_constant_rows(w) else w.copy()
 
 
 def constant_rows(value: float, n: int) -> np.ndarray:
@@ -225,9 +217,7 @@ def is_constant_rows(a) -> bool:
     return isinstance(a, np.ndarray) and a.ndim == 1 and a.strides == (0,)
 
 
-def _poisson_y(design: Design, w: np.ndarray):
-    resp = list(design.response_data.values())
-    name = design.parsed.response
+def _poisson_y(resp: list, name: str, w: np.ndarray):
     if len(resp) != 1:
         raise FamilyError(f"cbind() responses are for the binomial family, not poisson ('{name}')")
     col, plain = _plain_numbers(resp[0])
@@ -240,7 +230,7 @@ def _poisson_y(design: Design, w: np.ndarray):
         i = int(np.flatnonzero(np.abs(y - np.round(y)) > 1e-8)[0])
         raise DataError(f"non-integer counts in the Poisson response '{name}' (e.g. {y[i]:g} in row {i}): "
                         "the Poisson family models counts 0, 1, 2, ...")
-    return y, _own(w), constant_rows(1.0, len(y))
+    return y, None
 
 
 def response_like(resp: GlmResponse, y) -> GlmResponse:
@@ -249,9 +239,7 @@ def response_like(resp: GlmResponse, y) -> GlmResponse:
     ``y``: for a binomial ``cbind`` model an (n, 2) array of successes and failures or a vector of
     proportions (same trials); otherwise a vector like the original response (0/1, counts).
     """
-    arr = np.asarray(y, dtype=float)
-    n = len(resp.y)
-    family = resp.family
+    arr, n, family = np.asarray(y, dtype=float), len(resp.y), resp.family
     if arr.ndim == 2 and arr.shape == (n, 2):
         if family.name != "binomial":
             raise DataError("a two-column response is for binomial models")
@@ -268,17 +256,15 @@ def response_like(resp: GlmResponse, y) -> GlmResponse:
     return new
 
 
-_W_COL, _O_COL = "(weights)", "(offset)"
-
-
 @dataclass(frozen=True, eq=False)
 class GlmerDesign:
     design: Design
     response: GlmResponse
 
 
-def _column_or_array(value, data: pd.DataFrame, what: str):
-    """A weights/offset argument as (column name, None) or (None, float array of len(data))."""
+def _column_or_array(value, data: pd.DataFrame, frame: pd.DataFrame, what: str):
+    """A weights/offset argument as a column of ``frame``: (frame, the column of ``data`` it names),
+    or an array of len(data) added as column "(weights)"/"(offset)": (frame with it, that name)."""
     if isinstance(value, str):
         if value not in data.columns:
             raise DataError(f"{what} column '{value}' is not in the data")
@@ -286,11 +272,11 @@ def _column_or_array(value, data: pd.DataFrame, what: str):
         if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
             raise DataError(f"{what} column '{value}' must be numeric, but it holds {dt} values; convert it "
                             f"first, e.g. pd.to_numeric(df['{value}'])")
-        return value, None
+        return frame, value
     arr = np.asarray(value, dtype=float).ravel() if not isinstance(value, pd.Series) else value.to_numpy(float)
     if arr.shape != (len(data),):
         raise DataError(f"{what} has length {arr.size} but the data have {len(data)} rows: give one value per row")
-    return None, arr
+    return frame.assign(**{f"({what})": arr}), f"({what})"
 
 
 def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=None) -> GlmerDesign:
@@ -303,23 +289,15 @@ def glmer_design(formula: str, data: pd.DataFrame, family, weights=None, offset=
     """
     fam = get_family(family)
     data = as_frame(data)
-    extra, frame = [], data
-    wcol = ocol = None
-    if weights is not None:
-        wcol, warr = _column_or_array(weights, data, "weights")
-        if warr is not None:
-            frame, wcol = frame.assign(**{_W_COL: warr}), _W_COL
-        extra.append(wcol)
-    if offset is not None:
-        ocol, oarr = _column_or_array(offset, data, "offset")
-        if oarr is not None:
-            frame, ocol = frame.assign(**{_O_COL: oarr}), _O_COL
-        extra.append(ocol)
-    design = lformula(formula, frame, check_levels=False, numeric_response=False, extra_columns=tuple(extra))
+    frame, cols = data, {}
+    for what, value in (("weights", weights), ("offset", offset)):
+        if value is not None:
+            frame, cols[what] = _column_or_array(value, data, frame, what)
+    design = lformula(formula, frame, check_levels=False, numeric_response=False,
+                      extra_columns=tuple(cols.values()))
+    wcol, ocol = cols.get("weights"), cols.get("offset")
     for t in design.terms:
-        if t.n_levels < 2:
-            raise DataError(f"the grouping factor '{t.group}' in '{t.term.source}' has only one level: a random "
-                            "effect needs at least two groups")
+        _check_levels(t)
     w = constant_rows(1.0, design.nobs)
     if wcol is not None:
         w = design.frame[wcol].to_numpy(float)

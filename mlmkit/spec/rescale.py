@@ -1,24 +1,18 @@
 """Fit random slopes on badly scaled or uncentred covariates at the model's exact optimum.
 
-A random slope on years 2010-2019, or on a covariate measured in thousandths, makes the criterion of θ
-nearly flat along one direction and steep along another: lme4's BOBYQA stops far from the optimum
-(often on a spurious singular boundary) and warns.  The *model* does not depend on those choices:
-for a term with an unstructured covariance, replacing its columns Z_t by Z_t A (any invertible A)
-gives the same likelihood with b = A b′ and Σ = A Σ′ Aᵀ.  So mlmkit optimises over a centred and
-scaled copy of such columns and maps the optimum back:
+A random slope on years 2010-2019, or on a covariate in thousandths, makes the criterion of θ nearly
+flat along one direction and steep along another: lme4's BOBYQA stops far from the optimum (often on
+a spurious singular boundary).  The *model* does not depend on such choices: for a term with an
+unstructured covariance, Z_t A (any invertible A) gives the same likelihood with b = A b′ and
+Σ = A Σ′ Aᵀ.  So mlmkit optimises over a centred and scaled copy of such columns, x → (x − c)/s in a
+term with an intercept and an unstructured covariance, x → x/s otherwise (centring would move
+variance into another term's block), and maps the optimum back.  Only badly conditioned columns are
+transformed (|mean| > 10 sd, or sd outside [1e-2, 1e2]), so well scaled models follow lme4's
+optimiser path exactly; X is centred and scaled alongside; the reported fit is evaluated on the
+original design.
 
-* a term with an intercept and an unstructured covariance, ``(1 + x | g)``: x → (x − c)/s;
-* a term without an intercept, or a scalar term from ``||``: x → x/s only (centring would move
-  variance into another term's block).
-
-Only badly conditioned columns are transformed (|mean| > 10 sd in a term with an intercept, or sd
-outside [1e-2, 1e2]), so well scaled models follow lme4's optimiser path exactly as before.  The
-fixed-effects columns are centred and scaled alongside (see :func:`term_maps`); the reported fit is
-always evaluated on the original design.
-
-lme4's own advice for the fixed part, ``checkScaleX``, is given too: a :class:`ScaleWarning`
-"Some predictor variables are on very different scales: consider rescaling" when the standard
-deviations of two continuous columns of X differ by more than a factor of 1000.
+:func:`check_scale_x` gives lme4's ``checkScaleX`` advice, a :class:`ScaleWarning` "Some predictor
+variables are on very different scales: consider rescaling" (column sds more than 1000 times apart).
 """
 from __future__ import annotations
 
@@ -40,12 +34,12 @@ class ScaleWarning(MlmkitWarning):
     """lme4's ``checkScaleX`` advice: fixed-effect columns on very different scales."""
 
 
-def _column_map(values: np.ndarray, has_intercept: bool, intercept_col: int | None, unstructured: bool):
-    """(A, changed) for one term's columns, with Z A the centred/scaled columns."""
-    q = values.shape[1]
-    A = np.eye(q)
-    changed = False
-    for k in range(q):
+def _column_map(values: np.ndarray, names, unstructured: bool):
+    """(A, changed) for one term's columns (R names ``names``): Z A are the centred/scaled ones."""
+    values = np.asarray(values, float)
+    intercept_col = names.index("(Intercept)") if "(Intercept)" in names else None
+    A, changed = np.eye(values.shape[1]), False
+    for k in range(values.shape[1]):
         if k == intercept_col:
             continue
         x = values[:, k]
@@ -53,9 +47,8 @@ def _column_map(values: np.ndarray, has_intercept: bool, intercept_col: int | No
         if not np.isfinite(sd) or sd == 0.0:
             continue
         mean = float(np.mean(x))
-        centre = has_intercept and unstructured and abs(mean) > _CENTRE_RATIO * sd
-        scale = centre or not (_SD_RANGE[0] <= sd <= _SD_RANGE[1])
-        if not scale:
+        centre = intercept_col is not None and unstructured and abs(mean) > _CENTRE_RATIO * sd
+        if not centre and _SD_RANGE[0] <= sd <= _SD_RANGE[1]:
             continue
         changed = True
         # column k of Z A = (x − c)/s = x/s − (c/s)·1
@@ -75,17 +68,12 @@ def term_maps(design) -> tuple[list[np.ndarray], np.ndarray] | None:
     """
     maps, any_changed = [], False
     for t in design.terms:
-        cols = list(t.columns)
-        icol = cols.index("(Intercept)") if "(Intercept)" in cols else None
-        A, changed = _column_map(np.asarray(t.values, float), icol is not None, icol, unstructured=t.q > 1)
+        A, changed = _column_map(t.values, list(t.columns), unstructured=t.q > 1)
         maps.append(A)
         any_changed |= changed
     if not any_changed:
         return None
-    names = list(design.fixef_names)
-    icol = names.index("(Intercept)") if "(Intercept)" in names else None
-    B, _ = _column_map(np.asarray(design.X, float), icol is not None, icol, unstructured=True)
-    return maps, B
+    return maps, _column_map(design.X, list(design.fixef_names), unstructured=True)[0]
 
 
 def rescaled(design, maps):

@@ -2,8 +2,7 @@
 
 Block 1 holds every term on the grouping factor with the most random effects (one q₁ × q₁ block of
 Λ'Z'ZΛ + I per level); block 2 the remaining terms (crossed or nested factors), with Z₂ sparse.
-:class:`REStructure` is built once per design (:attr:`mlmkit.spec.design.Design.structure`) and read by
-:mod:`mlmkit.engine.linalg`, :mod:`mlmkit.engine.wpls` and the batched criteria.
+:class:`REStructure` is built once per design and read by the engine's linear algebra.
 """
 from __future__ import annotations
 
@@ -55,26 +54,17 @@ class REStructure:
         """Block 2 of Z, sparse n × q2, or None.  Built on first use: a crossed lmer's cross-products
         come from the codes (:func:`_scalar_products`), and at two million rows each scalar term's
         sparse block would hold 24 MB."""
-        block2, n = self.block2, self.z1.shape[0]
-        if not block2:
+        if not self.block2:
             return None
-        if all(t.q == 1 for t in block2):
-            return sp.hstack([_scalar_term_csc(t, n) for t in block2], format="csc")
-        zrows, zcols, zvals, off2 = [], [], [], 0
-        for t in block2:
-            zrows.append(np.repeat(np.arange(n), t.q))
-            zcols.append((off2 + t.codes[:, None].astype(np.int64) * t.q + np.arange(t.q)).ravel())
-            zvals.append(np.asarray(t.values).ravel())
-            off2 += t.n_levels * t.q
-        return sp.csc_matrix((np.concatenate(zvals), (np.concatenate(zrows), np.concatenate(zcols))),
-                             shape=(n, off2))
+        blocks = [_term_csc(t.codes, t.values, t.n_levels) for t in self.block2]
+        return sp.hstack(blocks, format="csc")
 
     @classmethod
     def from_terms(cls, terms, n: int) -> "REStructure":
         sizes = {}
         for t in terms:
             sizes[t.group] = sizes.get(t.group, 0) + t.n_levels * t.q
-        first = max(sizes, key=lambda g: (sizes[g], -list(sizes).index(g)))
+        first = max(sizes, key=sizes.get)           # the first of equal sizes
         block1 = [t for t in terms if t.group == first]
         q1 = sum(t.q for t in block1)
         lam1_index = -np.ones((q1, q1), dtype=np.int64)
@@ -120,12 +110,7 @@ class REStructure:
     @cached_property
     def Z1(self) -> sp.csc_matrix:
         """Block 1 of Z as a sparse n × (n1·q1) matrix (only needed when block 2 exists)."""
-        n, q1 = self.z1.shape
-        if q1 == 1:
-            return _scalar_csc(self.codes1, self.z1[:, 0], self.n1)
-        cols = self.codes1[:, None] * q1 + np.arange(q1)
-        return sp.csc_matrix((self.z1.ravel(), (np.repeat(np.arange(n), q1), cols.ravel())),
-                             shape=(n, self.n1 * q1))
+        return _term_csc(self.codes1, self.z1, self.n1)
 
     def Zb(self, b1: np.ndarray, b2: np.ndarray | None) -> np.ndarray:
         """Z b for block-1 effects b1 (n1, q1) and block-2 effects b2 (q2,)."""
@@ -135,16 +120,17 @@ class REStructure:
         return out
 
 
-def _scalar_csc(codes: np.ndarray, values: np.ndarray, n_levels: int) -> sp.csc_matrix:
-    """A scalar term's block of Z (n × levels) built in CSC form directly: the rows of each level in
-    order, by a stable argsort of the codes (the same matrix as from (row, column) triplets, without
-    their n-long index arrays)."""
-    n = len(codes)
+def _term_csc(codes: np.ndarray, values: np.ndarray, n_levels: int) -> sp.csc_matrix:
+    """A term's block of Z (n × levels·q) in CSC form.  A scalar term's directly: the rows of each
+    level in order, by a stable argsort of the codes (the same matrix as from (row, column)
+    triplets, without their n-long index arrays)."""
+    n, q = values.shape
+    if q > 1:
+        cols = codes[:, None].astype(np.int64) * q + np.arange(q)
+        rows = np.repeat(np.arange(n), q)
+        return sp.csc_matrix((np.asarray(values).ravel(), (rows, cols.ravel())),
+                             shape=(n, n_levels * q))
     order = np.argsort(codes, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_levels))])
     idx = order.astype(np.int32) if n < 2**31 else order
-    return sp.csc_matrix((values[order], idx, indptr), shape=(n, n_levels))
-
-
-def _scalar_term_csc(term, n: int) -> sp.csc_matrix:
-    return _scalar_csc(term.codes, term.values[:, 0], term.n_levels)
+    return sp.csc_matrix((values[order, 0], idx, indptr), shape=(n, n_levels))

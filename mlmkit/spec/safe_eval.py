@@ -1,18 +1,12 @@
 """Read formula expressions without running arbitrary Python.
 
-A formula such as ``cbind(m, n - m) ~ log(x) + I(z^2) + offset(log(size)) + (1 | g)`` is Python
-syntax once ``~``, ``:`` and backticks are dealt with, but it must never be handed to ``eval``: a course
-kit runs on shared JupyterHubs and graders, and ``().__class__.__base__.__subclasses__()`` reaches the
-whole interpreter.  This module
-
-* checks a parsed formula against a whitelist (:func:`check_tree`): column names, numbers, strings,
-  arithmetic and comparison operators, and calls of the functions in :data:`FORMULA_FUNCTIONS`
-  (``np.log``/``numpy.log`` style only for the numpy functions listed); no other attribute access, no
-  subscripts, lambdas, comprehensions or names starting with ``__``;
-* evaluates response and offset expressions, from the formula's parsed tree, with its own small
-  interpreter (:func:`safe_evaluate`), which knows only columns, numbers, operators and :data:`EVAL_FUNCTIONS`.
-
-Anything else raises :class:`~mlmkit.errors.FormulaError` quoting the offending part.
+A formula must never reach ``eval``: a course kit runs on shared JupyterHubs and graders, and
+``().__class__.__base__.__subclasses__()`` reaches the whole interpreter.  :func:`check_tree` checks
+a formula's syntax against a whitelist (column names, numbers, strings, operators, calls of
+:data:`FORMULA_FUNCTIONS`, also ``np.log``-style for :data:`NUMPY_FUNCTIONS`; no other attribute
+access, no subscripts, lambdas, comprehensions or ``__`` names); :func:`safe_evaluate` evaluates
+response and offset expressions with a small interpreter that knows only columns, numbers, operators
+and :data:`EVAL_FUNCTIONS`.  Anything else raises :class:`~mlmkit.errors.FormulaError` quoting it.
 """
 from __future__ import annotations
 
@@ -79,24 +73,11 @@ def _source(node, text: str) -> str:
     return (ast.get_source_segment(text, node) or ast.unparse(node)).strip()
 
 
-def dotted_name(node) -> str | None:
-    """``Days.n`` (an Attribute chain of plain names) as the string 'Days.n', else None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None
-
-
 def _allowed_attribute(node: ast.Attribute) -> bool:
-    base = node.value
-    if not isinstance(base, ast.Name):
-        return False
-    if base.id in _NAMESPACES:
+    base = node.value.id if isinstance(node.value, ast.Name) else None
+    if base in _NAMESPACES:
         return node.attr in NUMPY_FUNCTIONS
-    return base.id == _CONTRAST_NAMESPACE and node.attr in _CONTRASTS
+    return base == _CONTRAST_NAMESPACE and node.attr in _CONTRASTS
 
 
 def check_tree(tree: ast.AST, text: str, formula: str | None = None) -> None:
@@ -121,8 +102,11 @@ def check_tree(tree: ast.AST, text: str, formula: str | None = None) -> None:
 
 
 def _attribute_error(node: ast.Attribute, text: str, formula: str):
-    src = _source(node, text)
-    dotted = dotted_name(node)
+    src, parts, base = _source(node, text), [], node
+    while isinstance(base, ast.Attribute):        # Days.n: an attribute chain of plain names
+        parts.append(base.attr)
+        base = base.value
+    dotted = ".".join([base.id, *reversed(parts)]) if isinstance(base, ast.Name) else None
     if dotted is not None and not any(p.startswith("__") for p in dotted.split(".")) \
             and dotted.split(".")[0] not in _NAMESPACES:
         raise FormulaError(f"'{src}' reads as attribute access in a Python formula. If '{dotted}' is a column "
@@ -133,9 +117,8 @@ def _attribute_error(node: ast.Attribute, text: str, formula: str):
 
 def _check_call(node: ast.Call, text: str, formula: str):
     func = node.func
-    ok = (isinstance(func, ast.Name) and func.id in FORMULA_FUNCTIONS) or \
-         (isinstance(func, ast.Attribute) and _allowed_attribute(func))
-    if not ok:
+    if not ((isinstance(func, ast.Name) and func.id in FORMULA_FUNCTIONS) or
+            (isinstance(func, ast.Attribute) and _allowed_attribute(func))):
         src = _source(func, text)
         raise FormulaError(f"unknown function '{src}' in the formula; formulas may call functions such as "
                            "log, exp, sqrt, abs, scale, I, C, Q, poly (also as np.log, np.exp, ...)", formula, src)
@@ -152,14 +135,9 @@ _UNARY = {"-": operator.neg, "+": operator.pos}
 
 
 def safe_evaluate(node, text: str, cols, formula: str | None = None):
-    """Value of a response/offset expression's parsed tree (``m``, ``n - m``, ``log(size)``, ``I(y^2)``;
-    a :class:`mlmkit.spec.formula.Node` whose spans index ``text``, checked by :func:`check_tree`) on
-    ``cols``.
-
-    ``cols`` maps column names to arrays.  Only column names, numbers, arithmetic, comparisons and the
-    functions of :data:`EVAL_FUNCTIONS` (also as ``np.f``) are understood; a column whose name is also
-    a function's (``log``) is the column when used as a plain name.
-    """
+    """Value of a response/offset expression (``n - m``, ``log(size)``: its parsed
+    :class:`~mlmkit.spec.formula.Node`, spans indexing ``text``) on ``cols``, a mapping of column
+    names to arrays; a column whose name is also a function's (``log``) is the column as a name."""
     return _Interpreter(cols, text, formula if formula is not None else text).run(node)
 
 
@@ -184,10 +162,9 @@ class _Interpreter:
             return int(value) if value.isdigit() else float(value)
         if kind == "name" and value not in ("True", "False", "None"):
             return self.column(value[1:-1] if value.startswith("`") else value, node)
-        if kind == "op" and len(args) == 2 and value in _BINARY:
-            return self.apply(_BINARY[value], args, node)
-        if kind == "op" and len(args) == 1 and value in _UNARY:
-            return self.apply(_UNARY[value], args, node)
+        ops = _BINARY if len(args) == 2 else _UNARY
+        if kind == "op" and value in ops:
+            return self.apply(ops[value], args, node)
         if kind == "call":
             return self.call(node)
         if kind in ("str", "name"):

@@ -1,15 +1,8 @@
-"""Checks of the data a formula is fitted to, made before any heavy work.
-
-* :func:`as_frame` accepts a pandas DataFrame, converts anything with ``to_pandas()`` (polars,
-  pyarrow tables) and refuses the rest naming the type and the conversion;
-* :func:`check_frame_columns` refuses MultiIndex columns;
-* :func:`check_column_types` refuses date/time and complex columns in the model's numbers;
-* :func:`min_fixed_terms` counts the terms of a fixed-effects right-hand side from its parsed tree alone
-  (``v0*v1*...*v12`` has 2¹³ − 1), so that a design with at least as many columns as rows, or one too
-  big for memory, is refused before formulaic builds it;
-* :func:`check_numeric_response` refuses complex, overflowing or constant responses (lme4: "Response is
-  constant").
-"""
+"""Checks of the data a formula is fitted to, made before any heavy work: non-pandas frames
+(:func:`as_frame`), MultiIndex, date/time and complex columns, fixed-effects designs with p >= n or
+too big for memory, counted from the parsed formula before formulaic builds them
+(:func:`min_fixed_terms`: ``v0*v1*...*v12`` has 2¹³ − 1 terms), and complex, overflowing or constant
+responses (lme4's "Response is constant")."""
 from __future__ import annotations
 
 import numpy as np
@@ -86,12 +79,11 @@ def _terms(node, cap: int) -> set:
             return left | right
         if op == "-":
             return left - right
-        if op == ":":                                            # interaction
-            return {a | b for a in left for b in right} if len(left) * len(right) <= cap else _many(cap)
-        if op == "*":
+        if op in (":", "*"):                                     # interaction; a*b = a + b + a:b
             if len(left) * len(right) > cap:
                 return _many(cap)
-            return left | right | {a | b for a in left for b in right}
+            inter = {a | b for a in left for b in right}
+            return inter if op == ":" else left | right | inter
         if op in ("/", "%in%"):                                  # a/b = a + b %in% a
             whole = frozenset().union(*left) if left else frozenset()
             return left | {whole | b for b in right}
