@@ -333,7 +333,7 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     # Draws in a fixed order (sizes, predictors, random effects, response): a seed's data never change.
     units = _units(n_clusters, cluster_size, n_upper, gen)
     cols = _predictors(spec.names, units, gen)
-    eta = _fixed_part(spec.fixed, cols, units.n)
+    eta = fixed_part(spec.fixed, cols, units.n)
     U = _draw_re(gen, spec.S, units.J)
     _add_random_part(eta, U, spec.re_terms, cols, units.cluster)
     V3 = None
@@ -483,7 +483,7 @@ def _predictors(names, units: _Units, gen) -> dict[str, np.ndarray]:
     return cols
 
 
-def _fixed_part(fixed: dict, cols: dict, n: int) -> np.ndarray:
+def fixed_part(fixed: dict, cols: dict, n: int) -> np.ndarray:
     """sum_k beta_k * prod(parts of term k): the fixed part of eta."""
     eta = np.zeros(n)
     for name, beta in fixed.items():
