@@ -270,28 +270,24 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
           REML: bool | None = None, nobs: int | None = None, data_hint: str = "") -> Any:
     """Check that ``m`` is a fitted mixed model with the structure the question asks for.
 
-    Parameters
-    ----------
-    kind
-        ``"lmer"`` (linear) or ``"glmer"`` (generalised), compared with the result's class.
-    fixed
-        The fixed-effect names, as R prints them (``"(Intercept)"``, ``"homework"``).
-    random
-        Grouping factor -> random-effect columns, e.g. ``{"schid": ["(Intercept)", "homework"]}``.
-    correlated
-        Whether the random effects of each factor with several of them are correlated (one term
-        ``(1 + x | g)``) or not (``(1 | g) + (0 + x | g)``, ``(x || g)``).
-    REML, nobs
-        The fitting criterion and the number of observations; ``data_hint`` is added to a wrong-nobs
-        message (e.g. "fit it to the whole imm23 data").
+    ``kind`` is ``"lmer"`` or ``"glmer"`` (compared with the result's class); ``fixed`` the
+    fixed-effect names as R prints them; ``random`` maps each grouping factor to its random-effect
+    columns, e.g. ``{"schid": ["(Intercept)", "homework"]}``; ``correlated`` says whether the effects
+    of a factor with several are correlated (``(1 + x | g)``) or not (``(1 | g) + (0 + x | g)``,
+    ``(x || g)``); ``REML`` the criterion; ``nobs`` the number of observations (``data_hint`` is
+    added to a wrong-nobs message, e.g. "fit it to the whole imm23 data").
     """
     _check_model_kind(m, name, kind, nobs, data_hint)
     if fixed is not None:
         _check_fixed(m, name, list(fixed))
     if random is not None:
         _check_random(m, name, random, correlated)
-    if REML is not None:
-        _check_reml(m, name, REML)
+    if REML is not None and bool(getattr(m, "REML", False)) != bool(REML):
+        if REML:
+            raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
+                                 "asks for REML, lmer's default: drop REML=False.")
+        raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
+                             "pass REML=False (or use m.refit_ml()).")
     return m
 
 
@@ -371,17 +367,6 @@ def _check_random(m, name: str, random, correlated) -> None:
             raise AssertionError(f"`{name}` estimates a correlation between the random effects of `{g}`; "
                                  f"the question asks for uncorrelated ones: write (1 | {g}) + (0 + x | {g}) "
                                  f"or (x || {g}).")
-
-
-def _check_reml(m, name: str, REML: bool) -> None:
-    """:func:`model`: fitted by REML or by maximum likelihood, as asked."""
-    fitted_reml = bool(getattr(m, "REML", False))
-    if fitted_reml != bool(REML):
-        if REML:
-            raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
-                                 "asks for REML, lmer's default: drop REML=False.")
-        raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
-                             "pass REML=False (or use m.refit_ml()).")
 
 
 def matches_printed(label: str, value: Any, printed: str, *, slack: float = 0.0,

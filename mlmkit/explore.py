@@ -25,7 +25,6 @@ __all__ = ["shrinkage_weight", "shrunken_means", "design_effect", "cluster_power
 # ---------------------------------------------------------------------------------------------
 # the formulas
 # ---------------------------------------------------------------------------------------------
-
 def shrinkage_weight(tau2, sigma2, n):
     """λ = τ² / (τ² + σ²/n): the weight of a group's own mean (1 = no shrinkage, 0 = complete pooling)."""
     tau2, sigma2, n = (np.asarray(v, dtype=float) for v in (tau2, sigma2, n))
@@ -64,7 +63,6 @@ def cluster_power(effect, icc, cluster_size, n_clusters, total_variance=1.0, alp
 # ---------------------------------------------------------------------------------------------
 # the explorer object
 # ---------------------------------------------------------------------------------------------
-
 class Explorer:
     """A figure redrawn from slider values, shown as a live widget or, without one, as a picture.
 
@@ -154,7 +152,6 @@ class Explorer:
 # ---------------------------------------------------------------------------------------------
 # shrinkage
 # ---------------------------------------------------------------------------------------------
-
 def _as_groups(means, sizes):
     m = means if isinstance(means, pd.Series) else pd.Series(np.asarray(means, dtype=float))
     n = sizes if isinstance(sizes, pd.Series) else pd.Series(np.asarray(sizes, dtype=float))
@@ -221,7 +218,6 @@ def shrinkage(means, sizes, *, tau2, sigma2, mean=None, ylabel="estimate"):
 # ---------------------------------------------------------------------------------------------
 # ICC, design effect and power
 # ---------------------------------------------------------------------------------------------
-
 def power(*, effect, tau2, sigma2, cluster_size, n_clusters, alpha=0.05, simulated=None):
     """Explore the ICC, the design effect and the power for a cluster-level predictor.
 

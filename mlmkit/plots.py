@@ -152,9 +152,8 @@ def _intercepts_slopes(table, x):
     if x not in table.columns and "(Intercept)" not in table.columns:
         raise DataError(f"the coefficient table has neither '(Intercept)' nor '{x}'; it has "
                         f"{', '.join(map(str, table.columns))}")
-    a = table["(Intercept)"].to_numpy(float) if "(Intercept)" in table.columns else np.zeros(len(table))
-    b = table[x].to_numpy(float) if x in table.columns else np.zeros(len(table))
-    return a, b
+    return tuple(table[c].to_numpy(float) if c in table.columns else np.zeros(len(table))
+                 for c in ("(Intercept)", x))
 
 
 def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_size=(1.7, 1.5),

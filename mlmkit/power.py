@@ -169,14 +169,13 @@ def _lmer_replicate(sc: _Scenario, design, y: np.ndarray, j: int):
 
 
 def _glmer_replicate(sc: _Scenario, y: np.ndarray):
-    full, null = sc.full, sc.null
-    yarg = np.column_stack([y, sc.truth.trials - y]) if full.design.response.shape[1] == 2 else \
+    yarg = np.column_stack([y, sc.truth.trials - y]) if sc.full.design.response.shape[1] == 2 else \
         np.divide(y, sc.truth.trials)
-    f1 = full.refit(yarg)
+    f1 = sc.full.refit(yarg)
     est = float(f1.fixef.iloc[sc.j])
     sing = bool(f1.is_singular)
     if sc.method == "lrt":
-        f0 = null.refit(yarg)
+        f0 = sc.null.refit(yarg)
         return float(chdtrc(1, max(2.0 * (f1.loglik - f0.loglik), 0.0))), est, sing
     se = float(np.sqrt(f1.vcov.iloc[sc.j, sc.j]))
     return float(2.0 * ndtr(-abs(est / se))), est, sing

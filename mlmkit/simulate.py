@@ -336,9 +336,8 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     eta = fixed_part(spec.fixed, cols, units.n)
     U = _draw_re(gen, spec.S, units.J)
     _add_random_part(eta, U, spec.re_terms, cols, units.cluster)
-    V3 = None
+    V3 = _draw_re(gen, spec.S3, units.K) if spec.three else None
     if spec.three:
-        V3 = _draw_re(gen, spec.S3, units.K)
         _add_random_part(eta, V3, spec.upper_terms, cols, units.upper)
     y = _response(family, spec.link, eta, spec.sd_e, spec.trials, gen)
     return _frame(spec, units, cols, y, U, V3)
@@ -399,11 +398,10 @@ def _frame(spec: _Spec, units, cols, y, U, V3) -> pd.DataFrame:
         ranef["upper"] = pd.DataFrame(V3, columns=list(spec.upper_terms),
                                       index=pd.Index(np.arange(1, units.K + 1), name="upper"))
     df = pd.DataFrame(out)
-    sigma2 = spec.sigma2
     df.attrs["truth"] = SimulationTruth(
         fixed={k: float(v) for k, v in spec.fixed.items()}, re_terms=spec.re_terms, re_cov=spec.S.copy(),
         upper_terms=spec.upper_terms if spec.three else None, upper_cov=spec.S3.copy() if spec.three else None,
-        sigma2=float(sigma2 if sigma2 is not None else 1.0) if spec.family == "gaussian" else None,
+        sigma2=float(1.0 if spec.sigma2 is None else spec.sigma2) if spec.family == "gaussian" else None,
         family=spec.family, link=spec.link, ranef=ranef)
     return df
 
