@@ -45,9 +45,9 @@ def design_effect(icc, cluster_size):
 def cluster_power(effect, icc, cluster_size, n_clusters, total_variance=1.0, alpha=0.05):
     """Power of the two-sided test of a standardised cluster-level predictor (balanced design).
 
-    SE² = (τ² + σ²/m)/J = V·DEFF/(m·J) with V = τ² + σ² the total variance; power = P(|T| >
-    t_{1-α/2, J-2}) for T noncentral t with J − 2 degrees of freedom (intercept and slope from J
-    cluster means) and noncentrality effect/SE.  Vectorised over every argument.
+    SE² = (τ² + σ²/m)/J = V·DEFF/(m·J) with V = τ² + σ² the total variance; power =
+    ``P(|T| > t_{1-α/2, J-2})`` for T noncentral t with J − 2 degrees of freedom (intercept and
+    slope from J cluster means) and noncentrality effect/SE.  Vectorised over every argument.
     """
     m = np.asarray(cluster_size, dtype=float)
     J = np.asarray(n_clusters, dtype=float)

@@ -160,6 +160,8 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
                  colors=None, ax=None):
     """One panel per group: the group's data and, optionally, its fitted lines from several models.
 
+    Returns a numpy array of Axes, one per group.
+
     Parameters
     ----------
     data : DataFrame
@@ -172,8 +174,6 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
         Group labels in the order to draw them (default: R's factor order).
     ncols, ax
         Panels per row of a new figure; or an array of at least one Axes per group.
-
-    Returns a numpy array of Axes, one per group.
     """
     from .spec.design import factor_codes
     for c in (x, y, group):

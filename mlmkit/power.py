@@ -256,6 +256,11 @@ def power(formula: str, test: str, *, n_clusters: int = 20, nsim: int = 1000, al
           **design) -> "PowerResult":
     """Power of a test on one fixed effect, by simulation.
 
+    Returns a :class:`PowerResult`: ``power``, ``se`` (Monte Carlo standard error), ``ci()``, the
+    p-values and estimates.  Raises ParameterError for an effect not in the model, a bad
+    ``nsim``/``alpha``/``method`` or an unknown design argument (and whatever
+    :func:`mlmkit.simulate.multilevel` says about the design).
+
     Parameters
     ----------
     formula : str
@@ -275,11 +280,6 @@ def power(formula: str, test: str, *, n_clusters: int = 20, nsim: int = 1000, al
         The design and true parameters, passed to :func:`mlmkit.simulate.multilevel`:
         ``cluster_size``, ``fixed``, ``re_cov``, ``re_terms``, ``sigma2``, ``family``, ``link``,
         ``trials``, ``n_upper``, ``upper_cov``, ``upper_terms``.
-
-    Returns a :class:`PowerResult`: ``power``, ``se`` (Monte Carlo standard error), ``ci()``, the
-    p-values and estimates.  Raises ParameterError for an effect not in the model, a bad
-    ``nsim``/``alpha``/``method`` or an unknown design argument (and whatever
-    :func:`mlmkit.simulate.multilevel` says about the design).
     """
     _check_args(formula, test, nsim, alpha, method, n_jobs)
     return _simulate_scenarios(formula, test, [n_clusters], nsim, alpha, method, seed, n_jobs, progress,

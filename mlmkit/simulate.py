@@ -129,7 +129,7 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
     ``yij``, a copy of ``y`` (the tutorial fits ``lmer(yij ~ X + (1 + X | Cluster), data = df)`` with
     ``yij`` from R's workspace).  Defaults give ``y[0] = -2.3706838`` and ``y[999] = 3.1699576``
     (independent), as printed.  Raises ParameterError, e.g. ``random_slopes(True, cov_u01=5)``:
-    Sigma is not positive definite (|covariance| must be at most sqrt(tau2_u0 * tau2_u1)).
+    Sigma is not positive definite (``|covariance|`` must be at most ``sqrt(tau2_u0 * tau2_u1)``).
     """
     C, N = _tutorial_sizes(n_clusters, cluster_size)
     r = RRandom(seed_u0)
