@@ -272,10 +272,10 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
 
     ``kind`` is ``"lmer"`` or ``"glmer"`` (compared with the result's class); ``fixed`` the
     fixed-effect names as R prints them; ``random`` maps each grouping factor to its random-effect
-    columns, e.g. ``{"schid": ["(Intercept)", "homework"]}``; ``correlated`` says whether the effects
-    of a factor with several are correlated (``(1 + x | g)``) or not (``(1 | g) + (0 + x | g)``,
-    ``(x || g)``); ``REML`` the criterion; ``nobs`` the number of observations (``data_hint`` is
-    added to a wrong-nobs message, e.g. "fit it to the whole imm23 data").
+    columns, e.g. ``{"schid": ["(Intercept)", "homework"]}``; ``correlated`` says whether the
+    effects of a factor with several are correlated (``(1 + x | g)``) or not (``(x || g)``,
+    ``(1 | g) + (0 + x | g)``); ``REML`` the criterion; ``nobs`` the number of observations
+    (``data_hint`` is added to a wrong-nobs message, e.g. "fit it to the whole imm23 data").
     """
     _check_model_kind(m, name, kind, nobs, data_hint)
     if fixed is not None:
@@ -375,9 +375,9 @@ def matches_printed(label: str, value: Any, printed: str, *, slack: float = 0.0,
 
     The lessons' visible checks: ``value`` must lie within half a unit of the last printed digit of
     ``printed`` (plus ``slack`` units where lme4 versions differ), so a kit that has drifted fails
-    loudly.  A relative 1e-8 is allowed on top: lme4 and mlmkit stop the same optimiser at θ to 1e-8,
-    so a printed value that close to a rounding boundary (sleepstudy's subject 310 slope: lme4
-    5.01842949, printed 5.018429) may round either way.  Prints ``matches the tutorial: label = ...``.
+    loudly.  A relative 1e-8 is allowed on top: lme4 and mlmkit stop the same optimiser at θ to
+    1e-8, so a printed value that close to a rounding boundary (sleepstudy's subject 310 slope: lme4
+    5.01842949, printed 5.018429) may round either way.  Prints ``matches {source}: label = ...``.
     """
     unit = 10.0 ** -_decimals(printed)
     assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-8 * abs(float(printed)) + 1e-12, \
@@ -411,8 +411,7 @@ class TutorialTable:
 
     def _repr_html_(self) -> str:
         import html
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return self.frame.to_html() + notes
+        return self.frame.to_html() + "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
 
 
 def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 0.01) -> TutorialTable:

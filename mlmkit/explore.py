@@ -2,9 +2,9 @@
 
 :func:`shrinkage` (partial pooling, :func:`shrinkage_weight`) and :func:`power` (ICC, design effect
 and power for a cluster-level predictor, :func:`cluster_power`) redraw a closed form as the sliders
-move; no model is refitted.  Each is an :class:`Explorer`: in a notebook it offers the live widget, a
-PNG of the figure at the starting values and a plain-text summary, so JupyterLab shows the widget, a
-static page (website, nbconvert, no ipywidgets) the picture, and nbval compares the text.
+move; no model is refitted.  Each is an :class:`Explorer`: in a notebook it offers the live widget,
+a PNG of the figure at the starting values and a plain-text summary, so JupyterLab shows the widget,
+a static page (website, nbconvert, no ipywidgets) the picture, and nbval compares the text.
 """
 from __future__ import annotations
 
@@ -173,11 +173,11 @@ def _as_groups(means, sizes):
 def shrinkage(means, sizes, *, tau2, sigma2, mean=None, ylabel="estimate"):
     """Explore partial pooling: how far each group's mean moves towards the overall mean.
 
-    ``means`` and ``sizes`` are each group's own mean ȳ_j and number of observations n_j (two Series
-    are aligned on their index); ``tau2``, ``sigma2`` start the between-group and residual variances;
-    ``mean`` is the overall mean μ (default: the n-weighted mean of ``means``).  Returns an
-    :class:`Explorer` with sliders ``tau2``, ``sigma2`` and ``n_factor`` (multiplying every n_j):
-    left, each group's own mean joined to μ + λ_j(ȳ_j − μ); right, λ against n.
+    ``means`` and ``sizes`` are each group's own mean ȳ_j and number of observations n_j (two
+    Series are aligned on their index); ``tau2``, ``sigma2`` start the between-group and residual
+    variances; ``mean`` is the overall mean μ (default: the n-weighted mean of ``means``).
+    Returns an :class:`Explorer` with sliders ``tau2``, ``sigma2`` and ``n_factor`` (multiplying
+    every n_j): left, each group's own mean joined to μ + λ_j(ȳ_j − μ); right, λ against n.
     """
     ybar, n = _as_groups(means, sizes)
     if not (tau2 > 0 and sigma2 > 0):

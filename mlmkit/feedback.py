@@ -99,7 +99,8 @@ class Notebook:
         if not tests and self.nb_path:
             # a renamed copy ("... -Copy1.ipynb"): find the notebook with the same exercise name
             wanted = os.path.splitext(os.path.basename(self.nb_path))[0]
-            found = (self._read(fn, wanted) for fn in sorted(os.listdir(".")) if fn.endswith(".ipynb"))
+            found = (self._read(fn, wanted) for fn in sorted(os.listdir("."))
+                     if fn.endswith(".ipynb"))
             tests = next((t for t in found if t), {})
         self._tests = tests
         return tests

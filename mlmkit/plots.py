@@ -4,8 +4,8 @@ caterpillar plots and residual diagnostics.
 Every function draws with matplotlib, returns the Axes it drew on (an array of Axes for multi-panel
 figures) and accepts ``ax=`` so a learner can place the figure in a grid of their own.  Inputs are
 never modified; wrong arguments raise :class:`~mlmkit.errors.ParameterError` or
-:class:`~mlmkit.errors.DataError` naming the problem.  :func:`plot_profile`, :func:`plot_power_curve`
-and :func:`condvar` are re-exported here, so every figure of the course is in this module.
+:class:`~mlmkit.errors.DataError` naming the problem.  :func:`plot_profile`,
+:func:`plot_power_curve` and :func:`condvar` are re-exported here: every figure of the course.
 """
 from __future__ import annotations
 
@@ -264,7 +264,8 @@ def fitted_lines(lines, x, *, group=None, xlim=None, data=None, y=None, populati
                                                   float(fixef.get(x, 0.0)))
     if population is not False and population is not None:
         a, b = population
-        ax.plot([x0, x1], [a + b * x0, a + b * x1], color=_POP, lw=2.2, zorder=3, label="population")
+        ax.plot([x0, x1], [a + b * x0, a + b * x1], color=_POP, lw=2.2, zorder=3,
+                label="population")
     ax.autoscale_view()
     ax.set_xlabel(x)
     if y is not None:

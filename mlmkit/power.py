@@ -6,9 +6,10 @@ the share of rejections p̂, with its Monte Carlo standard error √(p̂(1 − p
 (Clopper-Pearson) interval.
 
 ``method="lrt"`` (default) is the likelihood-ratio test of the ML fits with and without β_test,
-2(ℓ₁ − ℓ₀) against χ²₁ (``anova(m0, m1)``; with very few clusters it rejects slightly too often).
-``method="z"`` is the Wald z test β̂/SE(β̂) of the REML fit: the usual choice for glmer fits, and
-anti-conservative with few clusters, as it ignores the uncertainty in the variance components.
+2(ℓ₁ − ℓ₀) against χ²₁ (``anova(m0, m1)``; with very few clusters it rejects slightly too
+often).  ``method="z"`` is the Wald z test β̂/SE(β̂) of the REML fit: the usual choice for glmer
+fits, and anti-conservative with few clusters, as it ignores the uncertainty in the variance
+components.
 
 By default the covariates and clusters are drawn once per number of clusters and held fixed (as
 simr does); each replicate draws new random effects and residuals and refits through the batched
@@ -363,8 +364,9 @@ class PowerResult:
     def __repr__(self) -> str:
         r = self.row()
         extra = "".join(f", {r[k]} {k} fits" for k in ("failed", "singular") if r[k])
-        return (f"Power for {self.test} ({_METHODS[self.method]}, alpha = {self.alpha:g}), {self.n_clusters} clusters: "
-                f"{100 * r['power']:.1f}% (95% CI {100 * r['lower']:.1f}% to {100 * r['upper']:.1f}%, Monte Carlo SE "
+        return (f"Power for {self.test} ({_METHODS[self.method]}, alpha = {self.alpha:g}), "
+                f"{self.n_clusters} clusters: {100 * r['power']:.1f}% (95% CI "
+                f"{100 * r['lower']:.1f}% to {100 * r['upper']:.1f}%, Monte Carlo SE "
                 f"{100 * r['se']:.1f}%); {self.nsim} simulations{extra}")
 
 

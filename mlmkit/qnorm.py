@@ -13,7 +13,7 @@ __all__ = ["qnorm"]
 
 
 def qnorm(p) -> np.ndarray:
-    """Standard normal quantile of ``p`` (array_like), vectorised: R's ``qnorm5(p, 0, 1, TRUE, FALSE)``.
+    """Standard normal quantile of ``p`` (array_like): R's ``qnorm5(p, 0, 1, TRUE, FALSE)``.
 
     A rational function of ``r = 0.180625 - q^2`` for ``|q| = |p - 0.5| <= 0.425``, otherwise of
     ``r = sqrt(-log(min(p, 1 - p)))`` (two polynomial pairs, split at ``r = 5``), with ``1 - p``

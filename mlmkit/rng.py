@@ -59,14 +59,8 @@ def _recycle(values, n: int, fun: str, what: str) -> np.ndarray:
 
 
 class RRandom:
-    """An independent R random-number stream (R's ``.Random.seed`` as an object).
-
-    Parameters
-    ----------
-    seed : int, optional
-        As in R's ``set.seed(seed)``; any integer in [-2^31, 2^31).  ``None`` seeds from fresh OS
-        entropy (R seeds from the clock and process id).
-    """
+    """An independent R random-number stream (R's ``.Random.seed`` as an object), seeded as R's
+    ``set.seed(seed)`` (an integer in [-2^31, 2^31)); ``None`` seeds from fresh OS entropy."""
 
     def __init__(self, seed: int | None = None):
         self._bitgen = np.random.MT19937(0)
@@ -77,7 +71,7 @@ class RRandom:
     # ---------------------------------------------------------------- state
     def set_seed(self, seed: int) -> None:
         """R's ``set.seed(seed)``: ``s <- (69069 * s + 1) mod 2^32`` fifty times, then 625 more LCG
-        words ``w[0..624]``; ``w[0]`` (the position) is replaced by 624, ``w[1..624]`` is the MT key."""
+        words ``w[0..624]``; ``w[0]`` (the position) becomes 624, ``w[1..624]`` is the MT key."""
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Real) or not math.isfinite(seed):
             raise ParameterError(f"set_seed: the seed must be an integer, not {seed!r}.")
         seed = int(seed)              # R's as.integer truncates towards zero
@@ -193,8 +187,8 @@ class RRandom:
         self._raw(words)
 
     def _unif_index(self, dn: int, k: int, distinct: bool = False) -> np.ndarray:
-        """``k`` values of R's ``R_unif_index(dn)`` (0-based), or (``distinct``: R's ``sample2``) the
-        ``k`` first distinct ones.
+        """``k`` values of R's ``R_unif_index(dn)`` (0-based), or (``distinct``: R's ``sample2``)
+        the ``k`` first distinct ones.
 
         ``R_unif_index``: repeat ``v = rbits(ceil(log2(dn)))`` until ``v < dn``; ``rbits`` glues
         16-bit chunks ``floor(65536 * unif_rand())``.  Vectorised chunks; surplus draws given back.
@@ -310,8 +304,8 @@ class RRandom:
         return out
 
     def _walker(self, p: np.ndarray, n: int, k: int) -> np.ndarray:
-        """Walker's alias method exactly as R's ``walker_ProbSampleReplace`` (Ripley 1987, Alg 3.13B):
-        each draw is ``k = R_unif_index(n)``, ``u = k + unif_rand()``, then ``k`` if ``u < q[k] + k``
+        """Walker's alias method as R's ``walker_ProbSampleReplace`` (Ripley 1987, Alg 3.13B): each
+        draw is ``k = R_unif_index(n)``, ``u = k + unif_rand()``, then ``k`` if ``u < q[k] + k``,
         else its alias."""
         q = (p * n).tolist()
         small = [i for i in range(n) if q[i] < 1.0]            # HL[0 .. H): q < 1, in order
@@ -320,8 +314,7 @@ class RRandom:
         a = [0] * n
         if 0 < low < n:
             for kk in range(n - 1):
-                i = hl[kk]
-                j = hl[low]
+                i, j = hl[kk], hl[low]
                 a[i] = j
                 q[j] += q[i] - 1
                 if q[j] < 1.0:
@@ -396,7 +389,7 @@ class RRandom:
     def mvrnorm(self, n, mu, Sigma, tol: float = 1e-6) -> np.ndarray:
         """``MASS::mvrnorm(n, mu, Sigma)``: ``t(mu + V %*% diag(sqrt(pmax(ev, 0))) %*% t(X))``.
 
-        As MASS 7.3: ``V``, ``ev`` from ``eigen(Sigma, symmetric = TRUE)`` (LAPACK ``dsyevr``, as R),
+        As MASS 7.3: ``V``, ``ev`` from ``eigen(Sigma, symmetric = TRUE)`` (LAPACK ``dsyevr``),
         ``X <- matrix(rnorm(p * n), n)`` filled column by column, products summed in reference-BLAS
         order.  Returns shape ``(n, p)``, 2-D also for ``n = 1``.  Raises ParameterError for a
         ``Sigma`` not ``p x p``, not symmetric or not positive semi-definite (an eigenvalue below
@@ -437,8 +430,8 @@ class _Identity(dict):
 
 
 def _revsort(a: np.ndarray, ib: np.ndarray) -> None:
-    """R's ``revsort``, line by line (ties end in R's order): heapsort ``a`` into decreasing order in
-    place, permuting ``ib`` alongside."""
+    """R's ``revsort``, line by line (ties end in R's order): heapsort ``a`` into decreasing order
+    in place, permuting ``ib`` alongside."""
     n = a.size
     if n <= 1:
         return

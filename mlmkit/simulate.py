@@ -126,8 +126,8 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
     (the same ``X`` and ``eij``).
 
     Returns the tutorial's columns ``y, ID, Cluster, eij, u0j, g00, u1j, g01, b0j, b1j, X`` plus
-    ``yij``, a copy of ``y`` (the tutorial fits ``lmer(yij ~ X + (1 + X | Cluster), data = df)`` with
-    ``yij`` from R's workspace).  Defaults give ``y[0] = -2.3706838`` and ``y[999] = 3.1699576``
+    ``yij``, a copy of ``y`` (the tutorial fits ``lmer(yij ~ X + (1 + X | Cluster), data = df)``
+    with ``yij`` from R's workspace).  Defaults give ``y[0] = -2.3706838``, ``y[999] = 3.1699576``
     (independent), as printed.  Raises ParameterError, e.g. ``random_slopes(True, cov_u01=5)``:
     Sigma is not positive definite (``|covariance|`` must be at most ``sqrt(tau2_u0 * tau2_u1)``).
     """
@@ -160,8 +160,8 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
 class SimulationTruth:
     """The parameters and random effects behind a :func:`multilevel` data set (``df.attrs["truth"]``).
 
-    ``fixed`` (name -> value), ``re_terms`` and ``re_cov`` (the cluster-level random-effect terms and
-    their covariance), ``upper_terms`` and ``upper_cov`` (the same for the upper level of a
+    ``fixed`` (name -> value), ``re_terms`` and ``re_cov`` (the cluster-level random-effect terms
+    and their covariance), ``upper_terms`` and ``upper_cov`` (the same for the upper level of a
     three-level design, else None), ``sigma2`` (Gaussian only, else None), ``family``, ``link`` and
     ``ranef``, the drawn random effects (``ranef["cluster"]`` and, for three levels,
     ``ranef["upper"]``: indexed by id, one column per term).  Copies of the DataFrame share this
@@ -398,10 +398,11 @@ def _frame(spec: _Spec, units, cols, y, U, V3) -> pd.DataFrame:
         ranef["upper"] = pd.DataFrame(V3, columns=list(spec.upper_terms),
                                       index=pd.Index(np.arange(1, units.K + 1), name="upper"))
     df = pd.DataFrame(out)
+    sigma2 = spec.sigma2
     df.attrs["truth"] = SimulationTruth(
         fixed={k: float(v) for k, v in spec.fixed.items()}, re_terms=spec.re_terms, re_cov=spec.S.copy(),
         upper_terms=spec.upper_terms if spec.three else None, upper_cov=spec.S3.copy() if spec.three else None,
-        sigma2=float(1.0 if spec.sigma2 is None else spec.sigma2) if spec.family == "gaussian" else None,
+        sigma2=float(sigma2 if sigma2 is not None else 1.0) if spec.family == "gaussian" else None,
         family=spec.family, link=spec.link, ranef=ranef)
     return df
 
