@@ -1,24 +1,10 @@
 """Checks for exercise answers: tolerances suited to the quantity and messages that teach.
 
-The exercises' tests (public ones that learners run while they work, hidden ones the autograder adds)
-are small functions that call these helpers.  Each helper returns the cleaned-up answer when it is
-right and raises :class:`AssertionError` with a message a learner can act on when it is not — naming
-the variable, saying what is wrong and, where a common mistake explains the number, which mistake::
-
-    >>> from mlmkit import checks
-    >>> checks.close(2.435, 5.930, rtol=0.01, name="tau2", kind="variance")   # doctest: +SKIP
-    AssertionError: `tau2` = 2.435 looks like a standard deviation, not a variance: square it.
-
-A number ``a`` is accepted when ``|a - expected| <= atol + rtol * |expected|``.  When it is not, the
-diagnosis tries, in order: the caller's ``hints`` (alternative values that a known mistake produces,
-such as the ML estimate when the question asks for REML), the mistakes typical of the ``kind`` of
-quantity (standard deviation for variance and back, percent for proportion, one minus the answer,
-log-odds for probability and back), a sign error, and finally says whether the answer is too large
-or too small.
-
-:class:`Notebook` (from :mod:`mlmkit.feedback`, re-exported here) runs the tests stored in an exercise
-notebook so that learners get instant feedback from ``grader.check("q1")`` without otter-grader;
-instructors grade in a sandbox with ``tools/grade.py``.
+The exercises' tests (public and hidden) are small functions that call these helpers.  Each returns
+the cleaned-up answer when it is right and raises :class:`AssertionError` with a message a learner
+can act on when it is not: the variable, what is wrong and, where a common mistake explains the
+number, which mistake (e.g. "`tau2` = 2.435 looks like a standard deviation, not a variance: square
+it.").  :class:`Notebook` (from :mod:`mlmkit.feedback`) gives learners ``grader.check("q1")``.
 """
 from __future__ import annotations
 
@@ -57,8 +43,7 @@ def number(answer: Any, name: str = "answer") -> float:
     """The answer as a finite float, or an AssertionError saying why it is not one.
 
     Accepts Python and numpy numbers and one-element arrays, Series or DataFrames (so
-    ``m.fixef[["X"]]`` works).  ``None`` is what the grader passes for a variable that was never
-    defined, and ``...`` is the placeholder of the student notebook; both get their own message.
+    ``m.fixef[["X"]]`` works); ``None`` (never defined) and ``...`` get their own message.
     """
     defined(answer, name)
     if isinstance(answer, (bool, np.bool_)):
@@ -142,39 +127,16 @@ def close(answer: Any, expected: Any, *, rtol: float = 1e-3, atol: float = 0.0,
           name: str = "answer", kind: str | None = None,
           hints: Mapping[float, str] | Iterable[tuple[float, str]] | None = None,
           reveal: bool = True) -> float:
-    """Check a numeric answer against the expected value with a tolerance.
+    """Check a numeric answer: accepted when ``|answer - expected| <= atol + rtol * |expected|``.
 
-    Accepted when ``|answer - expected| <= atol + rtol * |expected|``.
-
-    Parameters
-    ----------
-    answer, expected
-        The learner's number and the right one (``expected`` computed from the data by the test).
-    rtol, atol
-        Relative and absolute tolerance.  Choose them for the quantity: a refitted estimate agrees to
-        1e-4 relative; an answer read off a printed summary needs the printed digits (1e-3); a
-        quantity that is legitimately computed in slightly different ways needs more.
-    name
-        The variable's name, quoted in messages.
-    kind
-        ``"variance"``, ``"sd"``, ``"proportion"``, ``"probability"``, ``"logodds"`` or
-        ``"correlation"``: adds the typical mistakes of that kind of quantity to the diagnosis.
-    hints
-        ``{value: message}`` or ``[(value, message), ...]``: numbers that a known mistake gives (the
-        ML estimate, the other model's value...) and what to tell a learner who gives one of them.
-    reveal
-        Whether the message may show the expected value.
-
-    Returns
-    -------
-    float
-        The answer, when it is right.
-
-    Raises
-    ------
-    AssertionError
-        When the answer is missing, not a number, or not within the tolerance; the message names the
-        likely mistake.
+    Returns the answer as a float; otherwise the AssertionError tries, in order: ``hints``
+    (``{value: message}`` or ``[(value, message), ...]``: numbers a known mistake gives, such as the
+    ML estimate, and what to tell the learner), the typical mistakes of the ``kind`` of quantity
+    (``"variance"``, ``"sd"``, ``"proportion"``, ``"probability"``, ``"logodds"``,
+    ``"correlation"``: SD for variance and back, percent, one minus the answer, log-odds), a sign
+    error, then "too large"/"too small" (with the expected value if ``reveal``).  Choose ``rtol``
+    for the quantity: 1e-4 for a refitted estimate, the printed digits (1e-3) for one read off a
+    summary.  ``name`` is the variable's name, quoted in messages.
     """
     if kind not in _KINDS:
         raise ValueError(f"unknown kind {kind!r}; use one of {[k for k in _KINDS if k]}")
@@ -308,28 +270,24 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
           REML: bool | None = None, nobs: int | None = None, data_hint: str = "") -> Any:
     """Check that ``m`` is a fitted mixed model with the structure the question asks for.
 
-    Parameters
-    ----------
-    kind
-        ``"lmer"`` (linear) or ``"glmer"`` (generalised), compared with the result's class.
-    fixed
-        The fixed-effect names, as R prints them (``"(Intercept)"``, ``"homework"``).
-    random
-        Grouping factor -> random-effect columns, e.g. ``{"schid": ["(Intercept)", "homework"]}``.
-    correlated
-        Whether the random effects of each factor with several of them are correlated (one term
-        ``(1 + x | g)``) or not (``(1 | g) + (0 + x | g)``, ``(x || g)``).
-    REML, nobs
-        The fitting criterion and the number of observations; ``data_hint`` is added to a wrong-nobs
-        message (e.g. "fit it to the whole imm23 data").
+    ``kind`` is ``"lmer"`` or ``"glmer"`` (compared with the result's class); ``fixed`` the
+    fixed-effect names as R prints them; ``random`` maps each grouping factor to its random-effect
+    columns, e.g. ``{"schid": ["(Intercept)", "homework"]}``; ``correlated`` says whether the
+    effects of a factor with several are correlated (``(1 + x | g)``) or not (``(x || g)``,
+    ``(1 | g) + (0 + x | g)``); ``REML`` the criterion; ``nobs`` the number of observations
+    (``data_hint`` is added to a wrong-nobs message, e.g. "fit it to the whole imm23 data").
     """
     _check_model_kind(m, name, kind, nobs, data_hint)
     if fixed is not None:
         _check_fixed(m, name, list(fixed))
     if random is not None:
         _check_random(m, name, random, correlated)
-    if REML is not None:
-        _check_reml(m, name, REML)
+    if REML is not None and bool(getattr(m, "REML", False)) != bool(REML):
+        if REML:
+            raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
+                                 "asks for REML, lmer's default: drop REML=False.")
+        raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
+                             "pass REML=False (or use m.refit_ml()).")
     return m
 
 
@@ -411,36 +369,17 @@ def _check_random(m, name: str, random, correlated) -> None:
                                  f"or (x || {g}).")
 
 
-def _check_reml(m, name: str, REML: bool) -> None:
-    """:func:`model`: fitted by REML or by maximum likelihood, as asked."""
-    fitted_reml = bool(getattr(m, "REML", False))
-    if fitted_reml != bool(REML):
-        if REML:
-            raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
-                                 "asks for REML, lmer's default: drop REML=False.")
-        raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
-                             "pass REML=False (or use m.refit_ml()).")
-
-
 def matches_printed(label: str, value: Any, printed: str, *, slack: float = 0.0,
                     source: str = "the tutorial") -> None:
     """Assert that ``value`` agrees with a number as ``source`` printed it, to its printed digits.
 
     The lessons' visible checks: ``value`` must lie within half a unit of the last printed digit of
     ``printed`` (plus ``slack`` units where lme4 versions differ), so a kit that has drifted fails
-    loudly instead of showing a slightly different number.  A relative 1e-8 is allowed on top: lme4
-    and mlmkit stop the same optimiser with the same tolerances (θ to 1e-8), so their estimates agree
-    to about that, and a printed value lying closer than that to a rounding boundary (sleepstudy's
-    subject 310 slope: lme4 5.01842949, printed 5.018429) may round either way.
-
-    >>> matches_printed("variance", 5.92966, "5.930")
-    matches the tutorial: variance = 5.930
-    >>> matches_printed("variance", 5.9, "5.930")
-    Traceback (most recent call last):
-    AssertionError: variance = 5.9, but the tutorial printed 5.930
+    loudly.  A relative 1e-8 is allowed on top: lme4 and mlmkit stop the same optimiser at θ to
+    1e-8, so a printed value that close to a rounding boundary (sleepstudy's subject 310 slope: lme4
+    5.01842949, printed 5.018429) may round either way.  Prints ``matches {source}: label = ...``.
     """
-    decimals = len(printed.split(".")[1]) if "." in printed else 0
-    unit = 10.0 ** -decimals
+    unit = 10.0 ** -_decimals(printed)
     assert abs(float(value) - float(printed)) <= (0.5 + slack) * unit + 1e-8 * abs(float(printed)) + 1e-12, \
         f"{label} = {float(value):.6g}, but {source} printed {printed}"
     print(f"matches {source}: {label} = {printed}")
@@ -472,8 +411,7 @@ class TutorialTable:
 
     def _repr_html_(self) -> str:
         import html
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return self.frame.to_html() + notes
+        return self.frame.to_html() + "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
 
 
 def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 0.01) -> TutorialTable:
@@ -484,13 +422,9 @@ def tutorial_table(rows, *, source: str = "the tutorial", max_rel_diff: float = 
     decimals as ``printed`` has — or to ``decimals``, fewer, when the source printed more digits than
     the fit determines on every machine; the source's number is then compared rounded the same way.
     ``difference`` = ours − the source's at those decimals, and the row agrees ("yes") only when the
-    two rounded strings are the same.  A row that differs
-    must say ``why`` (shown as a numbered note under the table), and even then may differ by at most
-    ``max_rel_diff`` relative, so a kit that has drifted stops the lesson with an AssertionError.
-
-    >>> print(tutorial_table([("variance", 5.92966, "5.930")]))    # doctest: +NORMALIZE_WHITESPACE
-              ours the tutorial difference agree?
-    variance  5.930        5.930          0     yes
+    two rounded strings are the same.  A row that differs must say ``why`` (a numbered note under
+    the table), and even then may differ by at most ``max_rel_diff`` relative, so a kit that has
+    drifted stops the lesson with an AssertionError.
     """
     import pandas as pd
     table, notes = [], []

@@ -1,22 +1,8 @@
 """The course's real data sets, shipped inside the package: ``load``, ``describe``, ``available``.
 
 The CSV files live in ``mlmkit/data/`` (byte-identical copies of the repository's ``data/``), so they
-work after a plain ``pip install`` without the repository.  ``load`` gives every column the dtype a
-modeller expects: grouping factors as strings (pandas' ``str`` dtype), so ``(1 | batch)`` never treats
-a batch number as a quantity; counts and codes as ``int64``; measurements as ``float64``.
-
->>> from mlmkit import datasets
->>> datasets.available()
-['alcohol', 'imm10', 'imm23', 'rats', 'sleepstudy']
->>> rats = datasets.load("rats")
->>> rats.shape, rats["batch"].iloc[41], int(rats["m"].iloc[41]), int(rats["n"].iloc[41])
-((71, 3), '42', 2, 13)
-
-A misspelt name raises :class:`mlmkit.errors.DataError`::
-
-    >>> datasets.load("rat")                                        # doctest: +SKIP
-    DataError: no dataset called 'rat'. Available datasets: alcohol, imm10, imm23, rats, sleepstudy
-    (did you mean 'rats'?).
+work after a plain ``pip install``.  A misspelt name raises :class:`mlmkit.errors.DataError` listing
+the available data sets (and the likely one).
 """
 from __future__ import annotations
 
@@ -74,40 +60,18 @@ def _check_name(name: str) -> str:
     raise DataError(f"no dataset called {name!r}. Available datasets: {', '.join(available())}{hint}.")
 
 
-def _file(name: str):
-    return resources.files("mlmkit") / "data" / f"{name}.csv"
-
-
 def load(name: str) -> pd.DataFrame:
     """Load a bundled data set as a new DataFrame (yours to modify; the file is never touched).
 
-    Parameters
-    ----------
-    name : str
-        One of :func:`available` (case-insensitive; a trailing ``.csv`` is ignored).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns in file order with the dtypes of :data:`SCHEMAS`: grouping factors (``rats.batch``,
-        ``alcohol.country``, ``sleepstudy.Subject``, ``imm10/imm23.schid``, ``imm10.schnum``) as
-        strings, counts/codes as ``int64``, measurements as ``float64``.
-
-    Raises
-    ------
-    DataError
-        Unknown name, e.g. ``load("sleep")`` -> "no dataset called 'sleep'. Available datasets:
-        alcohol, imm10, imm23, rats, sleepstudy (did you mean 'sleepstudy'?)."
-
-    Examples
-    --------
-    >>> df = load("sleepstudy")
-    >>> df.dtypes.astype(str).to_dict()
-    {'Reaction': 'float64', 'Days': 'int64', 'Subject': 'str'}
+    ``name`` is one of :func:`available` (case-insensitive; a trailing ``.csv`` is ignored).  The
+    columns keep file order with the dtypes of :data:`SCHEMAS`: grouping factors as strings (so
+    ``(1 | batch)`` never treats a batch number as a quantity), counts and codes as ``int64``,
+    measurements as ``float64``.  An unknown name raises DataError, e.g. ``load("sleep")`` -> "no
+    dataset called 'sleep'. Available datasets: alcohol, ... (did you mean 'sleepstudy'?)."
     """
     key = _check_name(name)
     schema = SCHEMAS[key]
-    with _file(key).open("rb") as fh:
+    with (resources.files("mlmkit") / "data" / f"{key}.csv").open("rb") as fh:
         df = pd.read_csv(fh, dtype=schema)
     if list(df.columns) != list(schema):          # a stale or edited file: say so, clearly
         raise DataError(f"dataset {key!r} has columns {list(df.columns)}, expected {list(schema)}; "
@@ -119,12 +83,7 @@ def describe(name: str) -> str:
     """The description of a data set: what it is, source, citation, columns and their meaning, licence.
 
     It is the ``## name`` section of the bundled ``data/README.md``, followed by the dtypes that
-    :func:`load` gives.  Use ``print(describe("rats"))`` to read it.
-
-    Raises
-    ------
-    DataError
-        Unknown name (the message lists the available data sets).
+    :func:`load` gives; ``print(describe("rats"))`` to read it.  DataError for an unknown name.
     """
     key = _check_name(name)
     text = (resources.files("mlmkit") / "data" / "README.md").read_text(encoding="utf-8")

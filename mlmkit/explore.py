@@ -1,29 +1,10 @@
 """Explorers: sliders over the formulas of the course, for JupyterLab, with a static picture otherwise.
 
-Two explorers, each a closed-form calculation redrawn as the sliders move (no model is refitted, so a
-callback takes milliseconds):
-
-* :func:`shrinkage` — partial pooling in a normal random-intercept model.  Group *j*'s estimate keeps
-  the fraction
-
-  .. math:: \\lambda_j = \\frac{\\tau^2}{\\tau^2 + \\sigma^2 / n_j}
-
-  of its distance from the overall mean: :math:`\\hat\\mu_j = \\mu + \\lambda_j(\\bar y_j - \\mu)`.
-  Sliders: :math:`\\tau^2`, :math:`\\sigma^2` and a factor multiplying every :math:`n_j`.
-* :func:`power` — the intraclass correlation, the design effect and the power of the test of a
-  cluster-level predictor in a balanced two-level design (``n_clusters`` clusters of ``cluster_size``)::
-
-      ICC  = τ² / (τ² + σ²)                      DEFF = 1 + (m - 1) ICC
-      SE²  = (τ² + σ²/m) / J = (τ² + σ²) DEFF / (m J)
-      power = P(|T| > t_{1-α/2, J-2}),  T ~ noncentral t(J - 2, effect / SE)
-
-  Sliders: ICC (with τ² + σ² held fixed), cluster size m, number of clusters J, effect.
-
-Each explorer is an :class:`Explorer`.  Displayed in a notebook it offers the live widget
-(``application/vnd.jupyter.widget-view+json``), a PNG of the figure at the starting values and a
-plain-text summary: JupyterLab shows the widget; a static page (the course website, nbconvert, a
-kernel without ipywidgets) shows the picture; nbval compares the text, which depends on the starting
-values only.  ipywidgets is imported only when the widget is first needed.
+:func:`shrinkage` (partial pooling, :func:`shrinkage_weight`) and :func:`power` (ICC, design effect
+and power for a cluster-level predictor, :func:`cluster_power`) redraw a closed form as the sliders
+move; no model is refitted.  Each is an :class:`Explorer`: in a notebook it offers the live widget,
+a PNG of the figure at the starting values and a plain-text summary, so JupyterLab shows the widget,
+a static page (website, nbconvert, no ipywidgets) the picture, and nbval compares the text.
 """
 from __future__ import annotations
 
@@ -44,7 +25,6 @@ __all__ = ["shrinkage_weight", "shrunken_means", "design_effect", "cluster_power
 # ---------------------------------------------------------------------------------------------
 # the formulas
 # ---------------------------------------------------------------------------------------------
-
 def shrinkage_weight(tau2, sigma2, n):
     """λ = τ² / (τ² + σ²/n): the weight of a group's own mean (1 = no shrinkage, 0 = complete pooling)."""
     tau2, sigma2, n = (np.asarray(v, dtype=float) for v in (tau2, sigma2, n))
@@ -65,9 +45,9 @@ def design_effect(icc, cluster_size):
 def cluster_power(effect, icc, cluster_size, n_clusters, total_variance=1.0, alpha=0.05):
     """Power of the two-sided test of a standardised cluster-level predictor (balanced design).
 
-    SE² = V·DEFF/(m·J) with V = τ² + σ² the total variance; the test statistic is noncentral t with
-    J − 2 degrees of freedom (intercept and slope estimated from J cluster means) and noncentrality
-    effect/SE.  Vectorised over every argument.
+    SE² = (τ² + σ²/m)/J = V·DEFF/(m·J) with V = τ² + σ² the total variance; power =
+    ``P(|T| > t_{1-α/2, J-2})`` for T noncentral t with J − 2 degrees of freedom (intercept and
+    slope from J cluster means) and noncentrality effect/SE.  Vectorised over every argument.
     """
     m = np.asarray(cluster_size, dtype=float)
     J = np.asarray(n_clusters, dtype=float)
@@ -83,7 +63,6 @@ def cluster_power(effect, icc, cluster_size, n_clusters, total_variance=1.0, alp
 # ---------------------------------------------------------------------------------------------
 # the explorer object
 # ---------------------------------------------------------------------------------------------
-
 class Explorer:
     """A figure redrawn from slider values, shown as a live widget or, without one, as a picture.
 
@@ -173,7 +152,6 @@ class Explorer:
 # ---------------------------------------------------------------------------------------------
 # shrinkage
 # ---------------------------------------------------------------------------------------------
-
 def _as_groups(means, sizes):
     m = means if isinstance(means, pd.Series) else pd.Series(np.asarray(means, dtype=float))
     n = sizes if isinstance(sizes, pd.Series) else pd.Series(np.asarray(sizes, dtype=float))
@@ -195,21 +173,11 @@ def _as_groups(means, sizes):
 def shrinkage(means, sizes, *, tau2, sigma2, mean=None, ylabel="estimate"):
     """Explore partial pooling: how far each group's mean moves towards the overall mean.
 
-    Parameters
-    ----------
-    means, sizes : Series or array-like
-        Each group's own mean ȳ_j and its number of observations n_j (two Series are aligned on
-        their index).
-    tau2, sigma2 : float
-        Starting values of the between-group variance τ² and the residual variance σ².
-    mean : float, optional
-        The overall mean μ towards which estimates shrink (default: the n-weighted mean of ``means``).
-
-    Returns
-    -------
-    Explorer
-        Sliders ``tau2``, ``sigma2`` and ``n_factor`` (every n_j multiplied by it).  Left panel: each
-        group's own mean joined to μ + λ_j(ȳ_j − μ); right panel: λ against n with the groups on it.
+    ``means`` and ``sizes`` are each group's own mean ȳ_j and number of observations n_j (two
+    Series are aligned on their index); ``tau2``, ``sigma2`` start the between-group and residual
+    variances; ``mean`` is the overall mean μ (default: the n-weighted mean of ``means``).
+    Returns an :class:`Explorer` with sliders ``tau2``, ``sigma2`` and ``n_factor`` (multiplying
+    every n_j): left, each group's own mean joined to μ + λ_j(ȳ_j − μ); right, λ against n.
     """
     ybar, n = _as_groups(means, sizes)
     if not (tau2 > 0 and sigma2 > 0):
@@ -250,30 +218,15 @@ def shrinkage(means, sizes, *, tau2, sigma2, mean=None, ylabel="estimate"):
 # ---------------------------------------------------------------------------------------------
 # ICC, design effect and power
 # ---------------------------------------------------------------------------------------------
-
 def power(*, effect, tau2, sigma2, cluster_size, n_clusters, alpha=0.05, simulated=None):
     """Explore the ICC, the design effect and the power for a cluster-level predictor.
 
-    The closed-form approximation of :func:`cluster_power` for a balanced design with a standardised
-    cluster-level predictor; the total variance τ² + σ² stays fixed while the ICC slider splits it.
-
-    Parameters
-    ----------
-    effect : float
-        True slope of the cluster-level predictor (in the units of the response).
-    tau2, sigma2 : float
-        Starting between-cluster and residual variances (they set the ICC and the total variance).
-    cluster_size, n_clusters : int
-        Starting cluster size m and number of clusters J.
-    simulated : PowerCurve or DataFrame, optional
-        Simulated power (a :func:`mlmkit.power_curve` result, or its ``table``: columns ``n_clusters``,
-        ``power``, ``se``), drawn over the approximation for comparison.
-
-    Returns
-    -------
-    Explorer
-        Sliders ``icc``, ``cluster_size``, ``n_clusters``, ``effect``.  Left: power against J;
-        right: power against m at the current J (the ceiling that only more clusters lift).
+    The closed form of :func:`cluster_power`, starting from the true slope ``effect`` (in the units
+    of the response), the variances ``tau2`` and ``sigma2`` (the ICC slider splits their fixed sum),
+    cluster size m and J clusters.  ``simulated`` (a :func:`mlmkit.power_curve` result or its
+    ``table``) is drawn over it for comparison.  Returns an :class:`Explorer` with sliders ``icc``,
+    ``cluster_size``, ``n_clusters``, ``effect``: left, power against J; right, power against m at
+    the current J (the ceiling that only more clusters lift).
     """
     if not (tau2 > 0 and sigma2 > 0):
         raise ParameterError(f"tau2 and sigma2 must be positive, got tau2={tau2}, sigma2={sigma2}")

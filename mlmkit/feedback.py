@@ -41,11 +41,9 @@ class CheckResult:
     def __repr__(self) -> str:
         if self.passed:
             return f"{self.question} passed! All {len(self.results)} checks pass."
-        lines = [f"{self.question} results:"]
-        for test, ok, message in self.results:
-            mark = "pass" if ok else "FAIL"
-            lines.append(f"  [{mark}] {test}" + (f": {message}" if message else ""))
-        return "\n".join(lines)
+        lines = [f"  [{'pass' if ok else 'FAIL'}] {test}" + (f": {message}" if message else "")
+                 for test, ok, message in self.results]
+        return "\n".join([f"{self.question} results:", *lines])
 
     def _repr_html_(self) -> str:
         import html
@@ -91,28 +89,19 @@ class Notebook:
     def _notebook_tests(self, env: dict[str, Any] | None = None) -> dict[str, str]:
         if self._tests is not None:
             return self._tests
-        candidates = []
-        if self.nb_path:
-            candidates.append(self.nb_path)
+        candidates = [self.nb_path] if self.nb_path else []
         # JupyterLab tells the kernel the notebook's path; it finds a renamed or moved notebook
         session = (env or {}).get("__session__") or getattr(sys.modules.get("__main__"), "__session__", None)
         if isinstance(session, str) and session.endswith(".ipynb"):
             candidates.append(session)
-        tests: dict[str, str] = {}
-        for path in candidates:
-            if os.path.isfile(path):
-                tests = self._read(path)
-                if tests:
-                    break
+        found = (self._read(path) for path in candidates if os.path.isfile(path))
+        tests = next((t for t in found if t), {})
         if not tests and self.nb_path:
             # a renamed copy ("... -Copy1.ipynb"): find the notebook with the same exercise name
             wanted = os.path.splitext(os.path.basename(self.nb_path))[0]
-            for fn in sorted(os.listdir(".")):
-                if fn.endswith(".ipynb"):
-                    found = self._read(fn, wanted)
-                    if found:
-                        tests = found
-                        break
+            found = (self._read(fn, wanted) for fn in sorted(os.listdir("."))
+                     if fn.endswith(".ipynb"))
+            tests = next((t for t in found if t), {})
         self._tests = tests
         return tests
 

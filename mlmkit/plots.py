@@ -3,19 +3,9 @@ caterpillar plots and residual diagnostics.
 
 Every function draws with matplotlib, returns the Axes it drew on (an array of Axes for multi-panel
 figures) and accepts ``ax=`` so a learner can place the figure in a grid of their own.  Inputs are
-never modified.  Wrong arguments raise :class:`mlmkit.errors.ParameterError` or
-:class:`~mlmkit.errors.DataError` naming the problem, for example::
-
-    >>> plots.caterpillar(m, group="School")                            # doctest: +SKIP
-    ParameterError: 'School' is not a grouping factor of this model; it has: Subject
-
-:func:`plot_profile` (ζ against each parameter of ``m.profile()``, from :mod:`mlmkit.inference.profile`) and
-:func:`plot_power_curve` (from :mod:`mlmkit.power`) are re-exported here, so every figure of the
-course is in this module.
-
-A figure needs a fitted model only through the result contract (``fixef``, ``coef``, ``ranef``,
-``varcorr``, ``fitted``, ``residuals``) and :func:`condvar` (the conditional variances of the random
-effects, computed in :mod:`mlmkit.inference.condvar` and re-exported here for the caterpillar plot's learners).
+never modified; wrong arguments raise :class:`~mlmkit.errors.ParameterError` or
+:class:`~mlmkit.errors.DataError` naming the problem.  :func:`plot_profile`,
+:func:`plot_power_curve` and :func:`condvar` are re-exported here: every figure of the course.
 """
 from __future__ import annotations
 
@@ -27,6 +17,7 @@ from .errors import DataError, ParameterError
 from .inference.condvar import condvar
 from .diagram import model_diagram
 from .power import plot_power_curve
+from .simulate import cov_sqrt
 
 __all__ = ["model_diagram", "shrinkage", "group_panels", "fitted_lines", "ranef_contour", "condvar", "caterpillar",
            "residual_diagnostics", "plot_profile", "plot_power_curve"]
@@ -100,31 +91,14 @@ def shrinkage(flat, multilevel, *, population=None, sizes=None, labels=("flat", 
               ylabel="estimate", ax=None):
     """Flat (no pooling) against multilevel (partial pooling) estimates, one line per group.
 
-    The left column holds each group's estimate from a model fitted to that group alone, the right
-    column the multilevel model's estimate for the same group; a line joins the two.  Lines that
-    converge towards ``population`` show shrinkage: groups with little data move the most.
+    Left, each group's estimate from a model fitted to that group alone; right, the multilevel
+    model's estimate; a line joins the two.  Lines that converge towards ``population`` (e.g. the
+    fixed intercept, a dashed line) show shrinkage: groups with little data move the most.
 
-    Parameters
-    ----------
-    flat, multilevel : pandas.Series or 1-d array-like
-        Estimates per group.  Two Series are aligned on their index (group labels); arrays must
-        have the same length and order.
-    population : float, optional
-        The population estimate (e.g. the fixed intercept), drawn as a dashed line.
-    sizes : Series or array-like, optional
-        Group sizes; point areas are proportional to them.
-    labels : tuple of str
-        Names of the two columns.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-
-    Raises
-    ------
-    DataError
-        When the two sets of estimates name different groups or have different lengths.
+    ``flat`` and ``multilevel`` are Series (aligned on their index, the group labels) or 1-d arrays
+    of the same length and order; ``sizes`` (optional) makes point areas proportional to the group
+    sizes; ``labels`` names the two columns.  Raises DataError when the two sets of estimates name
+    different groups or have different lengths.
     """
     f, m = _as_series(flat, "flat"), _as_series(multilevel, "multilevel")
     if len(f) != len(m):
@@ -178,38 +152,28 @@ def _intercepts_slopes(table, x):
     if x not in table.columns and "(Intercept)" not in table.columns:
         raise DataError(f"the coefficient table has neither '(Intercept)' nor '{x}'; it has "
                         f"{', '.join(map(str, table.columns))}")
-    a = table["(Intercept)"].to_numpy(float) if "(Intercept)" in table.columns else np.zeros(len(table))
-    b = table[x].to_numpy(float) if x in table.columns else np.zeros(len(table))
-    return a, b
+    return tuple(table[c].to_numpy(float) if c in table.columns else np.zeros(len(table))
+                 for c in ("(Intercept)", x))
 
 
 def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_size=(1.7, 1.5),
                  colors=None, ax=None):
     """One panel per group: the group's data and, optionally, its fitted lines from several models.
 
+    Returns a numpy array of Axes, one per group.
+
     Parameters
     ----------
     data : DataFrame
-        Holds the columns ``x``, ``y`` and ``group``.
-    x, y, group : str
-        Column names: predictor, response and grouping factor.
+        Holds the columns ``x`` (predictor), ``y`` (response) and ``group`` (grouping factor).
     lines : dict, optional
         Label → a fitted model (its ``coef[group]`` gives each group's intercept and slope for ``x``)
-        or a DataFrame indexed by group label with columns ``(Intercept)`` and ``x``.  Typically
-        ``{"flat": flat_coefs, "multilevel": m}``: the line from the group's own regression beside
-        the shrunken one.
+        or a DataFrame indexed by group label with columns ``(Intercept)`` and ``x``, typically
+        ``{"flat": flat_coefs, "multilevel": m}``; ``colors`` gives one colour per entry.
     order : list, optional
         Group labels in the order to draw them (default: R's factor order).
-    ncols : int
-        Panels per row of a new figure.
-    colors : list, optional
-        One colour per entry of ``lines``.
-    ax : array of Axes, optional
-        At least one Axes per group.
-
-    Returns
-    -------
-    numpy.ndarray of Axes, one per group.
+    ncols, ax
+        Panels per row of a new figure; or an array of at least one Axes per group.
     """
     from .spec.design import factor_codes
     for c in (x, y, group):
@@ -244,8 +208,8 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
         # a text label, not set_title: placing 18+ titles costs a layout pass per panel
         a.text(0.5, 1.02, lab, transform=a.transAxes, ha="center", va="bottom", fontsize=8)
         a.tick_params(labelsize=7)
+    fig = axes[0].figure
     if tables:
-        fig = axes[0].figure
         if ax is None:
             fig.legend(loc="upper center", ncol=len(tables), frameon=False, bbox_to_anchor=(0.5, 1.0))
         else:
@@ -254,7 +218,6 @@ def group_panels(data, x, y, group, lines=None, *, order=None, ncols=6, panel_si
         from matplotlib.ticker import MaxNLocator
         axes[0].xaxis.set_major_locator(MaxNLocator(4, integer=True))      # shared by every panel
         axes[0].yaxis.set_major_locator(MaxNLocator(4))
-        fig = axes[0].figure
         fig.supxlabel(x, y=0.02, fontsize=10)
         fig.supylabel(y, x=0.01, fontsize=10)
     return axes
@@ -267,23 +230,16 @@ def fitted_lines(lines, x, *, group=None, xlim=None, data=None, y=None, populati
     Parameters
     ----------
     lines : fitted model or DataFrame
-        A model (its ``coef[group]`` and ``fixef``) or a table indexed by group with columns
-        ``(Intercept)`` and ``x``.
+        A model (its ``coef[group]`` and ``fixef``; ``group`` picks the grouping factor of a model
+        with more than one) or a table indexed by group with columns ``(Intercept)`` and ``x``.
     x : str
         The predictor on the horizontal axis.
-    group : str, optional
-        Grouping factor of a model with more than one.
     xlim : (float, float), optional
         Range of the lines (default: the range of ``data[x]``, else of the model's ``x`` column).
     data, y : DataFrame and str, optional
         Draw the observations behind the lines.
     population : bool or (intercept, slope)
         Draw the population line (the model's fixed effects) in black.
-    ax : Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
     """
     table, fixef = _coef_table(lines, group, "lines")
     icpt, slope = _intercepts_slopes(table, x)
@@ -303,15 +259,13 @@ def fitted_lines(lines, x, *, group=None, xlim=None, data=None, y=None, populati
     segs = np.stack([np.column_stack([np.full_like(icpt, x0), icpt + slope * x0]),
                      np.column_stack([np.full_like(icpt, x1), icpt + slope * x1])], axis=1)
     ax.add_collection(LineCollection(segs, colors=color, linewidths=1.0, alpha=0.7, zorder=2))
+    if population is True:
+        population = None if fixef is None else (float(fixef.get("(Intercept)", 0.0)),
+                                                  float(fixef.get(x, 0.0)))
     if population is not False and population is not None:
-        if population is True:
-            if fixef is None:
-                population = None
-            else:
-                population = (float(fixef.get("(Intercept)", 0.0)), float(fixef.get(x, 0.0)))
-        if population is not None:
-            a, b = population
-            ax.plot([x0, x1], [a + b * x0, a + b * x1], color=_POP, lw=2.2, zorder=3, label="population")
+        a, b = population
+        ax.plot([x0, x1], [a + b * x0, a + b * x1], color=_POP, lw=2.2, zorder=3,
+                label="population")
     ax.autoscale_view()
     ax.set_xlabel(x)
     if y is not None:
@@ -348,21 +302,9 @@ def ranef_contour(m, group=None, columns=None, *, probs=(0.5, 0.8, 0.95), points
     (x − b)' Σ⁻¹ (x − b) = −2 log(1 − p) (a χ² quantile with 2 degrees of freedom), drawn from
     Σ's eigen decomposition so that a singular Σ (correlation ±1) gives a segment, not an error.
 
-    Parameters
-    ----------
-    m : fitted model with at least two random effects on ``group``.
-    group : str, optional
-    columns : (str, str), optional
-        The two random effects (default: the first two of ``m.ranef[group]``).
-    probs : tuple of float
-        Probability content of each contour.
-    points : {"coef", "ranef"}
-    annotate : bool
-        Label each point with its group.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
+    ``m`` needs two random effects on ``group``: ``columns`` (default: the first two of
+    ``m.ranef[group]``).  ``probs`` gives the probability content of each contour; ``annotate``
+    labels each point with its group.
     """
     g = _group_of(m, group)
     re = m.ranef[g]
@@ -385,8 +327,7 @@ def ranef_contour(m, group=None, columns=None, *, probs=(0.5, 0.8, 0.95), points
     else:
         centre = np.zeros(2)
         pts = re[list(columns)].to_numpy(float)
-    ev, V = np.linalg.eigh(Sigma)
-    A = V * np.sqrt(np.clip(ev, 0.0, None))          # x = centre + A (r cos t, r sin t)
+    A = cov_sqrt(Sigma)                               # x = centre + A (r cos t, r sin t)
     t = np.linspace(0.0, 2.0 * np.pi, 241)
     circle = np.stack([np.cos(t), np.sin(t)])
     radii = np.sqrt(-2.0 * np.log1p(-probs))
@@ -416,19 +357,9 @@ def caterpillar(m, group=None, *, level=0.95, sort=True, ax=None):
     z = Φ⁻¹((1 + level)/2).  These are lme4's ``dotplot(ranef(m, condVar = TRUE))`` intervals:
     they hold θ and β at their estimates, so they are narrower than a full Bayesian interval.
 
-    Parameters
-    ----------
-    m : fitted model
-    group : str, optional
-    level : float
-        Coverage of the intervals, in (0, 1).
-    sort : bool
-        Order the groups by their first random effect.
-    ax : Axes or array of Axes, optional (one per random effect of the group)
-
-    Returns
-    -------
-    Axes (one random effect) or numpy.ndarray of Axes.
+    ``level`` is the coverage, in (0, 1); ``sort`` orders the groups by their first random effect;
+    ``ax`` holds one Axes per random effect of the group.  Returns one Axes per random effect
+    (a single Axes for one).
     """
     if not 0 < level < 1:
         raise ParameterError(f"level must lie strictly between 0 and 1, got {level}")
@@ -484,11 +415,7 @@ def residual_diagnostics(m, group=None, *, ax=None):
 
     Residuals are Pearson residuals divided by σ (lme4's "scaled residuals"; a GLMM's Pearson
     residuals are already on that scale).  Curvature or a funnel in the first panel, or points far
-    off the line in the Q-Q plots, are reasons to revisit the model.
-
-    Returns
-    -------
-    numpy.ndarray of 3 Axes.
+    off the line in the Q-Q plots, are reasons to revisit the model.  Returns the 3 Axes.
     """
     g = _group_of(m, group)
     try:

@@ -1,40 +1,21 @@
 """Power analysis by simulation: how often does a test on a fixed effect reject, for a given design?
 
-For a design from :func:`mlmkit.simulate.multilevel` (clusters, cluster sizes, fixed effects, the
-random-effects covariance, the residual variance) and the model one would fit, repeat ``nsim``
+For a design of :func:`mlmkit.simulate.multilevel` and the model one would fit, repeat ``nsim``
 times: simulate a response from the true model, fit, test H₀: β_test = 0.  The power estimate is
 the share of rejections p̂, with its Monte Carlo standard error √(p̂(1 − p̂)/nsim) and an exact
 (Clopper-Pearson) interval.
 
-Tests
------
-``method="lrt"`` (default)
-    Likelihood-ratio test of the model against the same model with β_test = 0, both fitted by
-    maximum likelihood: 2(ℓ₁ − ℓ₀) against χ²₁ (what ``anova(m0, m1)`` reports).  It needs no
-    standard error and no denominator degrees of freedom, and behaves well with the numbers of
-    clusters typical in teaching examples; with very few clusters it rejects slightly too often.
-``method="z"``
-    Wald z test β̂/SE(β̂) against N(0, 1) from the REML fit (the t value of ``summary()`` read as a
-    z).  Ignoring the uncertainty in the variance components makes it anti-conservative with few
-    clusters; it is the usual choice for glmer fits.  (Satterthwaite and Kenward-Roger
-    corrections are not implemented.)
+``method="lrt"`` (default) is the likelihood-ratio test of the ML fits with and without β_test,
+2(ℓ₁ − ℓ₀) against χ²₁ (``anova(m0, m1)``; with very few clusters it rejects slightly too
+often).  ``method="z"`` is the Wald z test β̂/SE(β̂) of the REML fit: the usual choice for glmer
+fits, and anti-conservative with few clusters, as it ignores the uncertainty in the variance
+components.
 
-Speed
------
-By default the covariates and cluster structure are drawn once per number of clusters and held
-fixed ("conditional on the design", as simr does); each replicate draws new random effects and
-residuals from the true model and refits through the batched deviance of :mod:`mlmkit.engine.batchfit`
-(the design is built once; the LRT's null model is the full model with β_test held at 0, from
-the same factorisation).  ``new_design=True`` redraws the covariates as well (slower: one
-formula evaluation per replicate).  Replicate b uses ``SeedSequence(seed)`` children, so results
-are identical for any ``n_jobs``; joblib workers and a tqdm bar as in :mod:`mlmkit.inference.bootstrap`.
-
->>> res = mlmkit.power("y ~ x1 + (1 + x1 | cluster)", "x1", n_clusters=20, cluster_size=50,
-...                    fixed={"(Intercept)": 2, "x1": 0.3}, re_cov=[[5, 0], [0, 1]], sigma2=3,
-...                    nsim=1000, seed=1)                                      # doctest: +SKIP
->>> curve = mlmkit.power_curve("y ~ x1 + (1 | cluster)", "x1", n_clusters=[5, 10, 20, 40],
-...                            cluster_size=10, fixed={"x1": 0.2}, re_cov=1.0, sigma2=1.0)  # doctest: +SKIP
->>> curve.plot()                                                               # doctest: +SKIP
+By default the covariates and clusters are drawn once per number of clusters and held fixed (as
+simr does); each replicate draws new random effects and residuals and refits through the batched
+deviance of :mod:`mlmkit.engine.batchfit` (the LRT's null model holds β_test at 0 in the same
+factorisation).  ``new_design=True`` redraws the covariates as well (slower).  Replicate b uses
+``SeedSequence(seed)`` children, so results are identical for any ``n_jobs``.
 """
 from __future__ import annotations
 
@@ -52,6 +33,7 @@ from .engine.batchfit import BatchDeviance, beta_parts, minimize_bounded
 from .inference.montecarlo import check_n_jobs, run_chunks, seed_sequence
 from .errors import MlmkitError, ParameterError
 from .engine.optimize import SINGULAR_TOL
+from .simulate import cov_sqrt, fixed_part, multilevel
 
 __all__ = ["power", "power_curve", "PowerResult", "PowerCurve", "plot_power_curve"]
 
@@ -63,11 +45,6 @@ _DESIGN_KEYS = {"cluster_size", "fixed", "re_cov", "re_terms", "sigma2", "family
 # --------------------------------------------------------------------------------------------------
 # the true model, on a fixed design
 # --------------------------------------------------------------------------------------------------
-def _sqrt_cov(S: np.ndarray) -> np.ndarray:
-    ev, V = np.linalg.eigh(S)
-    return V * np.sqrt(np.clip(ev, 0.0, None))
-
-
 @dataclass(frozen=True, eq=False)
 class _TruthModel:
     """Draws responses y* from the true parameters on the covariates of one simulated data set."""
@@ -81,26 +58,17 @@ class _TruthModel:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> "_TruthModel":
-        truth = df.attrs["truth"]
-        n = len(df)
-        eta = np.zeros(n)
-        for name, beta in truth.fixed.items():
-            term = np.ones(n)
-            if name != "(Intercept)":
-                for part in name.split(":"):
-                    term = term * df[part].to_numpy(float)
-            eta += beta * term
+        truth, n = df.attrs["truth"], len(df)
+        cols = {c: df[c].to_numpy(float) for c in df.columns}
         levels = []
         for col, terms, cov in (("cluster", truth.re_terms, truth.re_cov),
                                 ("upper", truth.upper_terms, truth.upper_cov)):
-            if terms is None:
-                continue
-            codes = pd.factorize(df[col])[0]
-            T = np.column_stack([np.ones(n) if t == "(Intercept)" else df[t].to_numpy(float) for t in terms])
-            levels.append((codes, T, _sqrt_cov(np.asarray(cov, float))))
-        trials = df["trials"].to_numpy(float) if "trials" in df.columns else np.ones(n)
+            if terms is not None:
+                T = np.column_stack([np.ones(n) if t == "(Intercept)" else cols[t] for t in terms])
+                levels.append((pd.factorize(df[col])[0], T, cov_sqrt(np.asarray(cov, float))))
         sd_e = None if truth.sigma2 is None else float(np.sqrt(truth.sigma2))
-        return cls(eta, tuple(levels), sd_e, truth.family, truth.link, trials)
+        return cls(fixed_part(truth.fixed, cols, n), tuple(levels), sd_e, truth.family, truth.link,
+                   cols.get("trials", np.ones(n)))
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """y* = Xβ + Zu*, u* ~ N(0, Σ) per unit, plus the family's noise (counts for binomial/Poisson)."""
@@ -168,7 +136,6 @@ def _glmer_null(full, j: int):
 
 
 def _scenario(formula, test, method, sim_args, new_design, design_seed) -> _Scenario:
-    from .simulate import multilevel
     df = multilevel(**sim_args, seed=np.random.default_rng(design_seed))
     truth = _TruthModel.from_frame(df)
     pilot = _fit_pilot(formula, df, truth.family, truth.link)
@@ -190,26 +157,26 @@ def _lmer_replicate(sc: _Scenario, design, y: np.ndarray, j: int):
     # A test needs the deviances to ~1e-8, not the 1e-11 of a fit whose θ̂ is reported.
     tol = 1e-8
     if sc.method == "lrt":
-        th1, d1, _ = minimize_bounded(bd.ml, sc.start, lower, upper, ftol=tol)
-        th0, d0, _ = minimize_bounded(lambda t: bd.ml_fixed(t, j, 0.0), th1, lower, upper, ftol=tol)
-        beta = beta_parts(bd.schur(th1[None])[1])[0][0]
+        th, d1, _ = minimize_bounded(bd.ml, sc.start, lower, upper, ftol=tol)
+        _, d0, _ = minimize_bounded(lambda t: bd.ml_fixed(t, j, 0.0), th, lower, upper, ftol=tol)
+        beta = beta_parts(bd.schur(th[None])[1])[0][0, j]
         p = float(chdtrc(1, max(d0 - d1, 0.0)))
-        return p, float(beta[j]), bool(np.any(th1[free] < SINGULAR_TOL))
-    th, _, _ = minimize_bounded(bd.reml, sc.start, lower, upper, ftol=tol)
-    beta, r2, vjj = beta_parts(bd.schur(th[None])[1])
-    se = np.sqrt(r2[0] / (bd.n - bd.p) * vjj[0, j])
-    return float(2.0 * ndtr(-abs(beta[0, j] / se))), float(beta[0, j]), bool(np.any(th[free] < SINGULAR_TOL))
+    else:
+        th, _, _ = minimize_bounded(bd.reml, sc.start, lower, upper, ftol=tol)
+        betas, r2, vjj = beta_parts(bd.schur(th[None])[1])
+        beta = betas[0, j]
+        p = float(2.0 * ndtr(-abs(beta / np.sqrt(r2[0] / (bd.n - bd.p) * vjj[0, j]))))
+    return p, float(beta), bool(np.any(th[free] < SINGULAR_TOL))
 
 
 def _glmer_replicate(sc: _Scenario, y: np.ndarray):
-    full, null = sc.full, sc.null
-    yarg = np.column_stack([y, sc.truth.trials - y]) if full.design.response.shape[1] == 2 else \
+    yarg = np.column_stack([y, sc.truth.trials - y]) if sc.full.design.response.shape[1] == 2 else \
         np.divide(y, sc.truth.trials)
-    f1 = full.refit(yarg)
+    f1 = sc.full.refit(yarg)
     est = float(f1.fixef.iloc[sc.j])
     sing = bool(f1.is_singular)
     if sc.method == "lrt":
-        f0 = null.refit(yarg)
+        f0 = sc.null.refit(yarg)
         return float(chdtrc(1, max(2.0 * (f1.loglik - f0.loglik), 0.0))), est, sing
     se = float(np.sqrt(f1.vcov.iloc[sc.j, sc.j]))
     return float(2.0 * ndtr(-abs(est / se))), est, sing
@@ -218,7 +185,6 @@ def _glmer_replicate(sc: _Scenario, y: np.ndarray):
 def _run_chunk(sc: _Scenario, seeds) -> np.ndarray:
     """Rows (p-value, estimate, singular, failed) for a list of replicate SeedSequences."""
     from .spec.design import lformula
-    from .simulate import multilevel
     out = np.full((len(seeds), 4), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -229,9 +195,9 @@ def _run_chunk(sc: _Scenario, seeds) -> np.ndarray:
                     df = multilevel(**sc.sim_args, seed=rng)
                     if sc.truth.family != "gaussian":
                         full = _fit_pilot(sc.formula, df, sc.truth.family, sc.truth.link)
-                        sc2 = dataclasses.replace(sc, full=full, null=_glmer_null(full, sc.j))
-                        y = df["y"].to_numpy(float)
-                        p, est, sing = _glmer_replicate(dataclasses.replace(sc2, truth=_TruthModel.from_frame(df)), y)
+                        sc2 = dataclasses.replace(sc, full=full, null=_glmer_null(full, sc.j),
+                                                  truth=_TruthModel.from_frame(df))
+                        p, est, sing = _glmer_replicate(sc2, df["y"].to_numpy(float))
                     else:
                         design = lformula(sc.formula, df)
                         p, est, sing = _lmer_replicate(sc, design, design.y, sc.j)
@@ -276,12 +242,9 @@ def _simulate_scenarios(formula, test, cluster_counts, nsim, alpha, method, seed
         chunks += [(s, reps[k:k + size]) for k in range(0, nsim, size)]
     results = run_chunks(_run_chunk, [(scenarios[s], reps) for s, reps in chunks], [len(reps) for _, reps in chunks],
                          n_jobs=n_jobs, progress=progress, desc="power")
-    parts: list[list[np.ndarray]] = [[] for _ in scenarios]
-    for (s, _), res in zip(chunks, results):
-        parts[s].append(res)
     out = []
-    for sc, J, rows in zip(scenarios, cluster_counts, parts):
-        r = np.vstack(rows)
+    for s, (sc, J) in enumerate(zip(scenarios, cluster_counts)):
+        r = np.vstack([res for (t, _), res in zip(chunks, results) if t == s])
         out.append(PowerResult(test=test, method=method, alpha=float(alpha), n_clusters=J,
                                design={k: v for k, v in sc.sim_args.items() if k != "n_clusters"},
                                formula=formula, pvalues=r[:, 0], estimates=r[:, 1],
@@ -294,42 +257,30 @@ def power(formula: str, test: str, *, n_clusters: int = 20, nsim: int = 1000, al
           **design) -> "PowerResult":
     """Power of a test on one fixed effect, by simulation.
 
+    Returns a :class:`PowerResult`: ``power``, ``se`` (Monte Carlo standard error), ``ci()``, the
+    p-values and estimates.  Raises ParameterError for an effect not in the model, a bad
+    ``nsim``/``alpha``/``method`` or an unknown design argument (and whatever
+    :func:`mlmkit.simulate.multilevel` says about the design).
+
     Parameters
     ----------
     formula : str
-        The model to fit to each simulated data set, in the simulator's column names
-        (``y``, ``x1``…, ``z1``…, ``cluster``, ``upper``), e.g. ``"y ~ x1 + (1 + x1 | cluster)"``.
+        The model fitted to each simulated data set, in the simulator's column names (``y``,
+        ``x1``…, ``z1``…, ``cluster``, ``upper``), e.g. ``"y ~ x1 + (1 + x1 | cluster)"``.
     test : str
         The fixed effect tested against 0, as named in the fit (``"x1"``, ``"x1:z1"``).
-    n_clusters : int
-        Number of clusters (see :func:`mlmkit.simulate.multilevel`).
-    nsim : int
-        Number of simulated data sets.
-    alpha : float
-        Significance level of the test.
+    n_clusters, nsim, alpha : int, int, float
+        Number of clusters; number of simulated data sets; significance level of the test.
     method : "lrt" or "z"
         Likelihood-ratio test (ML fits) or Wald z test (REML fit); see the module docstring.
-    seed : None, int or SeedSequence
-        Reproducible for any ``n_jobs``.
-    n_jobs, progress
-        joblib workers; tqdm progress bar.
+    seed, n_jobs, progress
+        None, an int or a SeedSequence (reproducible for any ``n_jobs``); joblib workers; tqdm bar.
     new_design : bool
         Redraw the covariates for every replicate (default: once, then held fixed).
     **design
         The design and true parameters, passed to :func:`mlmkit.simulate.multilevel`:
         ``cluster_size``, ``fixed``, ``re_cov``, ``re_terms``, ``sigma2``, ``family``, ``link``,
         ``trials``, ``n_upper``, ``upper_cov``, ``upper_terms``.
-
-    Returns
-    -------
-    PowerResult
-        ``power``, ``se`` (Monte Carlo standard error), ``ci()``, the p-values and estimates.
-
-    Raises
-    ------
-    ParameterError
-        an effect not in the model, a bad ``nsim``/``alpha``/``method``, an unknown design argument
-        (and whatever :func:`mlmkit.simulate.multilevel` says about the design).
     """
     _check_args(formula, test, nsim, alpha, method, n_jobs)
     return _simulate_scenarios(formula, test, [n_clusters], nsim, alpha, method, seed, n_jobs, progress,
@@ -411,15 +362,12 @@ class PowerResult:
                 "nsim": self.nsim, "failed": int(self.failed.sum()), "singular": int(self.singular[~self.failed].sum())}
 
     def __repr__(self) -> str:
-        lo, hi = self.ci()
-        extra = []
-        if self.failed.any():
-            extra.append(f"{int(self.failed.sum())} failed fits")
-        if self.singular[~self.failed].any():
-            extra.append(f"{int(self.singular[~self.failed].sum())} singular fits")
-        return (f"Power for {self.test} ({_METHODS[self.method]}, alpha = {self.alpha:g}), {self.n_clusters} clusters: "
-                f"{100 * self.power:.1f}% (95% CI {100 * lo:.1f}% to {100 * hi:.1f}%, Monte Carlo SE "
-                f"{100 * self.se:.1f}%); {self.nsim} simulations" + (f", {', '.join(extra)}" if extra else ""))
+        r = self.row()
+        extra = "".join(f", {r[k]} {k} fits" for k in ("failed", "singular") if r[k])
+        return (f"Power for {self.test} ({_METHODS[self.method]}, alpha = {self.alpha:g}), "
+                f"{self.n_clusters} clusters: {100 * r['power']:.1f}% (95% CI "
+                f"{100 * r['lower']:.1f}% to {100 * r['upper']:.1f}%, Monte Carlo SE "
+                f"{100 * r['se']:.1f}%); {self.nsim} simulations{extra}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,8 +1,7 @@
 """R's ``qnorm`` (lower tail, not log): Wichura (1988) algorithm AS 241, as in R's ``nmath/qnorm.c``.
 
-R draws normal variates by inversion, ``qnorm(u)``, so :mod:`mlmkit.rng` needs R's quantile function
-operation for operation (same polynomial evaluation order, same branch points) to reproduce R's
-``rnorm`` to the last bit.  scipy's ``ndtri`` is accurate too, but rounds differently in the last place.
+R draws normal variates by inversion, so :mod:`mlmkit.rng` needs R's quantile function operation for
+operation to reproduce ``rnorm`` to the last bit (scipy's ``ndtri`` differs in the last place).
 """
 from __future__ import annotations
 
@@ -13,25 +12,13 @@ import numpy as np
 __all__ = ["qnorm"]
 
 
-# --------------------------------------------------------------------------------------------------
-# qnorm: Wichura (1988) AS 241, exactly as in R's nmath/qnorm.c (lower tail, not log)
-# --------------------------------------------------------------------------------------------------
 def qnorm(p) -> np.ndarray:
-    """Standard normal quantile by R's algorithm (Wichura 1988, AS 241), vectorised.
+    """Standard normal quantile of ``p`` (array_like): R's ``qnorm5(p, 0, 1, TRUE, FALSE)``.
 
-    Operation for operation the code of R's ``qnorm5(p, 0, 1, TRUE, FALSE)``: a rational function
-    of ``r = 0.180625 - q^2`` for ``|q| = |p - 0.5| <= 0.425``, otherwise of ``r = sqrt(-log(min(p,
-    1 - p)))`` (two polynomial pairs, split at ``r = 5``), with ``1 - p`` computed as
-    ``0.5 - p + 0.5``.  Logarithms use the C library (``math.log``) like R, so results agree with
-    R bit for bit; ``scipy.special.ndtri`` differs from R in the last bit for some ``p``.
-
-    Parameters
-    ----------
-    p : array_like of float in [0, 1]
-
-    Returns
-    -------
-    ndarray of float (``-inf`` at 0, ``inf`` at 1, ``nan`` outside [0, 1])
+    A rational function of ``r = 0.180625 - q^2`` for ``|q| = |p - 0.5| <= 0.425``, otherwise of
+    ``r = sqrt(-log(min(p, 1 - p)))`` (two polynomial pairs, split at ``r = 5``), with ``1 - p``
+    computed as ``0.5 - p + 0.5`` and the C library's ``log``, as R.  Returns ``-inf`` at 0, ``inf``
+    at 1, ``nan`` outside [0, 1].
     """
     p = np.atleast_1d(np.asarray(p, dtype=float))
     out = np.full(p.shape, np.nan)

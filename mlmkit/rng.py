@@ -1,38 +1,13 @@
 """R-identical random numbers: ``set.seed``, ``runif``, ``rnorm``, ``sample`` and ``MASS::mvrnorm``.
 
-The lessons hold every simulated data set against the R tutorial it comes from, so the Python draws
-must be *the same numbers* R prints.  This module reproduces R's (>= 3.6) default generators to the
-last bit:
-
-* ``RNGkind("Mersenne-Twister", "Inversion", "Rejection")``;
-* ``set.seed(s)``: scramble ``s`` fifty times with the LCG ``s <- (69069 * s + 1) mod 2^32``, then fill
-  625 words with the next LCG values; word 0 is the position (set to 624, so the first draw
-  regenerates the state) and words 1..624 are the MT19937 state.  numpy's
-  :class:`numpy.random.MT19937` runs that state, so the 32-bit outputs are computed in C;
-* ``unif_rand() = fixup(out * 2^-32)`` (never exactly 0 or 1);
-* ``norm_rand()`` by inversion with 2^27 extra resolution::
-
-      u <- unif_rand(); u <- floor(2^27 * u) + unif_rand(); qnorm(u / 2^27)
-
-  where ``qnorm`` is R's Wichura AS 241 algorithm, re-implemented here operation for operation
-  (:func:`qnorm`);
-* ``sample()`` by rejection sampling of ``ceil(log2(n))`` random bits (``R_unif_index``), the
-  swap-with-last algorithm without replacement, the hash variant for ``n > 1e7``, and the
-  ``prob=`` algorithms (Walker alias for many probabilities, inversion otherwise);
-* ``MASS::mvrnorm``: eigen decomposition of Sigma and ``mu + V diag(sqrt(ev)) X'``.
-
-Example
--------
->>> from mlmkit import rng
->>> rng.set_seed(123)
->>> rng.sample(100, 10)                      # R: set.seed(123); sample(1:100, 10)
-array([31, 79, 51, 14, 67, 42, 50, 43, 97, 25])
->>> r = rng.RRandom(707)                     # an independent stream
->>> round(float(r.rnorm(1, 0, 5 ** 0.5)[0]), 6)   # R: set.seed(707); rnorm(1, 0, sqrt(5))
--2.866334
+The lessons hold every simulated data set against its R tutorial, so the draws must be the numbers
+R (>= 3.6) prints, to the last bit: ``RNGkind("Mersenne-Twister", "Inversion", "Rejection")``, the
+MT19937 state run by numpy's :class:`numpy.random.MT19937`; ``norm_rand()`` by inversion with R's
+``qnorm`` (:mod:`mlmkit.qnorm`); ``sample()`` by R's rejection sampling of random bits.  ``RRandom``
+is one stream; the module-level functions share one, like R's global ``.Random.seed``.
 
 Errors are :class:`mlmkit.errors.ParameterError` where R would return ``NaN`` with a warning or stop,
-e.g. ``rng.rnorm(3, sd=-1)`` raises ``ParameterError: rnorm: 'sd' must be >= 0 (got -1.0) ...``.
+e.g. ``rng.rnorm(3, sd=-1)`` raises ``ParameterError: rnorm: 'sd' must be >= 0 ...``.
 """
 from __future__ import annotations
 
@@ -84,20 +59,8 @@ def _recycle(values, n: int, fun: str, what: str) -> np.ndarray:
 
 
 class RRandom:
-    """An independent R random-number stream (R's ``.Random.seed`` as an object).
-
-    Parameters
-    ----------
-    seed : int, optional
-        As in R's ``set.seed(seed)``; any integer in [-2^31, 2^31).  ``None`` seeds from fresh OS
-        entropy (R seeds from the clock and process id).
-
-    Examples
-    --------
-    >>> r = RRandom(123)
-    >>> r.sample(100, 10).tolist()
-    [31, 79, 51, 14, 67, 42, 50, 43, 97, 25]
-    """
+    """An independent R random-number stream (R's ``.Random.seed`` as an object), seeded as R's
+    ``set.seed(seed)`` (an integer in [-2^31, 2^31)); ``None`` seeds from fresh OS entropy."""
 
     def __init__(self, seed: int | None = None):
         self._bitgen = np.random.MT19937(0)
@@ -107,25 +70,19 @@ class RRandom:
 
     # ---------------------------------------------------------------- state
     def set_seed(self, seed: int) -> None:
-        """R's ``set.seed(seed)``: 50 LCG scrambles, then 625 LCG words; position word set to 624.
-
-        ``s <- (69069 * s + 1) mod 2^32`` fifty times; words ``w[0..624]`` are the next 625 values;
-        ``w[0]`` (the position) is replaced by 624 and ``w[1..624]`` is the MT19937 key.
-        """
+        """R's ``set.seed(seed)``: ``s <- (69069 * s + 1) mod 2^32`` fifty times, then 625 more LCG
+        words ``w[0..624]``; ``w[0]`` (the position) becomes 624, ``w[1..624]`` is the MT key."""
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Real) or not math.isfinite(seed):
             raise ParameterError(f"set_seed: the seed must be an integer, not {seed!r}.")
         seed = int(seed)              # R's as.integer truncates towards zero
         if not -2 ** 31 < seed < 2 ** 31:
             raise ParameterError(f"set_seed: seed {seed} is outside R's integer range "
                                  "(-2147483647 .. 2147483647).")
-        s = seed & 0xFFFFFFFF
-        for _ in range(50):
-            s = (69069 * s + 1) & 0xFFFFFFFF
-        words = []
-        for _ in range(625):
+        s, words = seed & 0xFFFFFFFF, []
+        for _ in range(50 + 625):         # 50 scrambles, then w[0..624]
             s = (69069 * s + 1) & 0xFFFFFFFF
             words.append(s)
-        self._set_words(np.array(words[1:], dtype=np.uint32), 624)
+        self._set_words(np.array(words[51:], dtype=np.uint32), 624)
 
     def _set_words(self, key: np.ndarray, pos: int) -> None:
         self._bitgen.state = {"bit_generator": "MT19937",
@@ -165,11 +122,8 @@ class RRandom:
         return self._bitgen.random_raw(n) if n else np.empty(0, dtype=np.uint64)
 
     def unif_rand(self, n: int = 1) -> np.ndarray:
-        """``n`` draws of R's ``unif_rand()``: ``out * 2^-32`` nudged into the open interval (0, 1).
-
-        R's fixup: values ``<= 0`` become ``0.5 / (2^32 - 1)``, values ``>= 1`` become
-        ``1 - 0.5 / (2^32 - 1)``.
-        """
+        """``n`` draws of R's ``unif_rand()``: ``out * 2^-32``, values ``<= 0`` or ``>= 1`` moved
+        ``0.5 / (2^32 - 1)`` inside the open interval (0, 1) (R's fixup)."""
         n = _count(n, "unif_rand")
         u = self._raw(n).astype(float) * _TWO_M32
         u[u <= 0.0] = 0.5 * _I2_32M1
@@ -177,7 +131,7 @@ class RRandom:
         return u
 
     def _norm_rand(self, n: int) -> np.ndarray:
-        """``n`` draws of ``norm_rand()`` (Inversion): two uniforms per normal, first the coarse one."""
+        """``n`` draws of ``norm_rand()``: ``qnorm((floor(2^27 u1) + u2) / 2^27)`` (Inversion)."""
         u = self.unif_rand(2 * n)
         x = np.floor(_BIG * u[0::2]) + u[1::2]
         return qnorm(x / _BIG)
@@ -195,24 +149,16 @@ class RRandom:
             raise ParameterError("runif: 'min' and 'max' must be finite.")
         if (b < a).any():
             raise ParameterError("runif: 'max' must be >= 'min' (R would return NaN with a warning).")
-        out = a.copy()
-        draw = a != b
-        k = int(draw.sum())
-        out[draw] = a[draw] + (b[draw] - a[draw]) * self.unif_rand(k)
+        out, draw = a.copy(), a != b
+        out[draw] = a[draw] + (b[draw] - a[draw]) * self.unif_rand(int(draw.sum()))
         return out
 
     def rnorm(self, n, mean=0.0, sd=1.0) -> np.ndarray:
         """R's ``rnorm(n, mean, sd)``: ``mean + sd * norm_rand()`` with R's recycling of mean and sd.
 
-        ``n`` may be a sequence (its length is used, as in R).  Where ``sd == 0`` or ``mean`` is
-        infinite, the value is ``mean`` and no random number is used (as in R).  All normals are
-        made from one vectorised block of ``2 * n`` Mersenne-Twister words.
-
-        Raises
-        ------
-        ParameterError
-            ``sd`` negative, infinite or NaN, e.g. ``rnorm(3, sd=-1)`` -- did you pass a variance's
-            negative, or ``sd=-sqrt(5)``?  (R returns NaN with a warning.)
+        ``n`` may be a sequence (its length is used).  Where ``sd == 0`` or ``mean`` is infinite,
+        the value is ``mean`` and no random number is used (as in R).  Raises ParameterError for an
+        ``sd`` negative, infinite or NaN, e.g. ``rnorm(3, sd=-1)`` (R returns NaN with a warning).
         """
         n = _count(n, "rnorm")
         mu = _recycle(mean, n, "rnorm", "mean")
@@ -221,13 +167,8 @@ class RRandom:
         if bad.any():
             raise ParameterError(f"rnorm: 'sd' must be >= 0 and finite (got {sigma[bad][0]!r}); a "
                                  "standard deviation is the square root of a variance: sd=sqrt(var).")
-        draw = (sigma != 0) & np.isfinite(mu)
-        out = mu.copy()
-        if draw.all():
-            out = mu + sigma * self._norm_rand(n)
-        else:
-            k = int(draw.sum())
-            out[draw] = mu[draw] + sigma[draw] * self._norm_rand(k)
+        out, draw = mu.copy(), (sigma != 0) & np.isfinite(mu)
+        out[draw] = mu[draw] + sigma[draw] * self._norm_rand(int(draw.sum()))
         return out
 
     # ---------------------------------------------------------------- sample
@@ -246,12 +187,11 @@ class RRandom:
         self._raw(words)
 
     def _unif_index(self, dn: int, k: int, distinct: bool = False) -> np.ndarray:
-        """``k`` values of R's ``R_unif_index(dn)`` (0-based), or the ``k`` first distinct ones.
+        """``k`` values of R's ``R_unif_index(dn)`` (0-based), or (``distinct``: R's ``sample2``)
+        the ``k`` first distinct ones.
 
-        ``R_unif_index``: ``bits = ceil(log2(dn))``; repeat ``v = rbits(bits)`` until ``v < dn``, where
-        ``rbits`` glues ``bits // 16 + 1`` 16-bit chunks ``floor(65536 * unif_rand())`` and masks to
-        ``bits`` bits.  ``distinct=True`` is R's ``sample2`` (hash) algorithm: draws that repeat an
-        earlier value are discarded.  Drawn in vectorised chunks; surplus draws are given back.
+        ``R_unif_index``: repeat ``v = rbits(ceil(log2(dn)))`` until ``v < dn``; ``rbits`` glues
+        16-bit chunks ``floor(65536 * unif_rand())``.  Vectorised chunks; surplus draws given back.
         """
         bits = (dn - 1).bit_length() if dn > 1 else 0
         c = bits // 16 + 1
@@ -289,10 +229,8 @@ class RRandom:
     def _sample_noreplace(self, n: int, k: int) -> np.ndarray:
         """R's ``do_sample`` without replacement: ``j = R_unif_index(n); take x[j]; x[j] = x[--n]``.
 
-        The attempt values are drawn in vectorised chunks (one chunk size ``c`` of 16-bit blocks
-        at a time, surplus given back); the swap loop itself is plain Python over the draws
-        (about 0.5 s for a permutation of 10^6).  The swap array is dense (``array``) when the
-        sample is a large part of the population, a dict of the moved entries otherwise.
+        Attempts are drawn in vectorised chunks (surplus given back), the swaps in plain Python; the
+        swap array is dense for a large sample, a dict of the moved entries otherwise.
         """
         res: list[int] = []
         append = res.append
@@ -347,16 +285,12 @@ class RRandom:
         if npos == 0 or (not replace and k > npos):
             raise ParameterError("sample: too few positive probabilities for the sample size.")
         p = p / np.cumsum(p)[-1]
-        if replace:
-            if int((n * p > 0.1).sum()) > 200:
-                return self._walker(p, n, k)
-            perm = np.arange(n)
-            _revsort(p, perm)
-            cum = np.cumsum(p)
-            u = self.unif_rand(k)
-            return perm[np.searchsorted(cum[: n - 1], u, side="left")]
+        if replace and int((n * p > 0.1).sum()) > 200:
+            return self._walker(p, n, k)
         perm = np.arange(n)
         _revsort(p, perm)
+        if replace:
+            return perm[np.searchsorted(np.cumsum(p)[: n - 1], self.unif_rand(k), side="left")]
         out = np.empty(k, dtype=np.int64)
         total = 1.0
         for i, u in enumerate(self.unif_rand(k)):
@@ -370,11 +304,9 @@ class RRandom:
         return out
 
     def _walker(self, p: np.ndarray, n: int, k: int) -> np.ndarray:
-        """Walker's alias method exactly as R's ``walker_ProbSampleReplace`` (Ripley 1987, Alg 3.13B).
-
-        Alias tables are built as in R; each draw is ``k = R_unif_index(n)``, ``u = k + unif_rand()``,
-        then ``k`` if ``u < q[k] + k`` else its alias (R >= 3.6 with sample.kind "Rejection").
-        """
+        """Walker's alias method as R's ``walker_ProbSampleReplace`` (Ripley 1987, Alg 3.13B): each
+        draw is ``k = R_unif_index(n)``, ``u = k + unif_rand()``, then ``k`` if ``u < q[k] + k``,
+        else its alias."""
         q = (p * n).tolist()
         small = [i for i in range(n) if q[i] < 1.0]            # HL[0 .. H): q < 1, in order
         hl = small + [i for i in range(n - 1, -1, -1) if q[i] >= 1.0]   # then q >= 1, reversed
@@ -382,8 +314,7 @@ class RRandom:
         a = [0] * n
         if 0 < low < n:
             for kk in range(n - 1):
-                i = hl[kk]
-                j = hl[low]
+                i, j = hl[kk], hl[low]
                 a[i] = j
                 q[j] += q[i] - 1
                 if q[j] < 1.0:
@@ -391,9 +322,8 @@ class RRandom:
                 if low >= n:
                     break
         qa = (np.array(q) + np.arange(n)).tolist()
-        # R >= 3.6 ("Rejection"): k = R_unif_index(n); rU = k + unif_rand().  The two kinds of draws
-        # interleave, so loop over the draws, reading uniforms from a buffer drawn in chunks; the
-        # uniforms left over at the end are given back to the stream.
+        # The two kinds of draws interleave: read uniforms from a buffer drawn in chunks, give back
+        # those left over at the end.
         bits = (n - 1).bit_length() if n > 1 else 0
         c = bits // 16 + 1
         mask = (1 << bits) - 1
@@ -424,28 +354,12 @@ class RRandom:
     def sample(self, x, size=None, replace: bool = False, prob=None) -> np.ndarray:
         """R's ``sample(x, size, replace = FALSE, prob = NULL)`` (R >= 3.6, "Rejection").
 
-        Parameters
-        ----------
-        x : int or sequence
-            A single number ``n >= 1`` means ``1:n`` (as in R); otherwise the population itself
-            (list, array, Series).
-        size : int, optional
-            Number of items; default the population size (a permutation).
-        replace : bool
-        prob : sequence of float, optional
-            Weights (normalised like R's ``FixupProb``).  Without replacement R's sequential
-            algorithm; with replacement Walker's alias method when more than 200 weights exceed
-            ``0.1 / n``, otherwise inversion after R's ``revsort``.
-
-        Returns
-        -------
-        ndarray of the sampled items (integers 1..n when ``x`` is a number).
-
-        Raises
-        ------
-        ParameterError
-            e.g. ``sample(5, 10)``: cannot take a sample larger than the population when
-            replace=False.
+        ``x`` is a number ``n >= 1`` (meaning ``1:n``, as in R) or the population itself (list,
+        array, Series); ``size`` defaults to the population size (a permutation); ``prob`` holds
+        weights (normalised like R's ``FixupProb``; with replacement Walker's alias method when
+        more than 200 weights exceed ``0.1 / n``, else inversion).  Returns an ndarray of the
+        sampled items.  Raises ParameterError, e.g. ``sample(5, 10)``: cannot take a sample larger
+        than the population when replace=False.
         """
         if isinstance(x, (Integral, Real)) and not isinstance(x, (bool, np.bool_)) \
                 and math.isfinite(x) and x >= 1:
@@ -473,23 +387,13 @@ class RRandom:
 
     # ---------------------------------------------------------------- mvrnorm
     def mvrnorm(self, n, mu, Sigma, tol: float = 1e-6) -> np.ndarray:
-        """``MASS::mvrnorm(n, mu, Sigma)``: multivariate normal draws, as R computes them.
+        """``MASS::mvrnorm(n, mu, Sigma)``: ``t(mu + V %*% diag(sqrt(pmax(ev, 0))) %*% t(X))``.
 
-        Algorithm (MASS 7.3): ``eigen(Sigma, symmetric = TRUE)`` gives ``V`` and ``ev`` (decreasing);
-        ``X <- matrix(rnorm(p * n), n)`` is filled column by column (the first ``n`` normals are
-        column 1); the result is ``t(mu + V %*% diag(sqrt(pmax(ev, 0))) %*% t(X))``.  The eigen
-        decomposition uses LAPACK ``dsyevr`` like R (scipy's ``driver="evr"``, order reversed),
-        and the products are summed in reference-BLAS order.
-
-        Returns
-        -------
-        ndarray of shape ``(n, p)`` -- always 2-D, also for ``n = 1`` (MASS drops to a vector).
-
-        Raises
-        ------
-        ParameterError
-            ``Sigma`` not ``p x p``, not symmetric, or not positive semi-definite (an eigenvalue
-            below ``-tol * |largest eigenvalue|``), e.g. ``mvrnorm(20, [0, 0], [[1, 2], [2, 1]])``.
+        As MASS 7.3: ``V``, ``ev`` from ``eigen(Sigma, symmetric = TRUE)`` (LAPACK ``dsyevr``),
+        ``X <- matrix(rnorm(p * n), n)`` filled column by column, products summed in reference-BLAS
+        order.  Returns shape ``(n, p)``, 2-D also for ``n = 1``.  Raises ParameterError for a
+        ``Sigma`` not ``p x p``, not symmetric or not positive semi-definite (an eigenvalue below
+        ``-tol * |largest eigenvalue|``), e.g. ``mvrnorm(20, [0, 0], [[1, 2], [2, 1]])``.
         """
         n = _count(n, "mvrnorm")
         mu = np.array(mu, dtype=float).ravel()
@@ -526,10 +430,8 @@ class _Identity(dict):
 
 
 def _revsort(a: np.ndarray, ib: np.ndarray) -> None:
-    """R's ``revsort``: heapsort ``a`` into decreasing order in place, permuting ``ib`` alongside.
-
-    Ported line by line so that ties end in R's order.
-    """
+    """R's ``revsort``, line by line (ties end in R's order): heapsort ``a`` into decreasing order
+    in place, permuting ``ib`` alongside."""
     n = a.size
     if n <= 1:
         return

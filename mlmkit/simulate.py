@@ -1,30 +1,13 @@
 """Simulated multilevel data: the tutorial's three designs (R-identical) and a general simulator.
 
-**The tutorial's designs** (UVA StatLab, "Simulating multilevel data", L. Jamison 2023) reproduce the
-R code statement for statement with :mod:`mlmkit.rng`, so the data frames are the ones the tutorial
-prints, to the last bit:
+:func:`variance_components`, :func:`level_predictors` and :func:`random_slopes` reproduce the R code
+of UVA StatLab's "Simulating multilevel data" (L. Jamison 2023) statement for statement with
+:mod:`mlmkit.rng`, so the data frames are the ones the tutorial prints, to the last bit.
 
-* :func:`variance_components` -- ``y_ij = g00 + u0j + e_ij``;
-* :func:`level_predictors` -- ``y_ij = g00 + g01 Z_j + u0j + B1 X_ij + e_ij``;
-* :func:`random_slopes` -- ``y_ij = (g00 + u0j) + (g01 + u1j) X_ij + e_ij``, with ``u0j`` and ``u1j``
-  independent or drawn together by ``MASS::mvrnorm`` (``correlated=True``).
-
->>> from mlmkit import simulate
->>> df = simulate.variance_components()
->>> df["y"].iloc[[0, 1, 999]].round(6).tolist()       # the tutorial prints -0.01799895 ... 3.980374
-[-0.017999, -1.556627, 3.980374]
-
-**The general simulator** :func:`multilevel` draws two- or three-level data for teaching and power
-analysis (numpy's fast generator; not R-identical): any number of clusters, equal or unequal sizes,
-level-1 predictors ``x1, x2, ...``, level-2 predictors ``z1, ...``, level-3 predictors ``w1, ...``,
-cross-level interactions such as ``"x1:z1"``, random intercepts and slopes with any covariance
-matrix, Gaussian, binomial or Poisson responses.  The true parameters and random effects travel with
-the data in ``df.attrs["truth"]`` (a :class:`SimulationTruth`).
-
-Invalid input raises :class:`mlmkit.errors.ParameterError` (or ``FamilyError`` for a family) with a
-message that says what to change, e.g. ``multilevel(fixed={"x1": 1}, re_cov=[[1, 2], [2, 1]])`` ->
-"re_cov is not positive semi-definite (eigenvalues [3.0, -1.0]): some correlation implied is
-outside [-1, 1] ...".
+:func:`multilevel` draws two- or three-level data for teaching and power analysis (numpy's
+generator; not R-identical); the true parameters and random effects travel with the data in
+``df.attrs["truth"]`` (a :class:`SimulationTruth`).  Invalid input raises
+:class:`mlmkit.errors.ParameterError` (``FamilyError`` for a family) saying what to change.
 """
 from __future__ import annotations
 
@@ -61,9 +44,10 @@ def _sd(var, name: str) -> float:
     return float(np.sqrt(var))
 
 
-def _ids(C: int, N: int) -> tuple[np.ndarray, np.ndarray]:
-    """``ID <- 1:(N*C)`` and ``Cluster <- rep(seq(1, C), each = N)``."""
-    return np.arange(1, N * C + 1, dtype=np.int64), np.repeat(np.arange(1, C + 1, dtype=np.int64), N)
+def _tutorial_frame(C: int, N: int, y: np.ndarray, **columns) -> pd.DataFrame:
+    """``y``, ``ID <- 1:(N*C)``, ``Cluster <- rep(seq(1, C), each = N)``, then ``columns``."""
+    return pd.DataFrame({"y": y, "ID": np.arange(1, N * C + 1, dtype=np.int64),
+                         "Cluster": np.repeat(np.arange(1, C + 1, dtype=np.int64), N), **columns})
 
 
 def variance_components(n_clusters: int = 20, cluster_size: int = 50, gamma00: float = 2.0,
@@ -77,24 +61,16 @@ def variance_components(n_clusters: int = 20, cluster_size: int = 50, gamma00: f
         set.seed(777); eij <- rnorm(N * C, 0, sqrt(sigma2))
         yij <- g00 + u0j + eij
 
-    Returns
-    -------
-    DataFrame with the tutorial's columns ``y, ID, Cluster, eij, u0j, g00`` (``ID`` and ``Cluster``
-    integers from 1); ``y`` starts -0.01799895, -1.55662749 and ends 3.980374 with the defaults.
-
-    Raises
-    ------
-    ParameterError
-        e.g. ``variance_components(tau2=-5)``: a variance must be >= 0.
+    Returns the tutorial's columns ``y, ID, Cluster, eij, u0j, g00`` (``ID``, ``Cluster`` from 1);
+    ``y`` starts -0.01799895, -1.55662749 and ends 3.980374 with the defaults.  Raises
+    ParameterError, e.g. ``variance_components(tau2=-5)``: a variance must be >= 0.
     """
     C, N = _tutorial_sizes(n_clusters, cluster_size)
     r = RRandom(seed_u)
     u0j = np.repeat(r.rnorm(C, 0.0, _sd(tau2, "tau2")), N)
     r.set_seed(seed_e)
     eij = r.rnorm(N * C, 0.0, _sd(sigma2, "sigma2"))
-    ID, Cluster = _ids(C, N)
-    return pd.DataFrame({"y": gamma00 + u0j + eij, "ID": ID, "Cluster": Cluster, "eij": eij,
-                         "u0j": u0j, "g00": np.full(N * C, float(gamma00))})
+    return _tutorial_frame(C, N, gamma00 + u0j + eij, eij=eij, u0j=u0j, g00=float(gamma00))
 
 
 def level_predictors(n_clusters: int = 20, cluster_size: int = 50, gamma00: float = 2.0,
@@ -111,9 +87,7 @@ def level_predictors(n_clusters: int = 20, cluster_size: int = 50, gamma00: floa
         set.seed(111); eij <- rnorm(N * C, 0, sqrt(sigma2))
         yij <- g00 + g01 * Zj + u0j + B1 * X1ij + eij
 
-    Returns
-    -------
-    DataFrame with columns ``y, ID, Cluster, g00, g01, Z, u0j, B1, X, eij``; with the defaults
+    Returns columns ``y, ID, Cluster, g00, g01, Z, u0j, B1, X, eij``; with the defaults
     ``y[0] = 0.3386258`` and ``y[999] = 6.658694`` as the tutorial prints.
     """
     C, N = _tutorial_sizes(n_clusters, cluster_size)
@@ -128,11 +102,8 @@ def level_predictors(n_clusters: int = 20, cluster_size: int = 50, gamma00: floa
     r.set_seed(seed_e)
     eij = r.rnorm(N * C, 0.0, _sd(sigma2, "sigma2"))
     y = gamma00 + gamma01 * Zj + u0j + beta1 * X + eij
-    ID, Cluster = _ids(C, N)
-    full = lambda v: np.full(N * C, float(v))  # noqa: E731
-    return pd.DataFrame({"y": y, "ID": ID, "Cluster": Cluster, "g00": full(gamma00),
-                         "g01": full(gamma01), "Z": Zj, "u0j": u0j, "B1": full(beta1), "X": X,
-                         "eij": eij})
+    return _tutorial_frame(C, N, y, g00=float(gamma00), g01=float(gamma01), Z=Zj, u0j=u0j,
+                           B1=float(beta1), X=X, eij=eij)
 
 
 def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: int = 50,
@@ -154,18 +125,11 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
     ``set.seed(609); u <- MASS::mvrnorm(C, c(0, 0), matrix(c(tau2_u0, cov_u01, cov_u01, tau2_u1), 2))``
     (the same ``X`` and ``eij``).
 
-    Returns
-    -------
-    DataFrame with the tutorial's columns ``y, ID, Cluster, eij, u0j, g00, u1j, g01, b0j, b1j, X``
-    plus ``yij`` (a copy of ``y``: the tutorial fits ``lmer(yij ~ X + (1 + X | Cluster), data = df)``
-    with ``yij`` from R's workspace; the column lets the same formula work here).  Defaults give
-    ``y[0] = -2.3706838`` and ``y[999] = 3.1699576`` (independent), as printed.
-
-    Raises
-    ------
-    ParameterError
-        e.g. ``random_slopes(True, cov_u01=5)``: Sigma is not positive definite (|covariance| must be
-        at most sqrt(tau2_u0 * tau2_u1)).
+    Returns the tutorial's columns ``y, ID, Cluster, eij, u0j, g00, u1j, g01, b0j, b1j, X`` plus
+    ``yij``, a copy of ``y`` (the tutorial fits ``lmer(yij ~ X + (1 + X | Cluster), data = df)``
+    with ``yij`` from R's workspace).  Defaults give ``y[0] = -2.3706838``, ``y[999] = 3.1699576``
+    (independent), as printed.  Raises ParameterError, e.g. ``random_slopes(True, cov_u01=5)``:
+    Sigma is not positive definite (``|covariance|`` must be at most ``sqrt(tau2_u0 * tau2_u1)``).
     """
     C, N = _tutorial_sizes(n_clusters, cluster_size)
     r = RRandom(seed_u0)
@@ -185,11 +149,8 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
     X = r.rnorm(N * C, 0.0, 1.0)
     b0j, b1j = gamma00 + u0j, gamma01 + u1j
     y = b0j + b1j * X + eij
-    ID, Cluster = _ids(C, N)
-    return pd.DataFrame({"y": y, "ID": ID, "Cluster": Cluster, "eij": eij, "u0j": u0j,
-                         "g00": np.full(N * C, float(gamma00)), "u1j": u1j,
-                         "g01": np.full(N * C, float(gamma01)), "b0j": b0j, "b1j": b1j, "X": X,
-                         "yij": y.copy()})
+    return _tutorial_frame(C, N, y, eij=eij, u0j=u0j, g00=float(gamma00), u1j=u1j,
+                           g01=float(gamma01), b0j=b0j, b1j=b1j, X=X, yij=y.copy())
 
 
 # ==================================================================================================
@@ -199,24 +160,12 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
 class SimulationTruth:
     """The parameters and random effects behind a :func:`multilevel` data set (``df.attrs["truth"]``).
 
-    Attributes
-    ----------
-    fixed : dict
-        Fixed effects by name (``"(Intercept)"``, ``"x1"``, ``"z1"``, ``"x1:z1"``, ...).
-    re_terms, re_cov : tuple of str, ndarray
-        Cluster-level random-effect terms (``"(Intercept)"``, slopes such as ``"x1"``) and their
-        covariance matrix.
-    upper_terms, upper_cov : tuple of str, ndarray or None
-        The same for the upper level of a three-level design (None for two levels).
-    sigma2 : float or None
-        Residual variance (Gaussian family only).
-    family, link : str
-    ranef : dict of DataFrame
-        The drawn random effects: ``ranef["cluster"]`` (indexed by cluster id, one column per term)
-        and, for three levels, ``ranef["upper"]``.
-
-    Copies of the DataFrame share this object (it is never modified), so pandas' copying of ``attrs``
-    costs nothing and ``pd.concat`` of pieces of one simulation keeps it.
+    ``fixed`` (name -> value), ``re_terms`` and ``re_cov`` (the cluster-level random-effect terms
+    and their covariance), ``upper_terms`` and ``upper_cov`` (the same for the upper level of a
+    three-level design, else None), ``sigma2`` (Gaussian only, else None), ``family``, ``link`` and
+    ``ranef``, the drawn random effects (``ranef["cluster"]`` and, for three levels,
+    ``ranef["upper"]``: indexed by id, one column per term).  Copies of the DataFrame share this
+    object (it is never modified), so ``pd.concat`` of pieces of one simulation keeps it.
     """
 
     fixed: dict
@@ -293,11 +242,15 @@ def _cov(spec, terms, name: str) -> np.ndarray:
     return S
 
 
-def _draw_re(gen, S: np.ndarray, n: int) -> np.ndarray:
-    """``n`` draws of N(0, S) (rows) via the symmetric square root, which also allows singular S."""
+def cov_sqrt(S: np.ndarray) -> np.ndarray:
+    """``A`` with ``A A' = S`` from the eigen decomposition, which also allows a singular ``S``."""
     ev, V = np.linalg.eigh(S)
-    A = V * np.sqrt(np.clip(ev, 0.0, None))
-    return gen.standard_normal((n, S.shape[0])) @ A.T
+    return V * np.sqrt(np.clip(ev, 0.0, None))
+
+
+def _draw_re(gen, S: np.ndarray, n: int) -> np.ndarray:
+    """``n`` draws of N(0, S) (rows)."""
+    return gen.standard_normal((n, S.shape[0])) @ cov_sqrt(S).T
 
 
 def _terms(cov, terms, name: str, xs: list[str]) -> tuple:
@@ -374,27 +327,17 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     ParameterError, FamilyError
         Zero clusters, a negative variance or non-PSD covariance, sizes that do not match, an unknown
         predictor, ``sigma2`` with a non-Gaussian family, an unknown family or link...
-
-    Examples
-    --------
-    >>> df = multilevel(30, (5, 15), fixed={"(Intercept)": 1, "x1": 0.5, "z1": -1},
-    ...                 re_cov=[[1.0, 0.3], [0.3, 0.5]], sigma2=2.0, seed=1)
-    >>> list(df.columns)
-    ['y', 'x1', 'z1', 'cluster']
-    >>> df.attrs["truth"].ranef["cluster"].shape
-    (30, 2)
     """
     gen = np.random.default_rng(seed)
     spec = _check_spec(fixed, re_cov, re_terms, sigma2, family, link, trials, n_upper, upper_cov, upper_terms)
     # Draws in a fixed order (sizes, predictors, random effects, response): a seed's data never change.
     units = _units(n_clusters, cluster_size, n_upper, gen)
     cols = _predictors(spec.names, units, gen)
-    eta = _fixed_part(spec.fixed, cols, units.n)
+    eta = fixed_part(spec.fixed, cols, units.n)
     U = _draw_re(gen, spec.S, units.J)
     _add_random_part(eta, U, spec.re_terms, cols, units.cluster)
-    V3 = None
+    V3 = _draw_re(gen, spec.S3, units.K) if spec.three else None
     if spec.three:
-        V3 = _draw_re(gen, spec.S3, units.K)
         _add_random_part(eta, V3, spec.upper_terms, cols, units.upper)
     y = _response(family, spec.link, eta, spec.sd_e, spec.trials, gen)
     return _frame(spec, units, cols, y, U, V3)
@@ -539,17 +482,14 @@ def _predictors(names, units: _Units, gen) -> dict[str, np.ndarray]:
     return cols
 
 
-def _fixed_part(fixed: dict, cols: dict, n: int) -> np.ndarray:
+def fixed_part(fixed: dict, cols: dict, n: int) -> np.ndarray:
     """sum_k beta_k * prod(parts of term k): the fixed part of eta."""
     eta = np.zeros(n)
     for name, beta in fixed.items():
-        if name == "(Intercept)":
-            eta += beta
-        else:
-            term = np.ones(n)
-            for part in name.split(":"):
-                term = term * cols[part]
-            eta += beta * term
+        term = np.ones(n)
+        for part in name.split(":") if name != "(Intercept)" else ():
+            term = term * cols[part]
+        eta += beta * term
     return eta
 
 
