@@ -138,12 +138,12 @@ def one_module_linker():
 
     class OneModuleCLinker(CLinker):
         def make_thunk(self, input_storage=None, output_storage=None, storage_map=None, **kwargs):
+            # an op without C code (a random draw, scipy's Cholesky, ...), or C code that cannot be
+            # combined into one module: linked op by op below, as by default
+            fallback = (MethodNotDefined, NotImplementedError, CompileError)
             if all(isinstance(node.op, CLinkerOp) for node in self.fgraph.apply_nodes):
-                try:
+                with contextlib.suppress(*fallback):
                     return super().make_thunk(input_storage, output_storage, storage_map, **kwargs)
-                except (MethodNotDefined, NotImplementedError, CompileError):
-                    pass
-            # an op without C code (a random draw, scipy's Cholesky, ...): op by op, as by default
             vm = copy.copy(predefined_linkers["cvm"]).accept(self.fgraph, self.no_recycling)
             return vm.make_thunk(input_storage=input_storage, output_storage=output_storage,
                                  storage_map=storage_map)
