@@ -28,7 +28,7 @@ from .lmer_fit import DevFun, OptResult, mk_lmer_devfun, optimize_lmer
 from .pirls import GlmerDevFun
 from .profiled import schur_parts
 
-__all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "refit", "fast_refit", "with_response"]
+__all__ = ["BatchDeviance", "beta_parts", "minimize_bounded", "refit", "fast_refit"]
 
 _LOG2PI = np.log(2.0 * np.pi)
 
@@ -105,18 +105,14 @@ def beta_parts(S: np.ndarray):
 
 
 def _stencil(d: int) -> np.ndarray:
-    """Offsets (in units of the step) of a 5-point gradient and a central Hessian, plus the centre."""
-    rows = [np.zeros(d)]
-    for i in range(d):
-        for k in (1.0, -1.0, 2.0, -2.0):
-            e = np.zeros(d); e[i] = k
-            rows.append(e)
-    for i in range(d):
-        for j in range(i):
-            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-                e = np.zeros(d); e[i] = si; e[j] = sj
-                rows.append(e)
-    return np.array(rows)
+    """Offsets (in units of the step) of a 5-point gradient and a central Hessian, plus the centre:
+    0; ±eᵢ, ±2eᵢ for each i; ±eᵢ ± eⱼ for each pair j < i (the order :func:`_derivatives` reads)."""
+    I = np.eye(d)
+    axes = np.array([1.0, -1.0, 2.0, -2.0])[None, :, None] * I[:, None, :]
+    i, j = np.tril_indices(d, -1)
+    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    pairs = signs[None, :, :1] * I[i][:, None] + signs[None, :, 1:] * I[j][:, None]
+    return np.vstack([np.zeros((1, d)), axes.reshape(-1, d), pairs.reshape(-1, d)])
 
 
 def _derivatives(F: np.ndarray, h: np.ndarray):
@@ -127,11 +123,8 @@ def _derivatives(F: np.ndarray, h: np.ndarray):
     g = (8.0 * (ax[:, 0] - ax[:, 1]) - (ax[:, 2] - ax[:, 3])) / (12.0 * h)
     H = np.diag((ax[:, 0] - 2.0 * f0 + ax[:, 1]) / h ** 2)
     off = F[1 + 4 * d:].reshape(-1, 4)
-    k = 0
-    for i in range(d):
-        for j in range(i):
-            H[i, j] = H[j, i] = (off[k, 0] - off[k, 1] - off[k, 2] + off[k, 3]) / (4.0 * h[i] * h[j])
-            k += 1
+    i, j = np.tril_indices(d, -1)
+    H[i, j] = H[j, i] = (off[:, 0] - off[:, 1] - off[:, 2] + off[:, 3]) / (4.0 * h[i] * h[j])
     return g, H
 
 
@@ -242,7 +235,7 @@ def refit(m, y, *, batched: bool = True, REML: bool | None = None, start=None):
     if not np.all(np.isfinite(y)):
         raise DataError("the new response has missing or infinite values")
     REML = m.REML if REML is None else bool(REML)
-    d = with_response(m.design, y)
+    d = m.design.with_response(y)
     x0 = m.theta if start is None else np.asarray(start, float)
     s = d.structure
     if not batched or _mode(s) == "loop":
@@ -269,8 +262,3 @@ def _refit_glmer(m, y):
 def fast_refit(m, y, *, REML: bool | None = None, start=None):
     """Refit lmer result ``m`` to a new response ``y`` by the batched criterion: :func:`refit`."""
     return refit(m, y, batched=True, REML=REML, start=start)
-
-
-def with_response(design, y: np.ndarray):
-    """The design with a new response column; its response-free model part (X, Z, structure) is shared."""
-    return design.with_response(y)

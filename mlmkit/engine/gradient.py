@@ -24,6 +24,7 @@ from .linalg import PLSFactor, inv_lower_batched
 
 __all__ = ["profiled_gradient"]
 
+
 def profiled_gradient(f: PLSFactor, REML: bool) -> np.ndarray | None:
     """Gradient of the criterion at ``f.theta``, or None where no closed form is implemented."""
     s = f.system.structure

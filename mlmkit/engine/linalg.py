@@ -71,10 +71,7 @@ _STACK_ROWS = 200_000     # rows up to which [X y] is stacked for its cross-prod
 
 
 def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                     # not on Linux
-        return os.cpu_count() or 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def level_sums(codes: np.ndarray, n_levels: int, a: np.ndarray, b, symmetric: bool = False) -> np.ndarray:
@@ -256,12 +253,6 @@ class PLSSystem:
         parts = np.array(rows, float).reshape(-1, 3)
         return parts[:, 0], parts[:, 1], parts[:, 2]
 
-    def block1_many(self, thetas: np.ndarray):
-        """Λ₁ (K, q1, q1) at each row of ``thetas`` and :func:`block1_factor` there."""
-        thetas = np.atleast_2d(np.asarray(thetas, float))
-        lam = np.concatenate([thetas, np.zeros((len(thetas), 1))], axis=1)[:, self.structure.lam1_index]
-        return (lam,) + block1_factor(lam, self.A_soa, self.B_soa)
-
     @staticmethod
     def batched(s: REStructure) -> bool:
         """Whether :meth:`schur_many` evaluates many θ in one pass: no block 2, or a small one
@@ -279,7 +270,8 @@ class PLSSystem:
             return np.array([f.ldL2 for f in fs]), np.stack([f.Lxx @ f.Lxx.T for f in fs])
         if self.small_block is not None:
             return self.small_block.schur_many(thetas)
-        lam, half_ld, L, R, S = self.block1_many(thetas)
+        lam = np.concatenate([thetas, np.zeros((len(thetas), 1))], axis=1)[:, self.structure.lam1_index]
+        half_ld, L, R, S = block1_factor(lam, self.A_soa, self.B_soa)       # Λ₁ (K, q1, q1) at each θ
         S = self.XyXy - S
         if self.structure.q2:
             ld2, R2 = self._block2_many(thetas, lam, L, R)
@@ -551,8 +543,3 @@ class PLSFactor:
         p = self.p
         Linv = np.linalg.inv(self.Lxx[:p, :p]) if p else np.empty((0, 0))
         return Linv.T @ Linv
-
-    @cached_property
-    def sum_u2(self) -> float:
-        u1, u2 = self.u()
-        return float((u1 ** 2).sum() + (0.0 if u2 is None else (u2 ** 2).sum()))

@@ -19,8 +19,7 @@ Xβ + ZΛu is the current iterate, w·zr = w·(η − offset) + s, so c_j = A_j�
 c_X = XWX β + Σ_j B_j'Λu_j + Xs come from the sums above (with β fixed, the B and X terms drop out
 and only u is solved for).  All of this is the algebra of :class:`mlmkit.engine.wpls.WeightedPLS`
 arranged so that the work over rows is a few vectorised passes per iteration; the iteration itself
-(convergence test, step halving) is :meth:`mlmkit.engine.pirls.GlmerDevFun.pirls`'s, which calls
-:meth:`OneFactorPLS.mode` for large one-factor designs.
+(convergence test, step halving) is :func:`mlmkit.engine.pirls.iterate`'s, the one all PIRLS runs use.
 
 Memory: the passes over rows go block by block (:data:`BLOCK_ROWS` rows of whole groups each), since
 every per-group sum, and the gradient, is a sum over groups.  Between passes PIRLS keeps one n-vector,
@@ -210,10 +209,7 @@ class OneFactorPLS:
             coef[k] = coef.get(k, 0.0) + beta[j]
         out = np.zeros(self.n) if self.off is None else self.off.copy()
         for k, bk in coef.items():
-            if self.cols[k] is None:
-                out += bk
-            else:
-                out += bk * self.cols[k]
+            out += bk if self.cols[k] is None else bk * self.cols[k]
         return out
 
     def eta(self, lam: np.ndarray, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -272,12 +268,8 @@ class OneFactorPLS:
 
     # --- per-group sums ------------------------------------------------------------------------
     def _gsum(self, v: np.ndarray) -> np.ndarray:
-        r = np.add.reduceat(v, self.starts)
-        if r.size == self.n1:
-            return r
-        out = np.zeros(self.n1)
-        out[self.nonempty] = r
-        return out
+        """Σ v over the rows of each group (0 for an empty one)."""
+        return self._gather([np.add.reduceat(v, self.starts)])
 
     def sums(self, w: np.ndarray, s: np.ndarray, joint: bool):
         """A (n1, q, q), B (n1, q, p), G (n1, q) and, when ``joint``, XWX (p, p), Xs (p,)."""

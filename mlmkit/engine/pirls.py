@@ -30,7 +30,7 @@ import numpy as np
 from ..spec.design import Design
 from ..errors import ConvergenceError
 from ..spec.glmresp import GlmResponse
-from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched
+from .linalg import backward_solve_batched, chol_penalised, forward_solve_batched, level_sums
 from .onefactor import OneFactorPLS
 from .wpls import WeightedPLS, make_pls
 
@@ -282,6 +282,9 @@ class GlmerDevFun:
             b = np.matmul(u, lam.transpose(0, 2, 1))                            # (B, n1, q1)
             return fixed + np.einsum("nj,bnj->bn", z1, b[:, codes, :])
 
+        def fail(what):
+            return ConvergenceError(_PIRLS_HELP.format(what=what, theta=np.round(xs[active[0], :k], 4)))
+
         eta = linpred(u, lam, fixed)
         mu = fam.linkinv(eta)
         pdev = resp.kernel(mu).sum(axis=1) + (u * u).sum(axis=(1, 2))
@@ -293,18 +296,11 @@ class GlmerDevFun:
             w, mu_eta = _irls_weights(resp, eta, mu)
             zr = eta - fixed + (resp.y - mu) / mu_eta
             if not (w.min() >= 0 and np.isfinite(zr.sum())):
-                raise ConvergenceError(_PIRLS_HELP.format(what="the means left the family's range",
-                                                          theta=np.round(xs[active[0], :k], 4)))
-            idx = (np.arange(Ba)[:, None] * n1 + codes).ravel()
-            size = Ba * n1
-            A = np.empty((Ba, n1, q1, q1))
-            c = np.empty((Ba, n1, q1))
-            for j in range(q1):
-                wz = w * z1[:, j]
-                c[:, :, j] = np.bincount(idx, (wz * zr).ravel(), minlength=size).reshape(Ba, n1)
-                for m in range(j + 1):
-                    A[:, :, j, m] = A[:, :, m, j] = np.bincount(idx, (wz * z1[:, m]).ravel(),
-                                                                minlength=size).reshape(Ba, n1)
+                raise fail("the means left the family's range")
+            idx, size = (np.arange(Ba)[:, None] * n1 + codes).ravel(), Ba * n1     # level sums of all points
+            wz = (w[..., None] * z1).reshape(-1, q1)
+            A = level_sums(idx, size, wz, np.tile(z1, (Ba, 1)), symmetric=True).reshape(Ba, n1, q1, q1)
+            c = level_sums(idx, size, wz, [zr.ravel()])[..., 0].reshape(Ba, n1, q1)
             L = chol_penalised(lam[:, None], A).reshape(size, q1, q1)
             r = forward_solve_batched(L, np.matmul(c, lam).reshape(size, q1))
             unew = backward_solve_batched(L, r).reshape(Ba, n1, q1)
@@ -330,11 +326,9 @@ class GlmerDevFun:
                     break
                 unew[bad] = 0.5 * (unew[bad] + u[bad])
             else:
-                raise ConvergenceError(_PIRLS_HELP.format(what="step halving could not reduce the penalised "
-                                                          "deviance", theta=np.round(xs[active[0], :k], 4)))
+                raise fail("step halving could not reduce the penalised deviance")
             u, eta, mu, pdev = unew, ceta, cmu, cp
-        raise ConvergenceError(_PIRLS_HELP.format(what=f"no convergence in {self.maxit} iterations",
-                                                  theta=np.round(xs[active[0], :k], 4)))
+        raise fail(f"no convergence in {self.maxit} iterations")
 
     def agq(self, state: PirlsState) -> float:
         """Adaptive Gauss-Hermite deviance (single scalar random-effect term; see the module docstring)."""
