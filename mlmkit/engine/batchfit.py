@@ -5,12 +5,9 @@ thousands of times.  One call of :meth:`mlmkit.engine.linalg.PLSSystem.factor` c
 microseconds, most of it Python overhead, so K parameter vectors are evaluated in one batch of numpy
 calls (:meth:`~mlmkit.engine.linalg.PLSSystem.schur_many`: log|L|² and S = [X y]'[X y] − R'R at each θ):
 the finite-difference derivatives of a d-parameter objective (about 2d² + 2d + 1 points) cost a few
-evaluations' worth of time.  From those parts (r² and log|R_X|² from the Cholesky factor of S), the
-criteria (Bates et al. 2015, eqs. 34, 41; σ not profiled in the last):
-
-    ML      d(θ)     = ldL2 + n [1 + log(2π r²/n)]
-    REML    d_R(θ)   = ldL2 + ldRX2 + (n − p) [1 + log(2π r²/(n − p))]
-    ML(σ)   d(θ, σ)  = ldL2 + r²/σ² + n log(2πσ²)
+evaluations' worth of time.  From those parts (r² and log|R_X|² from the Cholesky factor of S) come
+the profiled criteria (:func:`mlmkit.engine.linalg.profiled_criterion`) and, for profiles in σ, the
+ML deviance with σ not profiled, d(θ, σ) = ldL2 + r²/σ² + n log(2πσ²).
 
 A large second block (InstEval) is evaluated θ by θ — same numbers, less speed.
 """

@@ -3,13 +3,8 @@
     f   = mk_lmer_devfun(d, REML=True)   # the profiled deviance / REML criterion as a function of θ
     opt = optimize_lmer(f)               # bounded minimisation over θ, then lme4's convergence check
 
-The criterion (:func:`mlmkit.engine.linalg.profiled_criterion`; Bates et al. 2015, eqs. 34 and 41), with
-r²(θ) the penalised residual sum of squares, n observations and p fixed effects:
-
-    ML:    d(θ)  = log|L_θ|² + n [1 + log(2π r²(θ) / n)]
-    REML:  d_R(θ) = log|L_θ|² + log|R_X|² + (n − p) [1 + log(2π r²(θ) / (n − p))]
-
-The fitted model (:class:`mlmkit.lmm.LmerResult`) is assembled in :mod:`mlmkit.lmm`; nothing here
+The criterion is lme4's profiled deviance or REML criterion (Bates et al. 2015, eqs. 34 and 41),
+written once in :func:`mlmkit.engine.linalg.profiled_criterion`.  The fitted model (:class:`mlmkit.lmm.LmerResult`) is assembled in :mod:`mlmkit.lmm`; nothing here
 knows about results, inference or display.
 """
 from __future__ import annotations

@@ -105,7 +105,7 @@ class OneFactorPLS:
         self.wt = None if _all_equal(response.weights, 1.0) else response.weights[self.order]
         self.off = None if _all_equal(response.offset, 0.0) else response.offset[self.order]
         r, c = np.nonzero(s.lam1_index >= 0)
-        self._lam_rc = (r, c, s.lam1_index[r, c])
+        self._lam_rc, self._lambda1 = (r, c, s.lam1_index[r, c]), s.lambda1
         self.gidx, self.rows = np.flatnonzero(self.nonempty), slice(0, self.n)
         self.blocks = self._blocks()
 
@@ -197,10 +197,7 @@ class OneFactorPLS:
         return v if c is None else v * c
 
     def lam(self, theta) -> np.ndarray:
-        r, c, k = self._lam_rc
-        lam = np.zeros((self.q, self.q))
-        lam[r, c] = np.asarray(theta, float)[k]
-        return lam
+        return self._lambda1(np.asarray(theta, float))
 
     def fixed(self, beta: np.ndarray) -> np.ndarray:
         """offset + Xβ (a new array), each distinct column of X used once."""

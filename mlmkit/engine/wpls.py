@@ -71,8 +71,6 @@ class WeightedPLS:
         n1q1 = self.n1 * self.q1
         self.pair2 = {(i, j): cols[i] * self.q2 + cols[j] for i in range(len(cols)) for j in range(i + 1)}
         self.dense = self.q2 == 0 or self.q2 ** 2 <= _DENSE_LIMIT
-        rc = np.argwhere(s.lam1_index >= 0)
-        self._lam1_rc = (rc[:, 0], rc[:, 1], s.lam1_index[rc[:, 0], rc[:, 1]])
         self._lam2_pattern = (s.lam2_rows, s.lam2_cols, s.lam2_theta)
         self.lam2_diagonal = bool(self.q2) and bool(np.all(s.lam2_rows == s.lam2_cols))
         if self.q2:
@@ -87,10 +85,7 @@ class WeightedPLS:
 
     def lambdas(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Λ₁ (q1 × q1) and Λ₂ at θ: its diagonal (q2,) when diagonal, else dense (q2, q2); None without block 2."""
-        r, c, k = self._lam1_rc
-        lam1 = np.zeros((self.q1, self.q1))
-        lam1[r, c] = theta[k]
-        lam2 = None
+        lam1, lam2 = self.structure.lambda1(theta), None
         if self.q2:
             r, c, k = self._lam2_pattern
             if self.lam2_diagonal:
