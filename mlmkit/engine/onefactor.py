@@ -145,10 +145,6 @@ class OneFactorPLS:
         out[self.nonempty] = cat
         return out
 
-    @property
-    def y_float(self) -> np.ndarray:
-        return self.y if self.ybin is None else self.ybin.astype(float)
-
     @cached_property
     def dev_const(self):
         """:attr:`GlmResponse.dev_const` in the sorted order, or 0.0 where it is rounding error only
@@ -359,7 +355,8 @@ class OneFactorPLS:
         add = (lambda a, b: b if a is None else a + b)
         for blk in self.blocks:
             if first:
-                eta = blk.fam.linkfun(blk.fam.mustart(blk.y_float, np.ones(blk.n) if blk.wt is None else blk.wt))
+                y = blk.y if blk.ybin is None else blk.ybin.astype(float)
+                eta = blk.fam.linkfun(blk.fam.mustart(y, np.ones(blk.n) if blk.wt is None else blk.wt))
                 m = blk.linkinv(eta)
             else:
                 m = mu[blk.rows]

@@ -89,10 +89,6 @@ class PirlsState:
     def dev_sum(self) -> float:
         return float(self.devres.sum()) if self.devres_sum is None else self.devres_sum
 
-    @property
-    def pdev(self) -> float:
-        return self.dev_sum + self.sum_u2
-
 
 @dataclass(frozen=True, eq=False)
 class GlmerDevFun:
