@@ -102,8 +102,7 @@ def _register_rewrite() -> None:
             return None                       # sparse products are left to their own ops
         if x.ndim not in (1, 2) or y.ndim not in (1, 2):
             return None
-        out = _blas_free_dot(x, y).astype(node.outputs[0].dtype)
-        return [out]
+        return [_blas_free_dot(x, y).astype(node.outputs[0].dtype)]
 
     # position 0.5: before canonicalize (1) and long before the BLAS rewrites (gemm at 70)
     optdb.register(_REWRITE_TAG, in2out(local_dot_to_sum, name="mlmkit_dot_to_sum"), position=0.5)
@@ -199,18 +198,16 @@ def deterministic_sampling(quiet: bool = True):
     from pymc.step_methods.hmc import integration, quadpotential as qp
     from scipy import linalg
 
-    saved = [(integration, "linalg", integration.linalg),
-             (qp.QuadPotentialDiagAdapt, "energy", qp.QuadPotentialDiagAdapt.energy),
-             (qp.QuadPotentialDiagAdapt, "velocity_energy", qp.QuadPotentialDiagAdapt.velocity_energy),
-             (qp.QuadPotentialDiag, "energy", qp.QuadPotentialDiag.energy),
-             (qp.QuadPotentialDiag, "velocity_energy", qp.QuadPotentialDiag.velocity_energy)]
+    blas = SimpleNamespace(get_blas_funcs=_get_axpy)
+    patches = [(integration, "linalg", SimpleNamespace(blas=blas, LinAlgError=linalg.LinAlgError)),
+               (qp.QuadPotentialDiagAdapt, "energy", _energy),
+               (qp.QuadPotentialDiagAdapt, "velocity_energy", _velocity_energy),
+               (qp.QuadPotentialDiag, "energy", _diag_energy),
+               (qp.QuadPotentialDiag, "velocity_energy", _diag_velocity_energy)]
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
     levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
-    integration.linalg = SimpleNamespace(blas=SimpleNamespace(get_blas_funcs=_get_axpy),
-                                         LinAlgError=linalg.LinAlgError)
-    qp.QuadPotentialDiagAdapt.energy = _energy
-    qp.QuadPotentialDiagAdapt.velocity_energy = _velocity_energy
-    qp.QuadPotentialDiag.energy = _diag_energy
-    qp.QuadPotentialDiag.velocity_energy = _diag_velocity_energy
+    for obj, attr, value in patches:
+        setattr(obj, attr, value)
     try:
         with warnings.catch_warnings():
             if quiet:
@@ -349,7 +346,5 @@ def draws_hash(fit_or_idata) -> str:
 
 
 if "gcc__cxxflags" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    try:
+    with contextlib.suppress(ImportError):   # the Bayesian stack is optional; fit() raises it
         configure_pytensor()
-    except ImportError:   # the Bayesian stack is optional; errors surface when fit() is called
-        pass

@@ -155,5 +155,3 @@ class Notebook:
             questions = sorted(set(questions) | {f[:-3] for f in os.listdir(self.tests_dir)
                                                  if f.endswith(".py") and not f.startswith("__")})
         return [self.check(q, env) for q in questions]
-
-

@@ -21,10 +21,9 @@ import pandas as pd
 
 from .engine.batchfit import refit as _refit
 from .errors import ConvergenceWarning, ParameterError
-from .spec.families import Family
 from .frozen import frozen_cached
 from .engine.glmer_fit import GlmerOpt, optimize_glmer
-from .spec.glmresp import GlmerDesign, GlmResponse, glmer_design
+from .spec.glmresp import GlmerDesign, glmer_design
 from .engine.linalg import blas_threads
 from .engine.pirls import GlmerDevFun
 from .results import MixedModelResult, warn_about_fit
@@ -108,42 +107,17 @@ class GlmerResult(MixedModelResult):
     REML = False
     reml_criterion = None
     sigma = 1.0
+    _residual_sd = None
 
-    @property
-    def family(self) -> Family:
-        return self.devfun.response.family
-
-    @property
-    def nAGQ(self) -> int:
-        return self.devfun.nAGQ
-
-    @property
-    def response(self) -> GlmResponse:
-        return self.devfun.response
-
-    @property
-    def y(self) -> np.ndarray:
-        return self.response.y
-
-    @property
-    def prior_weights(self) -> np.ndarray:
-        return self.response.weights
-
-    @property
-    def trials(self) -> np.ndarray:
-        return self.response.trials
-
-    @property
-    def offset(self) -> np.ndarray:
-        return self.response.offset
-
-    @property
-    def messages(self) -> tuple[str, ...]:
-        return self.opt.messages
-
-    @frozen_cached
-    def theta(self) -> np.ndarray:
-        return np.asarray(self.opt.theta, float).copy()
+    # read-only views of the deviance function's response and of the optimiser's result
+    family = property(lambda self: self.devfun.response.family)
+    nAGQ = property(lambda self: self.devfun.nAGQ)
+    response = property(lambda self: self.devfun.response)
+    y = property(lambda self: self.response.y)
+    prior_weights = property(lambda self: self.response.weights)
+    trials = property(lambda self: self.response.trials)
+    offset = property(lambda self: self.response.offset)
+    messages = property(lambda self: self.opt.messages)
 
     @frozen_cached
     def _beta(self) -> np.ndarray:
@@ -161,13 +135,6 @@ class GlmerResult(MixedModelResult):
 
     def _linkinv(self, eta):
         return self.family.linkinv(eta)
-
-    def _covariance_blocks(self) -> list[np.ndarray]:
-        return [lam @ lam.T for lam in (t.lambda_block(self.theta) for t in self.design.terms)]
-
-    @property
-    def _residual_sd(self):
-        return None
 
     def _latent_residual_variance(self) -> float:
         link = self.family.link.name
@@ -187,10 +154,6 @@ class GlmerResult(MixedModelResult):
     def npar(self) -> int:
         return self.design.p + self.design.n_theta
 
-    @property
-    def df_resid(self) -> int:
-        return self.nobs - self.npar
-
     @frozen_cached
     def deviance(self) -> float:
         """R's ``deviance()`` for glmer: the sum of squared deviance residuals (conditional on û)."""
@@ -205,8 +168,7 @@ class GlmerResult(MixedModelResult):
         """
         names = list(self.design.fixef_names)
         k = self.design.n_theta
-        V = None
-        H = self.opt.hessian
+        V, H = None, self.opt.hessian
         if H is not None:
             try:
                 Hi = np.linalg.inv(H)[k:, k:]
@@ -261,7 +223,3 @@ class GlmerResult(MixedModelResult):
     def refit_ml(self) -> "GlmerResult":
         """glmer fits are maximum likelihood already (for ``anova``)."""
         return self
-
-    def summary(self):
-        from .display import summarize
-        return summarize(self)

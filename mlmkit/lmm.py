@@ -65,14 +65,8 @@ class LmerResult(MixedModelResult):
     opt: OptResult
 
     family = None
-
-    @property
-    def REML(self) -> bool:
-        return self.devfun.REML
-
-    @frozen_cached
-    def theta(self) -> np.ndarray:
-        return np.asarray(self.opt.theta, float).copy()
+    REML = property(lambda self: self.devfun.REML)
+    _residual_sd = property(lambda self: self.sigma)
 
     @frozen_cached
     def _factor(self) -> PLSFactor:
@@ -114,18 +108,6 @@ class LmerResult(MixedModelResult):
     def npar(self) -> int:
         return self.design.p + self.design.n_theta + 1
 
-    @property
-    def df_resid(self) -> int:
-        return self.nobs - self.npar
-
-    def _covariance_blocks(self) -> list[np.ndarray]:
-        s2 = self.sigma ** 2
-        return [s2 * (lam @ lam.T) for lam in (t.lambda_block(self.theta) for t in self.design.terms)]
-
-    @property
-    def _residual_sd(self) -> float | None:
-        return self.sigma
-
     def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:
         """Residuals ``y - fitted``; ``type="pearson"`` is the same for lmer; ``scaled`` divides by σ."""
         if type not in ("response", "pearson", "working", "deviance"):
@@ -148,7 +130,3 @@ class LmerResult(MixedModelResult):
             f = mk_lmer_devfun(self.design, REML=False)
             start = None if term_maps(self.design) is not None else self.theta
             return mk_mer_mod(f, optimize_rescaled(f, start, "auto"), warn=False)
-
-    def summary(self):
-        from .display import summarize
-        return summarize(self)

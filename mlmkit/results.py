@@ -1,8 +1,8 @@
 """What lmer and glmer results share: named estimates, random effects, VarCorr, prediction.
 
-A subclass supplies ``theta``, ``_beta`` (fixed effects), ``_b`` (random effects in the two-block
-layout of :mod:`mlmkit.engine.linalg`), ``_covariance_blocks()`` (each term's q × q covariance matrix),
-``_residual_sd`` (σ, or None for glmer), ``loglik`` and ``npar``.
+A subclass supplies ``opt`` (whose ``theta`` is θ̂), ``sigma``, ``_beta`` (fixed effects), ``_b``
+(random effects in the two-block layout of :mod:`mlmkit.engine.linalg`), ``_residual_sd`` (σ, or
+None for glmer), ``loglik`` and ``npar``.
 """
 from __future__ import annotations
 
@@ -36,19 +36,15 @@ class MixedModelResult:
     design: Design
 
     # --- sizes -------------------------------------------------------------------------------
-    @property
-    def formula(self) -> str:
-        return self.design.formula
-
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        return dict(self.design.ngroups)
+    formula = property(lambda self: self.design.formula)
+    nobs = property(lambda self: self.design.nobs)
+    ngroups = property(lambda self: dict(self.design.ngroups))       # group → number of levels
 
     # --- estimates ---------------------------------------------------------------------------
+    @frozen_cached
+    def theta(self) -> np.ndarray:
+        return np.asarray(self.opt.theta, float).copy()
+
     @frozen_cached
     def fixef(self) -> pd.Series:
         return pd.Series(self._beta, index=list(self.design.fixef_names), name="Estimate")
@@ -94,6 +90,11 @@ class MixedModelResult:
             out[g] = df
         return out
 
+    def _covariance_blocks(self) -> list[np.ndarray]:
+        """Each term's q × q covariance matrix σ² Λ Λ' (σ = 1 for glmer)."""
+        s2 = self.sigma ** 2
+        return [s2 * (L @ L.T) for L in (t.lambda_block(self.theta) for t in self.design.terms)]
+
     @frozen_cached
     def varcorr(self) -> pd.DataFrame:
         """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor (Residual last)."""
@@ -121,6 +122,8 @@ class MixedModelResult:
     @property
     def bic(self) -> float:
         return float(-2.0 * self.loglik + self.npar * np.log(self.nobs))
+
+    df_resid = property(lambda self: self.nobs - self.npar)
 
     # --- fitted values and prediction -------------------------------------------------------
     @frozen_cached
@@ -214,8 +217,7 @@ class MixedModelResult:
         icpt = vc[(vc["var1"] == "(Intercept)") & vc["var2"].isna()]
         if icpt.empty:
             raise ParameterError("icc() needs a random intercept; this model has none")
-        resid = self._latent_residual_variance()
-        total = icpt["vcov"].sum() + resid
+        total = icpt["vcov"].sum() + self._latent_residual_variance()
         return pd.Series(icpt["vcov"].to_numpy() / total, index=icpt["grp"].to_numpy(), name="ICC")
 
     def _latent_residual_variance(self) -> float:
@@ -236,6 +238,10 @@ class MixedModelResult:
         from .inference.bootstrap import simulate
         return simulate(self, nsim=nsim, seed=seed, use_re=use_re)
 
+    def summary(self):
+        from .display import summarize
+        return summarize(self)
+
     def _repr_html_(self):
         return self.summary()._repr_html_()
 
@@ -244,8 +250,6 @@ class MixedModelResult:
 
 
 def _is_no_re(re_form) -> bool:
-    if re_form is None:
-        return False
     if isinstance(re_form, float) and np.isnan(re_form):
         return True
     if isinstance(re_form, str):

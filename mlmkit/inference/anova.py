@@ -56,35 +56,21 @@ class AnovaTable(pd.DataFrame):
         for c in _COLUMNS[:-1]:
             vals = self[c].to_numpy(float)
             ok = ~np.isnan(vals)
-            txt = [""] * len(vals)
-            if ok.any():
-                if c == "Chisq":
-                    shown = [r_round(v, 4) for v in vals[ok]]
-                elif c == "Df":
-                    shown = list(vals[ok])
-                else:
-                    shown = _zapsmall(list(vals[ok]), 5)
-                for i, t in zip(np.flatnonzero(ok), r_format(shown, 5)):
-                    txt[i] = t
-            cols[c] = txt
+            shown = ([r_round(v, 4) for v in vals[ok]] if c == "Chisq"
+                     else list(vals[ok]) if c == "Df" else _zapsmall(list(vals[ok]), 5))
+            cols[c] = _blank_fill(ok, r_format(shown, 5) if shown else [])
         p = self["Pr(>Chisq)"].to_numpy(float)
-        ok = np.isfinite(p)
-        ptxt = [""] * len(p)
-        for i, t in zip(np.flatnonzero(ok), _format_pval(p[ok], 4)):
-            ptxt[i] = t
-        cols["Pr(>Chisq)"] = ptxt
+        cols["Pr(>Chisq)"] = _blank_fill(np.isfinite(p), _format_pval(p[np.isfinite(p)], 4))
         stars = [_stars(v) for v in p]
-        names = [str(i) for i in self.index]
-        header = [""] + list(cols) + ([""] if any(stars) else [])
-        rows = [[n] + [cols[c][i] for c in cols] + ([stars[i]] if any(stars) else []) for i, n in enumerate(names)]
+        star = any(stars)
+        header = [""] + list(cols) + ([""] if star else [])
+        rows = [[str(n)] + [cols[c][i] for c in cols] + ([stars[i]] if star else [])
+                for i, n in enumerate(self.index)]
         widths = [max(len(r[k]) for r in [header] + rows) for k in range(len(header))]
-        lines = []
-        for r in [header] + rows:
-            cells = [r[0].ljust(widths[0])] + [r[k].rjust(widths[k]) for k in range(1, len(r) - (1 if any(stars) else 0))]
-            if any(stars):
-                cells.append(r[-1].ljust(widths[-1]))
-            lines.append(" ".join(cells))
-        if any(stars):
+        # names and stars left-aligned, numbers right-aligned
+        just = [str.ljust] + [str.rjust] * len(cols) + ([str.ljust] if star else [])
+        lines = [" ".join(j(x, w) for x, j, w in zip(r, just, widths)) for r in [header] + rows]
+        if star:
             lines += ["---", "Signif. codes:  0 ‘***’ 0.001 ‘**’ 0.01 ‘*’ 0.05 ‘.’ 0.1 ‘ ’ 1"]
         return "\n".join(lines)
 
@@ -99,6 +85,14 @@ class AnovaTable(pd.DataFrame):
     def _repr_html_(self) -> str:
         head = "".join(f"<div>{h}</div>" for h in (getattr(self, "heading", None) or [])) if self._is_full() else ""
         return head + pd.DataFrame(self)._repr_html_()
+
+
+def _blank_fill(ok: np.ndarray, texts) -> list[str]:
+    """``texts`` at the True positions of ``ok``, "" elsewhere."""
+    out = [""] * len(ok)
+    for i, t in zip(np.flatnonzero(ok), texts):
+        out[i] = t
+    return out
 
 
 def _stars(p: float) -> str:
@@ -147,7 +141,7 @@ def anova(*models, names=None, refit: bool = True, **named) -> AnovaTable:
     """
     labels, fits = _models(models, names, named)
     _check_same_data(labels, fits)
-    nobs = [m.nobs for m in fits]
+    n = float(fits[0].nobs)
     reml = [bool(getattr(m, "REML", False)) for m in fits]
     heading, refitted = [], []
     if refit and any(reml):
@@ -158,11 +152,9 @@ def anova(*models, names=None, refit: bool = True, **named) -> AnovaTable:
         heading.append("some models fit with REML = TRUE, some not")
     ll = np.array([m.loglik for m in fits], float)
     k = np.array([m.npar for m in fits], float)
-    n = float(nobs[0])
     order = np.argsort(k, kind="stable")
     ll, k = ll[order], k[order]
-    labels = [labels[i] for i in order]
-    fits = [fits[i] for i in order]
+    labels, fits = [labels[i] for i in order], [fits[i] for i in order]
     chisq = np.concatenate([[np.nan], 2.0 * np.maximum(0.0, np.diff(ll))])
     df = np.concatenate([[np.nan], np.diff(k)])
     with np.errstate(invalid="ignore"):

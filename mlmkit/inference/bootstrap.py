@@ -14,13 +14,9 @@ shipped to workers in chunks and a tqdm bar counts finished replicates.
 
 Workers take a few seconds to start (each imports mlmkit), so ``n_jobs > 1`` pays off for runs
 of a minute or more; one refit of a tutorial-sized lmer model takes a few milliseconds.  Beyond one
-machine, joblib's Dask backend runs the same code on a cluster::
-
-    from dask.distributed import Client
-    import joblib
-    client = Client("scheduler-address:8786")
-    with joblib.parallel_config(backend="dask"):
-        boot = mlmkit.bootstrap(m, statistic, nsim=10_000, n_jobs=-1)
+machine, joblib's Dask backend runs the same code on a cluster: connect a
+``dask.distributed.Client("scheduler-address:8786")``, then run the bootstrap inside the
+``joblib.parallel_config(backend="dask")`` block shown in :mod:`mlmkit.inference.montecarlo`.
 
 Percentile intervals follow ``boot::boot.ci(type = "perc")`` (order statistics interpolated on the
 normal scale), which lme4's ``confint(method = "boot")`` uses.
@@ -50,8 +46,6 @@ class BootstrapWarning(MlmkitWarning):
 # --------------------------------------------------------------------------------------------------
 # simulation
 # --------------------------------------------------------------------------------------------------
-
-
 def _new_random_effects(m, rng: np.random.Generator, scale: float) -> np.ndarray:
     """Z b* with b* ~ N(0, scale² Λ Λ') for every term (n,)."""
     out = np.zeros(m.nobs)
@@ -101,10 +95,9 @@ def simulate(m, nsim: int = 1, seed=None, use_re: bool = False) -> pd.DataFrame:
         ``nobs`` rows and columns ``sim_1`` … ``sim_<nsim>``.  Binomial responses are proportions of
         the model's trials (what :meth:`refit` takes back), Poisson responses counts.
     """
-    nsim = _count(nsim, "nsim")
-    children = seed_sequence(seed).spawn(nsim)
-    cols = {f"sim_{b + 1}": _simulate_one(m, np.random.default_rng(children[b]), use_re) for b in range(nsim)}
-    return pd.DataFrame(cols)
+    children = seed_sequence(seed).spawn(_count(nsim, "nsim"))
+    return pd.DataFrame({f"sim_{b + 1}": _simulate_one(m, np.random.default_rng(ss), use_re)
+                         for b, ss in enumerate(children)})
 
 
 def refit(m, y):
@@ -119,9 +112,7 @@ def default_statistic(fit) -> pd.Series:
     """lme4's ``bootFun``: standard deviations, correlations, σ and fixed effects, with confint's names."""
     vnames, fnames = param_names(fit)
     sig = None if fit._residual_sd is None else [fit.sigma]
-    vals = list(theta_to_sdcor(fit.design.terms, fit.theta[None], sig)[0])
-    if sig is not None:
-        vals.append(fit.sigma)
+    vals = list(theta_to_sdcor(fit.design.terms, fit.theta[None], sig)[0]) + (sig or [])
     return pd.Series(vals + list(fit.fixef.to_numpy()), index=vnames + fnames)
 
 
@@ -140,8 +131,7 @@ def _as_row(value) -> tuple[list, list | None]:
         return list(value.to_numpy(float)), [str(i) for i in value.index]
     if isinstance(value, dict):
         return [float(v) for v in value.values()], [str(k) for k in value]
-    arr = np.atleast_1d(np.asarray(value, float)).ravel()
-    return list(arr), None
+    return list(np.atleast_1d(np.asarray(value, float)).ravel()), None
 
 
 def _run_chunk(m, statistic, seeds, use_re):
@@ -150,9 +140,8 @@ def _run_chunk(m, statistic, seeds, use_re):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for ss in seeds:
-            rng = np.random.default_rng(ss)
             try:
-                fit = refit(m, _simulate_one(m, rng, use_re))
+                fit = refit(m, _simulate_one(m, np.random.default_rng(ss), use_re))
                 out.append((_as_row(statistic(fit))[0], None))
             except (MlmkitError, np.linalg.LinAlgError, FloatingPointError) as exc:
                 out.append((None, f"{type(exc).__name__}: {exc}"))
@@ -197,16 +186,13 @@ def bootstrap(m, statistic=None, nsim: int = 500, seed=None, n_jobs: int = 1, pr
     nsim = _count(nsim, "nsim")
     n_jobs = check_n_jobs(n_jobs)
     root = seed_sequence(seed)
-    children = root.spawn(nsim)
     t0_vals, names = _as_row(statistic(m))
-    chunks = chunked(children, 10 if n_jobs == 1 else worker_chunk_size(nsim, n_jobs))
+    chunks = chunked(root.spawn(nsim), 10 if n_jobs == 1 else worker_chunk_size(nsim, n_jobs))
     parts = run_chunks(_run_chunk, [(m, statistic, c, use_re) for c in chunks], [len(c) for c in chunks],
                        n_jobs=n_jobs, progress=progress, desc="bootstrap")
-    rows = [row for part in parts for row in part]
     k = len(t0_vals)
-    values = np.full((nsim, k), np.nan)
-    errors = []
-    for b, (vals, err) in enumerate(rows):
+    values, errors = np.full((nsim, k), np.nan), []
+    for b, (vals, err) in enumerate(row for part in parts for row in part):
         if vals is None:
             errors.append(err)
         elif len(vals) != k:
@@ -243,8 +229,7 @@ class BootstrapResult:
         level = check_level(level)
         a = (1.0 - level) / 2.0
         alphas = np.array([a, 1.0 - a])
-        out = np.full((self.replicates.shape[1], 2), np.nan)
-        extreme = False
+        out, extreme = np.full((self.replicates.shape[1], 2), np.nan), False
         for j, col in enumerate(self.replicates.columns):
             t = self.replicates[col].to_numpy()
             t = t[np.isfinite(t)]
@@ -257,9 +242,7 @@ class BootstrapResult:
                 q, ext = _norm_inter(t, alphas[::-1])
                 out[j] = 2.0 * t0 - q
             elif type == "norm":
-                ext = False
-                bias = t.mean() - t0
-                half = t.std(ddof=1) * ndtri(1.0 - a)
+                ext, bias, half = False, t.mean() - t0, t.std(ddof=1) * ndtri(1.0 - a)
                 out[j] = [t0 - bias - half, t0 - bias + half]
             else:
                 raise ParameterError(f"unknown bootstrap interval type {type!r}: use 'perc', 'basic' or 'norm'")
@@ -285,8 +268,7 @@ class BootstrapResult:
 
 def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, bool]:
     """boot's ``norm.inter``: order statistic (R + 1)α, interpolated on the normal quantile scale."""
-    t = np.sort(t)
-    R = len(t)
+    t, R = np.sort(t), len(t)
     rk = (R + 1) * alpha
     extreme = not np.all((rk > 1) & (rk < R))
     k = np.trunc(rk).astype(int)

@@ -66,10 +66,9 @@ def confint(result, parm=None, method: str = "profile", level: float = 0.95, *, 
     vnames, fnames = param_names(result)
     idx = resolve_parm(parm, vnames, fnames)
     names = [(vnames + fnames)[i] for i in idx]
-    cols = percent_labels(level)
     a = (1.0 - level) / 2.0
     if key == "Wald":
-        out = pd.DataFrame(np.nan, index=pd.Index(vnames + fnames), columns=cols)
+        out = pd.DataFrame(np.nan, index=pd.Index(vnames + fnames), columns=percent_labels(level))
         se = np.sqrt(np.diag(result.vcov.to_numpy()))
         z = ndtri(np.array([a, 1.0 - a]))
         out.loc[fnames] = result.fixef.to_numpy()[:, None] + se[:, None] * z[None, :]

@@ -102,11 +102,9 @@ def percent_labels(level: float) -> list[str]:
     """Column names as R's ``format.perc(a, 3)``: '2.5 %', '97.5 %' for level 0.95."""
     a = (1.0 - level) / 2.0
     perc = [100.0 * a, 100.0 * (1.0 - a)]
-    decimals = 0
-    for v in perc:                 # R: 3 significant digits, then one common number of decimals
-        s = f"{v:.3g}"
-        if "e" not in s and "." in s:
-            decimals = max(decimals, len(s.split(".")[1]))
+    # R: 3 significant digits, then one common number of decimals
+    shown = [f"{v:.3g}" for v in perc]
+    decimals = max((len(s.split(".")[1]) for s in shown if "e" not in s and "." in s), default=0)
     return [f"{v:.{decimals}f} %" for v in perc]
 
 

@@ -67,8 +67,7 @@ class _LmerProblem:
         lower = d.theta_lower
         theta, dev, _ = minimize_bounded(self.bd.ml, ml.theta, lower, np.full(len(lower), np.inf))
         if not dev < float(self.bd.ml(ml.theta[None])[0]):   # keep the engine's optimum unless beaten
-            theta = ml.theta
-            dev = float(self.bd.ml(theta[None])[0])
+            theta, dev = ml.theta, float(self.bd.ml(ml.theta[None])[0])
         self.theta_hat, self.base = theta, dev
         ldL2, S = self.bd.schur(theta[None])
         beta, r2, vjj = beta_parts(S)
@@ -175,12 +174,11 @@ class _BackSpline:
     def __call__(self, z) -> np.ndarray:
         z = np.atleast_1d(np.asarray(z, float))
         k = self.knots
-        i = np.searchsorted(k, z, side="left") - 1          # R's cut(): intervals (k_i, k_{i+1}]
-        i = np.where(z == k[0], 0, i)
+        # R's cut(): intervals (k_i, k_{i+1}], the first one closed at k_0
+        i = np.where(z == k[0], 0, np.searchsorted(k, z, side="left") - 1)
         ok = (i >= 0) & (i < len(k) - 1)
         ii = np.where(ok, i, 0)
-        dz = z - k[ii]
-        c = self.coef[ii]
+        dz, c = z - k[ii], self.coef[ii]
         y = c[:, 0] + dz * (c[:, 1] + dz * (c[:, 2] + dz * c[:, 3]))
         return np.where(ok, y, np.nan)
 
@@ -193,30 +191,25 @@ def _splines(x: np.ndarray, z: np.ndarray):
     if np.any(np.diff(x) <= 0):
         raise ValueError("profile points are not distinct")
     fwd = scipy.interpolate.CubicSpline(x, z, bc_type="natural")
-    a = z                                        # bknots
-    adiff = np.diff(a)
+    adiff, kdiff, nk = np.diff(z), np.diff(x), len(x)          # z: the backward spline's knots
     if not np.all(adiff > 0):
         raise ValueError("spline must be monotone")
-    kdiff = np.diff(x)
-    nk = len(x)
     b = np.zeros((nk, 4))
-    b[:, 0] = x
-    b[:, 1] = 1.0 / fwd(x, 1)
+    b[:, 0], b[:, 1] = x, 1.0 / fwd(x, 1)
     for i in range(nk - 1):
         A = np.array([[adiff[i] ** 2, adiff[i] ** 3], [2 * adiff[i], 3 * adiff[i] ** 2]])
         rhs = np.array([kdiff[i] - adiff[i] * b[i, 1], b[i + 1, 1] - b[i, 1]])
         b[i, 2:4] = np.linalg.solve(A, rhs)
     b[-1, 1:] = np.nan
-    if nk > 2:
-        b[0, 3] = b[nk - 2, 3] = 0.0
-        b[0, 1:3] = np.linalg.solve(np.array([[adiff[0], adiff[0] ** 2], [1.0, 2 * adiff[0]]]),
-                                    np.array([kdiff[0], 1.0 / fwd(x[1], 1)]))
-        b[nk - 2, 2] = (kdiff[-1] - adiff[-1] * b[nk - 2, 1]) / adiff[-1] ** 2
+    b[0, 3] = b[nk - 2, 3] = 0.0                  # nk >= 4 here (R's backSpline tests nk > 2)
+    b[0, 1:3] = np.linalg.solve(np.array([[adiff[0], adiff[0] ** 2], [1.0, 2 * adiff[0]]]),
+                                np.array([kdiff[0], 1.0 / fwd(x[1], 1)]))
+    b[nk - 2, 2] = (kdiff[-1] - adiff[-1] * b[nk - 2, 1]) / adiff[-1] ** 2
     if b[0, 2] > 0:
         b[0, 2], b[0, 1] = 0.0, kdiff[0] / adiff[0]
     if b[nk - 2, 2] < 0:
         b[nk - 2, 2], b[nk - 2, 1] = 0.0, kdiff[-1] / adiff[-1]
-    return fwd, _BackSpline(a.copy(), b)
+    return fwd, _BackSpline(z.copy(), b)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -266,8 +259,8 @@ class Profile:
                 return np.full(2, np.nan)
             warnings.warn(f"bad spline fit for {name} ({bak}): falling back to linear interpolation",
                           ProfileWarning, stacklevel=3)
-            zk, vk = z[keep], v[keep]
-            p = np.where((zq >= zk.min()) & (zq <= zk.max()), np.interp(zq, zk, vk), np.nan)
+            zk = z[keep]
+            p = np.where((zq >= zk.min()) & (zq <= zk.max()), np.interp(zq, zk, v[keep]), np.nan)
         for side, what, bound in ((0, "lower", self.lower[name]), (1, "upper", self.upper[name])):
             if np.isnan(p[side]) and bound is not None:
                 msg = (f"does not reach the {what} end of the {100 * level:g}% interval before its bound: "
@@ -308,14 +301,12 @@ def profile(m, which=None, *, alphamax: float = 0.01, maxpts: int = 100, delta_c
     prob = _problem(m)
     allnames = prob.vnames + prob.fnames
     idx = resolve_parm(which, prob.vnames, prob.fnames)
-    nptot = len(allnames)
-    cutoff = float(np.sqrt(chdtri(nptot, alphamax)))     # √χ²_{1−alphamax}(nptot)
+    cutoff = float(np.sqrt(chdtri(len(allnames), alphamax)))  # √χ²_{1−alphamax}(npar)
     delta = cutoff * delta_cutoff
     opt_row = np.concatenate([[0.0], prob.opt])
     frames, fwd, bak = [], {}, {}
     for w in idx:
-        cc = 1 + w
-        pw = prob.opt[w]
+        cc, pw = 1 + w, prob.opt[w]
         if w < prob.npar1:
             zeta = _varpar_zeta(prob, w)
             shift = 0.001 if pw == 0 else pw * 1.01
@@ -379,9 +370,7 @@ class _GlmerProblem:
 
 
 def _problem(m):
-    if getattr(m, "family", None) is None:
-        return _LmerProblem(m)
-    return _GlmerProblem(m)
+    return _LmerProblem(m) if getattr(m, "family", None) is None else _GlmerProblem(m)
 
 
 def _varpar_zeta(prob, w: int):
@@ -392,18 +381,13 @@ def _varpar_zeta(prob, w: int):
     pw = prob.opt[w]
 
     def zeta(x, prev):
-        def f(Q):
+        def full(Q):
             P = np.empty((Q.shape[0], n1))
-            P[:, others] = Q
-            P[:, w] = x
-            return prob.dev(P)
-        start = prev[1 + others]
-        q, fv, _ = minimize_bounded(f, start, lo, up, scale=sc)
-        full = np.empty(n1)
-        full[others] = q
-        full[w] = x
+            P[:, others], P[:, w] = Q, x
+            return P
+        q, fv, _ = minimize_bounded(lambda Q: prob.dev(full(Q)), prev[1 + others], lo, up, scale=sc)
         z = np.sign(x - pw) * np.sqrt(_devdiff(fv, prob.base))
-        return np.concatenate([[z], prob.complete(full[None])[0]])
+        return np.concatenate([[z], prob.complete(full(q[None]))[0]])
     return zeta
 
 
@@ -433,8 +417,7 @@ def plot_profile(prof: Profile, ax=None, *, which=None, level: float = 0.95, abs
         axes = np.atleast_1d(ax).ravel()
         if len(axes) < n:
             raise ParameterError(f"plot_profile needs {n} Axes (one per parameter), got {len(axes)}")
-    a = (1.0 - level) / 2.0
-    zq = float(ndtri(1.0 - a))
+    zq = float(ndtri(1.0 - (1.0 - level) / 2.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ProfileWarning)
         ci = prof.confint(level=level, parm=names)
@@ -451,8 +434,7 @@ def plot_profile(prof: Profile, ax=None, *, which=None, level: float = 0.95, abs
             axis.axhline(zz, color="0.6", lw=0.8, ls="--")
         for end, zz in zip(ci.loc[name].to_numpy(), (-zq, zq)):
             if np.isfinite(end):
-                axis.plot([end, end], [0 if absolute else 0, abs(zz) if absolute else zz], color="C3", lw=0.9)
+                axis.plot([end, end], [0, abs(zz) if absolute else zz], color="C3", lw=0.9)
         axis.set_title(name, fontsize=9)
-        axis.set_xlabel("value")
-        axis.set_ylabel("|ζ|" if absolute else "ζ")
+        axis.set(xlabel="value", ylabel="|ζ|" if absolute else "ζ")
     return axes
