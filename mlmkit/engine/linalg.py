@@ -164,16 +164,11 @@ class PLSSystem:
         self.structure = s = structure
         self._use_crossed = crossed
         self.p = X.shape[1]
-        z1 = s.z1
+        z1 = s.z1           # unweighted: no n × (p + 1) copy, the columns of X and y as they are
+        cols = [X[:, k] for k in range(X.shape[1])] + [np.asarray(y, float)]
         if sqrtw is not None:
-            Xy = np.empty((X.shape[0], X.shape[1] + 1), order="F")
-            Xy[:, :-1] = X
-            Xy[:, -1] = y
-            Xy = Xy * sqrtw[:, None]
+            cols = [c * sqrtw for c in cols]
             z1 = z1 * sqrtw[:, None]
-            cols = [Xy[:, k] for k in range(Xy.shape[1])]
-        else:               # no n × (p + 1) copy: the columns of X and y as they are
-            cols = [X[:, k] for k in range(X.shape[1])] + [np.asarray(y, float)]
         self._z1w = z1
         self.A11 = level_sums(s.codes1, s.n1, z1, z1)          # (n1, q1, q1)
         self.B1 = level_sums(s.codes1, s.n1, z1, cols)       # (n1, q1, p+1)
