@@ -48,6 +48,23 @@ def test_check_conv_flags_an_indefinite_hessian():
     assert any("unidentifiable" in m for m in msgs)
 
 
+def test_bobyqa_hands_the_objective_its_own_copy_of_x():
+    # NLopt calls back with a view of its own buffer, freed when the run ends: an objective that keeps
+    # x (glmer's warm start keeps θ and β) must still read the values it was called with afterwards.
+    seen = []
+
+    def fun(x):
+        seen.append((x, x.tolist()))
+        return float(((x - [1.0, 2.0]) ** 2).sum())
+
+    x, nfev, _ = optimize.bobyqa(fun, [0.0, 0.0], [-5.0, -5.0])
+    np.testing.assert_allclose(x, [1.0, 2.0], atol=1e-6)
+    assert nfev == len(seen) > 2
+    junk = [np.random.default_rng(k).random(2) for k in range(200)]   # reuse freed memory
+    assert junk and all(kept.tolist() == values for kept, values in seen)
+    assert len({kept.__array_interface__["data"][0] for kept, _ in seen}) == len(seen)
+
+
 def test_lmer_warns_when_the_optimiser_stops_short(monkeypatch):
     monkeypatch.setattr(lmer_fit, "bobyqa", _stopping_early(optimize.bobyqa, 4))
     with pytest.warns(ConvergenceWarning, match="failed to converge"):

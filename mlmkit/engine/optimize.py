@@ -30,7 +30,9 @@ def bobyqa(fun, x0, lower, upper=None, *, xtol_abs: float = 1e-8, ftol_abs: floa
 
     def f(x, grad):
         try:
-            val = float(fun(x))
+            # a copy: x is a view of NLopt's own buffer, freed after the run (a warm start that kept
+            # the view would later read whatever reuses that memory)
+            val = float(fun(np.array(x, float)))
         except ConvergenceError:
             return 1e300
         return val if math.isfinite(val) else 1e300
