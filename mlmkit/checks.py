@@ -87,11 +87,8 @@ def _near(a: float, v: float, rtol: float, atol: float) -> bool:
 
 
 def _pairs(hints) -> list[tuple[float, str]]:
-    if not hints:
-        return []
-    items = hints.items() if isinstance(hints, Mapping) else hints
     out = []
-    for value, message in items:
+    for value, message in hints.items() if isinstance(hints, Mapping) else hints or ():
         try:
             out.append((float(value), str(message)))
         except (TypeError, ValueError):
@@ -283,11 +280,11 @@ def model(m: Any, name: str = "m", *, kind: str | None = None, fixed: Iterable[s
     if random is not None:
         _check_random(m, name, random, correlated)
     if REML is not None and bool(getattr(m, "REML", False)) != bool(REML):
-        if REML:
-            raise AssertionError(f"`{name}` was fitted by maximum likelihood (REML=False); this question "
-                                 "asks for REML, lmer's default: drop REML=False.")
-        raise AssertionError(f"`{name}` was fitted by REML; this question asks for maximum likelihood: "
-                             "pass REML=False (or use m.refit_ml()).")
+        raise AssertionError(
+            f"`{name}` was fitted by maximum likelihood (REML=False); this question asks for REML, "
+            "lmer's default: drop REML=False." if REML else
+            f"`{name}` was fitted by REML; this question asks for maximum likelihood: pass "
+            "REML=False (or use m.refit_ml()).")
     return m
 
 

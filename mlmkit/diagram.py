@@ -21,7 +21,6 @@ __all__ = ["model_diagram", "diagram_spec"]
 
 OBSERVED_FACE = "0.75"
 LATENT_FACE = "white"
-_GAUSSIAN = ("gaussian", "normal")
 _LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log"}
 _INDEX = "jklmpqrst"
 
@@ -106,7 +105,7 @@ def _fixed_nodes(parsed, counts: bool, fam: str):
     if fixed_names:
         nodes["beta"] = _Node("beta", r"$\beta$", ", ".join(fixed_names))
         edges.append(("beta", "y"))
-    if fam in _GAUSSIAN:
+    if fam == "gaussian":
         nodes["sigma"] = _Node("sigma", r"$\sigma$", "residual sd")
         edges.append(("sigma", "y"))
     return nodes, edges

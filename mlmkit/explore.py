@@ -22,9 +22,7 @@ __all__ = ["shrinkage_weight", "shrunken_means", "design_effect", "cluster_power
            "shrinkage", "power", "Explorer"]
 
 
-# ---------------------------------------------------------------------------------------------
-# the formulas
-# ---------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ the formulas
 def shrinkage_weight(tau2, sigma2, n):
     """λ = τ² / (τ² + σ²/n): the weight of a group's own mean (1 = no shrinkage, 0 = complete pooling)."""
     tau2, sigma2, n = (np.asarray(v, dtype=float) for v in (tau2, sigma2, n))
@@ -60,9 +58,7 @@ def cluster_power(effect, icc, cluster_size, n_clusters, total_variance=1.0, alp
     return np.where(np.isnan(p), stats.norm.sf(crit - ncp) + stats.norm.cdf(-crit - ncp), p)
 
 
-# ---------------------------------------------------------------------------------------------
-# the explorer object
-# ---------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ the explorer object
 class Explorer:
     """A figure redrawn from slider values, shown as a live widget or, without one, as a picture.
 
@@ -72,15 +68,12 @@ class Explorer:
     """
 
     def __init__(self, title, sliders, draw, figsize):
-        self.title = title
-        self._specs = sliders
-        self._draw = draw
+        self.title, self._specs, self._draw = title, sliders, draw
         self.values = {name: kw["value"] for name, (_, kw) in sliders.items()}
         self.figure = Figure(figsize=figsize, layout="constrained")
         self.text = draw(self.figure, **self.values)
         self._static_png = self.png()
-        self._widget = None
-        self._updating = False
+        self._widget, self._updating = None, False
 
     def png(self) -> bytes:
         """The figure as it is now, as PNG bytes."""
@@ -149,9 +142,7 @@ class Explorer:
         return f"{self.title}\n{self.text}"
 
 
-# ---------------------------------------------------------------------------------------------
-# shrinkage
-# ---------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ shrinkage
 def _as_groups(means, sizes):
     m = means if isinstance(means, pd.Series) else pd.Series(np.asarray(means, dtype=float))
     n = sizes if isinstance(sizes, pd.Series) else pd.Series(np.asarray(sizes, dtype=float))
@@ -215,9 +206,7 @@ def shrinkage(means, sizes, *, tau2, sigma2, mean=None, ylabel="estimate"):
     return Explorer("Shrinkage explorer (lambda_j = tau2 / (tau2 + sigma2 / n_j))", sliders, draw, (8, 3.6))
 
 
-# ---------------------------------------------------------------------------------------------
-# ICC, design effect and power
-# ---------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ ICC, design effect and power
 def power(*, effect, tau2, sigma2, cluster_size, n_clusters, alpha=0.05, simulated=None):
     """Explore the ICC, the design effect and the power for a cluster-level predictor.
 

@@ -255,10 +255,8 @@ def from_plain(data: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     _expect(depth <= MAX_DEPTH + 2, "answers nested too deeply")
     if data is None or isinstance(data, (bool, str)):
         return data
-    if isinstance(data, int):
-        return int(data)
-    if isinstance(data, float):
-        return float(data)
+    if isinstance(data, (int, float)):
+        return int(data) if isinstance(data, int) else float(data)
     if isinstance(data, list):
         budget.spend(len(data))
         return [from_plain(v, depth + 1, budget) for v in data]

@@ -40,13 +40,22 @@ def _axes(ax, figsize):
     return plt.subplots(figsize=figsize)[1]
 
 
+def _panels(ax, n, need, **subplots):
+    """The first n of the caller's Axes (``need`` opens the error when ax= holds fewer), or n new
+    ones in a row (``subplots``: arguments of ``plt.subplots``)."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+        return plt.subplots(1, n, squeeze=False, **subplots)[1].ravel()
+    axes = np.asarray(ax, dtype=object).ravel()
+    if axes.size < n:
+        raise ParameterError(f"{need} {axes.size}")
+    return axes[:n]
+
+
 def _grid(ax, n, ncols, panel_size, sharex=True, sharey=True):
     """n panels: the caller's Axes (an array with at least n entries) or a new figure."""
     if ax is not None:
-        axes = np.asarray(ax, dtype=object).ravel()
-        if axes.size < n:
-            raise ParameterError(f"this figure needs {n} Axes but ax= holds {axes.size}")
-        return axes[:n]
+        return _panels(ax, n, f"this figure needs {n} Axes but ax= holds")
     import matplotlib.pyplot as plt
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
@@ -127,8 +136,7 @@ def shrinkage(flat, multilevel, *, population=None, sizes=None, labels=("flat", 
     if population is not None:
         ax.axhline(float(population), color=_POP, ls="--", lw=1, label="population estimate")
     ax.set_xticks([0, 1], list(labels))
-    ax.set_xlim(-0.35, 1.35)
-    ax.set_ylabel(ylabel)
+    ax.set(xlim=(-0.35, 1.35), ylabel=ylabel)
     return ax
 
 
@@ -137,8 +145,7 @@ def shrinkage(flat, multilevel, *, population=None, sizes=None, labels=("flat", 
 def _coef_table(source, group, what):
     """Per-group coefficients from a fitted model (its ``coef``) or from a DataFrame given directly."""
     if hasattr(source, "coef") and hasattr(source, "fixef"):
-        g = _group_of(source, group)
-        return source.coef[g], source.fixef
+        return source.coef[_group_of(source, group)], source.fixef
     if isinstance(source, pd.DataFrame):
         out = source.copy()
         out.index = out.index.astype(str)
@@ -321,12 +328,9 @@ def ranef_contour(m, group=None, columns=None, *, probs=(0.5, 0.8, 0.95), points
     if np.any((probs <= 0) | (probs >= 1)):
         raise ParameterError(f"probs must lie strictly between 0 and 1, got {list(probs)}")
     Sigma = _re_covariance(m, g, columns)
-    if points == "coef":
-        centre = np.array([float(m.fixef.get(c, 0.0)) for c in columns])
-        pts = m.coef[g][list(columns)].to_numpy(float)
-    else:
-        centre = np.zeros(2)
-        pts = re[list(columns)].to_numpy(float)
+    coef = points == "coef"
+    centre = np.array([float(m.fixef.get(c, 0.0)) if coef else 0.0 for c in columns])
+    pts = (m.coef[g] if coef else re)[list(columns)].to_numpy(float)
     A = cov_sqrt(Sigma)                               # x = centre + A (r cos t, r sin t)
     t = np.linspace(0.0, 2.0 * np.pi, 241)
     circle = np.stack([np.cos(t), np.sin(t)])
@@ -343,8 +347,7 @@ def ranef_contour(m, group=None, columns=None, *, probs=(0.5, 0.8, 0.95), points
     if annotate:
         for lab, (px, py) in zip(re.index, pts):
             ax.annotate(str(lab), (px, py), fontsize=6, xytext=(2, 2), textcoords="offset points")
-    ax.set_xlabel(columns[0])
-    ax.set_ylabel(columns[1])
+    ax.set(xlabel=columns[0], ylabel=columns[1])
     return ax
 
 
@@ -370,23 +373,17 @@ def caterpillar(m, group=None, *, level=0.95, sort=True, ax=None):
     z = float(ndtri(0.5 + level / 2.0))
     order = np.argsort(est[:, 0], kind="stable") if sort else np.arange(len(re))
     k = est.shape[1]
-    if ax is None:
-        import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, k, figsize=(3.0 * k, 0.9 + 0.16 * len(re)), sharey=True, squeeze=False)
-        axes = axes.ravel()
-    else:
-        axes = np.asarray(ax, dtype=object).ravel()
-        if axes.size < k:
-            raise ParameterError(f"'{g}' has {k} random effects: ax= needs {k} Axes, got {axes.size}")
+    axes = _panels(ax, k, f"'{g}' has {k} random effects: ax= needs {k} Axes, got",
+                   figsize=(3.0 * k, 0.9 + 0.16 * len(re)), sharey=True)
     ypos = np.arange(len(re))
-    for j, a in enumerate(axes[:k]):
+    for j, a in enumerate(axes):
         e, h = est[order, j], z * sd[order, j]
         a.errorbar(e, ypos, xerr=h, fmt="o", ms=3, color=_MULTI, ecolor="0.5", elinewidth=1, capsize=0)
         a.axvline(0.0, color=_POP, lw=0.8, ls="--")
         a.set_yticks(ypos, [str(v) for v in re.index[order]], fontsize=7)
         a.set_title(re.columns[j], fontsize=9)
     axes[0].set_ylabel(g)
-    return axes[0] if k == 1 else axes[:k]
+    return axes[0] if k == 1 else axes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,8 +400,7 @@ def _qq(ax, values, title):
     ax.scatter(q, v, s=8, color=_MULTI)
     # R's qqline: the line through the first and third quartiles
     qy, qx = np.quantile(v, [0.25, 0.75]), ndtri(np.array([0.25, 0.75]))
-    slope = (qy[1] - qy[0]) / (qx[1] - qx[0])
-    ax.axline((qx[0], qy[0]), slope=slope, color=_POP, lw=0.9)
+    ax.axline((qx[0], qy[0]), slope=(qy[1] - qy[0]) / (qx[1] - qx[0]), color=_POP, lw=0.9)
     ax.set_xlabel("normal quantiles")
     ax.set_title(title, fontsize=9)
 
@@ -423,18 +419,11 @@ def residual_diagnostics(m, group=None, *, ax=None):
     except TypeError:                      # a GLMM's residuals() takes no `scaled`
         r = np.asarray(m.residuals(type="pearson"), float)
     fitted = np.asarray(m.fitted, float)
-    if ax is None:
-        import matplotlib.pyplot as plt
-        axes = plt.subplots(1, 3, figsize=(10.5, 3.2))[1]
-    else:
-        axes = np.asarray(ax, dtype=object).ravel()
-        if axes.size < 3:
-            raise ParameterError(f"residual_diagnostics draws 3 panels: ax= needs 3 Axes, got {axes.size}")
-        axes = axes[:3]
+    axes = _panels(ax, 3, "residual_diagnostics draws 3 panels: ax= needs 3 Axes, got",
+                   figsize=(10.5, 3.2))
     axes[0].scatter(fitted, r, s=8, color=_MULTI, alpha=0.7)
     axes[0].axhline(0.0, color=_POP, lw=0.9, ls="--")
-    axes[0].set_xlabel("fitted values")
-    axes[0].set_ylabel("scaled residuals")
+    axes[0].set(xlabel="fitted values", ylabel="scaled residuals")
     axes[0].set_title("residuals vs fitted", fontsize=9)
     _qq(axes[1], r, "scaled residuals")
     re = m.ranef[g]

@@ -33,7 +33,7 @@ from .engine.batchfit import BatchDeviance, beta_parts, minimize_bounded
 from .inference.montecarlo import check_n_jobs, run_chunks, seed_sequence
 from .errors import MlmkitError, ParameterError
 from .engine.optimize import SINGULAR_TOL
-from .simulate import cov_sqrt, fixed_part, multilevel
+from .simulate import cov_sqrt, fixed_part, is_count, multilevel
 
 __all__ = ["power", "power_curve", "PowerResult", "PowerCurve", "plot_power_curve"]
 
@@ -42,9 +42,7 @@ _DESIGN_KEYS = {"cluster_size", "fixed", "re_cov", "re_terms", "sigma2", "family
                 "n_upper", "upper_cov", "upper_terms"}
 
 
-# --------------------------------------------------------------------------------------------------
-# the true model, on a fixed design
-# --------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ the true model, on a fixed design
 @dataclass(frozen=True, eq=False)
 class _TruthModel:
     """Draws responses y* from the true parameters on the covariates of one simulated data set."""
@@ -84,9 +82,7 @@ class _TruthModel:
         return rng.poisson(np.exp(eta)).astype(float)
 
 
-# --------------------------------------------------------------------------------------------------
-# one scenario (one number of clusters) and its replicates
-# --------------------------------------------------------------------------------------------------
+# ---------------------------------------- one scenario (one number of clusters) and its replicates
 @dataclass(frozen=True, eq=False)
 class _Scenario:
     formula: str
@@ -140,9 +136,7 @@ def _scenario(formula, test, method, sim_args, new_design, design_seed) -> _Scen
     truth = _TruthModel.from_frame(df)
     pilot = _fit_pilot(formula, df, truth.family, truth.link)
     j = _test_column(pilot.design, test, formula)
-    full = null = None
-    if truth.family != "gaussian":
-        full, null = pilot, _glmer_null(pilot, j)
+    full, null = (pilot, _glmer_null(pilot, j)) if truth.family != "gaussian" else (None, None)
     return _Scenario(formula, test, method, sim_args, new_design, pilot.design, j, truth,
                      np.asarray(pilot.theta, float), full, null)
 
@@ -151,11 +145,8 @@ def _lmer_replicate(sc: _Scenario, design, y: np.ndarray, j: int):
     """(p-value, estimate, singular) of one lmer replicate from the batched deviance."""
     yy = y if design.offset is None else y - design.offset
     bd = BatchDeviance(design.structure, design.X, yy)
-    lower = design.theta_lower
+    lower, tol = design.theta_lower, 1e-8    # a test needs deviances to ~1e-8, not a fit's 1e-11
     upper = np.full(len(lower), np.inf)
-    free = np.isfinite(lower)
-    # A test needs the deviances to ~1e-8, not the 1e-11 of a fit whose θ̂ is reported.
-    tol = 1e-8
     if sc.method == "lrt":
         th, d1, _ = minimize_bounded(bd.ml, sc.start, lower, upper, ftol=tol)
         _, d0, _ = minimize_bounded(lambda t: bd.ml_fixed(t, j, 0.0), th, lower, upper, ftol=tol)
@@ -166,15 +157,14 @@ def _lmer_replicate(sc: _Scenario, design, y: np.ndarray, j: int):
         betas, r2, vjj = beta_parts(bd.schur(th[None])[1])
         beta = betas[0, j]
         p = float(2.0 * ndtr(-abs(beta / np.sqrt(r2[0] / (bd.n - bd.p) * vjj[0, j]))))
-    return p, float(beta), bool(np.any(th[free] < SINGULAR_TOL))
+    return p, float(beta), bool(np.any(th[np.isfinite(lower)] < SINGULAR_TOL))
 
 
 def _glmer_replicate(sc: _Scenario, y: np.ndarray):
     yarg = np.column_stack([y, sc.truth.trials - y]) if sc.full.design.response.shape[1] == 2 else \
         np.divide(y, sc.truth.trials)
     f1 = sc.full.refit(yarg)
-    est = float(f1.fixef.iloc[sc.j])
-    sing = bool(f1.is_singular)
+    est, sing = float(f1.fixef.iloc[sc.j]), bool(f1.is_singular)
     if sc.method == "lrt":
         f0 = sc.null.refit(yarg)
         return float(chdtrc(1, max(2.0 * (f1.loglik - f0.loglik), 0.0))), est, sing
@@ -216,7 +206,7 @@ def _check_args(formula, test, nsim, alpha, method, n_jobs):
         raise ParameterError(f"formula must be an lme4 formula string such as 'y ~ x1 + (1 | cluster)', got {formula!r}")
     if not isinstance(test, str):
         raise ParameterError(f"test must name a fixed effect of the formula, e.g. 'x1', got {test!r}")
-    if isinstance(nsim, bool) or not isinstance(nsim, numbers.Integral) or nsim < 1:
+    if not is_count(nsim):
         raise ParameterError(f"nsim must be a positive integer, got {nsim!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha < 1.0:
         raise ParameterError(f"alpha must be a significance level strictly between 0 and 1, got {alpha!r}")
@@ -227,18 +217,18 @@ def _check_args(formula, test, nsim, alpha, method, n_jobs):
 
 def _simulate_scenarios(formula, test, cluster_counts, nsim, alpha, method, seed, n_jobs, progress,
                         new_design, design_args) -> list["PowerResult"]:
+    _check_args(formula, test, nsim, alpha, method, n_jobs)
     unknown = set(design_args) - _DESIGN_KEYS
     if unknown:
         raise ParameterError(f"unknown design argument(s) {sorted(unknown)}: the design is described by "
                              f"n_clusters and {sorted(_DESIGN_KEYS)} (see mlmkit.simulate.multilevel)")
     roots = seed_sequence(seed).spawn(len(cluster_counts))
-    scenarios, chunks = [], []
+    scenarios, chunks, size = [], [], max(1, min(50, nsim // 8))
     for s, (J, root) in enumerate(zip(cluster_counts, roots)):
         dseed, rseed = root.spawn(2)
-        sc = _scenario(formula, test, method, dict(design_args, n_clusters=J), new_design, dseed)
-        scenarios.append(sc)
+        sim_args = dict(design_args, n_clusters=J)
+        scenarios.append(_scenario(formula, test, method, sim_args, new_design, dseed))
         reps = rseed.spawn(nsim)
-        size = max(1, min(50, nsim // 8))
         chunks += [(s, reps[k:k + size]) for k in range(0, nsim, size)]
     results = run_chunks(_run_chunk, [(scenarios[s], reps) for s, reps in chunks], [len(reps) for _, reps in chunks],
                          n_jobs=n_jobs, progress=progress, desc="power")
@@ -282,7 +272,6 @@ def power(formula: str, test: str, *, n_clusters: int = 20, nsim: int = 1000, al
         ``cluster_size``, ``fixed``, ``re_cov``, ``re_terms``, ``sigma2``, ``family``, ``link``,
         ``trials``, ``n_upper``, ``upper_cov``, ``upper_terms``.
     """
-    _check_args(formula, test, nsim, alpha, method, n_jobs)
     return _simulate_scenarios(formula, test, [n_clusters], nsim, alpha, method, seed, n_jobs, progress,
                                new_design, design)[0]
 
@@ -296,17 +285,14 @@ def power_curve(formula: str, test: str, n_clusters, *, nsim: int = 1000, alpha:
     95% interval, failures, singular fits) and ``plot()``.
     """
     counts = list(n_clusters) if not isinstance(n_clusters, numbers.Integral) else [n_clusters]
-    if not counts or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 2 for c in counts):
+    if not counts or not all(is_count(c, 2) for c in counts):
         raise ParameterError(f"n_clusters must be a list of whole numbers >= 2, got {n_clusters!r}")
-    _check_args(formula, test, nsim, alpha, method, n_jobs)
     results = _simulate_scenarios(formula, test, counts, nsim, alpha, method, seed, n_jobs, progress,
                                   new_design, design)
     return PowerCurve(tuple(results))
 
 
-# --------------------------------------------------------------------------------------------------
-# results
-# --------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ results
 @dataclass(frozen=True, eq=False)
 class PowerResult:
     """Simulated rejections of H₀: β_test = 0 for one design."""
@@ -352,9 +338,8 @@ class PowerResult:
         if not self.n_ok:
             return float("nan"), float("nan")
         k, n, a = self.rejections, self.n_ok, (1.0 - level) / 2.0     # Clopper-Pearson: beta quantiles
-        low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, a))
-        high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1.0 - a))
-        return low, high
+        return (0.0 if k == 0 else float(betaincinv(k, n - k + 1, a)),
+                1.0 if k == n else float(betaincinv(k + 1, n - k, 1.0 - a)))
 
     def row(self) -> dict:
         lo, hi = self.ci()
@@ -407,8 +392,7 @@ def plot_power_curve(curve, ax=None, *, target: float | None = 0.8, color: str =
     if target is not None:
         ax.axhline(target, color="0.5", ls="--", lw=0.8)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("number of clusters")
-    ax.set_ylabel("power")
+    ax.set(xlabel="number of clusters", ylabel="power")
     if isinstance(curve, PowerCurve):
         r = curve.results[0]
         ax.set_title(f"{r.test}: {_METHODS[r.method]}, alpha = {r.alpha:g}", fontsize=10)

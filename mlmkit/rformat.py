@@ -192,11 +192,8 @@ def _print_named(values: list[str], names: list[str], width: int = _WIDTH) -> li
     """Print a named vector (values already formatted): right-justified columns, trailing gap."""
     w = max([len(v) for v in values] + [len(n) for n in names])
     per = max(width // (w + 1), 1)
-    out = []
-    for i in range(0, len(values), per):
-        out.append("".join(n.rjust(w) + " " for n in names[i:i + per]))
-        out.append("".join(v.rjust(w) + " " for v in values[i:i + per]))
-    return out
+    return ["".join(t.rjust(w) + " " for t in texts[i:i + per])
+            for i in range(0, len(values), per) for texts in (names, values)]
 
 
 def _print_matrix(cells: list[list[str]], rownames: list[str], colnames: list[str], right: bool,

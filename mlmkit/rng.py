@@ -33,9 +33,7 @@ _BIG = 134217728.0                         # 2^27, R's Inversion resolution
 _RNG_KIND = 10403                          # .Random.seed[1]: Mersenne-Twister, Inversion, Rejection
 
 
-# --------------------------------------------------------------------------------------------------
-# argument helpers
-# --------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------ argument helpers
 def _count(n, fun: str, what: str = "n") -> int:
     """R's ``n`` argument: a non-negative whole number, or a sequence whose length is used."""
     if hasattr(n, "__len__") and not isinstance(n, str):
@@ -103,9 +101,7 @@ class RRandom:
         if arr.size != 626 or arr[0] != _RNG_KIND:
             raise ParameterError("set_state: expected R's .Random.seed for RNGkind('Mersenne-Twister', "
                                  "'Inversion', 'Rejection'): 626 integers starting with 10403.")
-        pos = int(arr[1])
-        if pos <= 0 or pos > 624:
-            pos = 624                  # R's FixupSeeds
+        pos = int(arr[1]) if 0 < arr[1] <= 624 else 624      # R's FixupSeeds
         key = (arr[2:] & 0xFFFFFFFF).astype(np.uint32)
         if not key.any():
             raise ParameterError("set_state: the Mersenne-Twister state is all zeros.")
@@ -205,15 +201,11 @@ class RRandom:
             snapshot = self._bitgen.state
             v = (self._attempts(m, c) & mask).astype(np.int64)
             ok = v < dn
-            if distinct:
+            if distinct:                  # keep the first of each value not drawn before
                 idx_ok = np.flatnonzero(ok)
-                vals = v[idx_ok]
-                _, first = np.unique(vals, return_index=True)
-                keep = np.zeros(vals.size, dtype=bool)
-                keep[first] = True
-                keep &= ~np.isin(vals, seen)
+                first = idx_ok[np.unique(v[idx_ok], return_index=True)[1]]
                 ok = np.zeros(m, dtype=bool)
-                ok[idx_ok[keep]] = True
+                ok[first[~np.isin(v[first], seen)]] = True
             pos = np.flatnonzero(ok)
             if pos.size >= need:
                 used = int(pos[need - 1]) + 1
@@ -465,9 +457,7 @@ def _revsort(a: np.ndarray, ib: np.ndarray) -> None:
     ib[:] = bv[1:]
 
 
-# --------------------------------------------------------------------------------------------------
-# the module-level stream, like R's global .Random.seed
-# --------------------------------------------------------------------------------------------------
+# ------------------------------------------- the module-level stream, like R's global .Random.seed
 _DEFAULT = RRandom()
 
 
@@ -490,11 +480,5 @@ def _on_shared_stream(name: str):
     return function
 
 
-set_seed = _on_shared_stream("set_seed")
-runif = _on_shared_stream("runif")
-rnorm = _on_shared_stream("rnorm")
-sample = _on_shared_stream("sample")
-mvrnorm = _on_shared_stream("mvrnorm")
-unif_rand = _on_shared_stream("unif_rand")
-get_state = _on_shared_stream("get_state")
-set_state = _on_shared_stream("set_state")
+set_seed, runif, rnorm, sample, mvrnorm, unif_rand, get_state, set_state = map(_on_shared_stream, (
+    "set_seed", "runif", "rnorm", "sample", "mvrnorm", "unif_rand", "get_state", "set_state"))

@@ -26,15 +26,21 @@ __all__ = ["variance_components", "level_predictors", "random_slopes", "multilev
            "SimulationTruth"]
 
 
-# ==================================================================================================
-# the tutorial's designs, R-identical
-# ==================================================================================================
-def _tutorial_sizes(n_clusters, cluster_size) -> tuple[int, int]:
-    for name, v in (("n_clusters", n_clusters), ("cluster_size", cluster_size)):
-        if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-            raise ParameterError(f"{name} must be a whole number >= 1 (got {v!r}); the tutorial "
-                                 "designs are balanced: every cluster has cluster_size members.")
-    return int(n_clusters), int(cluster_size)
+# ============================================================ the tutorial's designs, R-identical
+def is_count(v, minimum: int = 1) -> bool:
+    """Whether ``v`` is a whole number (an Integral, not a bool) >= ``minimum``."""
+    return not isinstance(v, (bool, np.bool_)) and isinstance(v, Integral) and v >= minimum
+
+
+def _count_arg(v, name: str, minimum: int = 1, why: str = ".") -> int:
+    if not is_count(v, minimum):
+        raise ParameterError(f"{name} must be a whole number >= {minimum} (got {v!r}){why}")
+    return int(v)
+
+
+def _tutorial_sizes(*sizes) -> tuple[int, ...]:
+    why = "; the tutorial designs are balanced: every cluster has cluster_size members."
+    return tuple(_count_arg(v, k, why=why) for k, v in zip(("n_clusters", "cluster_size"), sizes))
 
 
 def _sd(var, name: str) -> float:
@@ -153,9 +159,7 @@ def random_slopes(correlated: bool = False, n_clusters: int = 20, cluster_size: 
                            g01=float(gamma01), b0j=b0j, b1j=b1j, X=X, yij=y.copy())
 
 
-# ==================================================================================================
-# the general simulator
-# ==================================================================================================
+# ============================================================ the general simulator
 @dataclass(frozen=True, eq=False)
 class SimulationTruth:
     """The parameters and random effects behind a :func:`multilevel` data set (``df.attrs["truth"]``).
@@ -184,12 +188,6 @@ class SimulationTruth:
 
 _LINKS = {"gaussian": ("identity",), "binomial": ("logit", "probit"), "poisson": ("log",)}
 _PRED = re.compile(r"^[xzw][1-9][0-9]*$")
-
-
-def _count_arg(v, name: str, minimum: int = 1) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, Integral) or v < minimum:
-        raise ParameterError(f"{name} must be a whole number >= {minimum} (got {v!r}).")
-    return int(v)
 
 
 def _sizes(spec, n: int, name: str, what: str, gen: np.random.Generator) -> np.ndarray:
@@ -248,27 +246,23 @@ def cov_sqrt(S: np.ndarray) -> np.ndarray:
     return V * np.sqrt(np.clip(ev, 0.0, None))
 
 
-def _draw_re(gen, S: np.ndarray, n: int) -> np.ndarray:
-    """``n`` draws of N(0, S) (rows)."""
-    return gen.standard_normal((n, S.shape[0])) @ cov_sqrt(S).T
-
-
-def _terms(cov, terms, name: str, xs: list[str]) -> tuple:
-    """Random-effect term names: given, or ``(Intercept)`` plus the first q - 1 level-1 predictors."""
+def _random(cov, terms, name: str, xs: list[str]) -> tuple[tuple, np.ndarray]:
+    """Random-effect term names (given, or ``(Intercept)`` plus the first q - 1 level-1 predictors)
+    and their covariance matrix, both checked."""
     if terms is None:
         q = np.atleast_2d(np.asarray(cov, dtype=float)).shape[0] if np.ndim(cov) else 1
         if q - 1 > len(xs):
             raise ParameterError(f"{name} is {q} x {q}: intercept + {q - 1} slopes, but only "
                                  f"{len(xs)} level-1 predictors (x1, ...) appear in `fixed`; add "
                                  "them there (a coefficient of 0 is fine) or pass the term names.")
-        return ("(Intercept)", *xs[: q - 1])
+        terms = ("(Intercept)", *xs[: q - 1])
     terms = tuple(terms)
     bad = [t for t in terms if t != "(Intercept)" and not (_PRED.match(t) and t[0] == "x")]
     if bad:
         raise ParameterError(f"random-effect terms must be '(Intercept)' or level-1 predictors x1, "
                              f"x2, ... (got {bad}); a cluster-level predictor cannot vary within a "
                              "cluster, so it cannot have a random slope.")
-    return terms
+    return terms, _cov(cov, terms, name)
 
 
 def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = None,
@@ -334,13 +328,17 @@ def multilevel(n_clusters: int = 20, cluster_size=50, *, fixed: dict | None = No
     units = _units(n_clusters, cluster_size, n_upper, gen)
     cols = _predictors(spec.names, units, gen)
     eta = fixed_part(spec.fixed, cols, units.n)
-    U = _draw_re(gen, spec.S, units.J)
-    _add_random_part(eta, U, spec.re_terms, cols, units.cluster)
-    V3 = _draw_re(gen, spec.S3, units.K) if spec.three else None
-    if spec.three:
-        _add_random_part(eta, V3, spec.upper_terms, cols, units.upper)
+    levels = [("cluster", spec.re_terms, spec.S, units.J, units.cluster)]
+    levels += [("upper", spec.upper_terms, spec.S3, units.K, units.upper)] if spec.three else []
+    ranef = {}
+    for key, terms, S, m, group in levels:
+        U = gen.standard_normal((m, S.shape[0])) @ cov_sqrt(S).T        # m draws of N(0, S)
+        for t, term in enumerate(terms):     # eta += U[group, t] * term_t, in place, in this order
+            eta += U[group, t] if term == "(Intercept)" else U[group, t] * cols[term]
+        ranef[key] = pd.DataFrame(U, columns=list(terms),
+                                  index=pd.Index(np.arange(1, m + 1), name=key))
     y = _response(family, spec.link, eta, spec.sd_e, spec.trials, gen)
-    return _frame(spec, units, cols, y, U, V3)
+    return _frame(spec, units, cols, y, ranef, {key: group + 1 for key, *_, group in levels})
 
 
 @dataclass(frozen=True)
@@ -375,34 +373,24 @@ def _check_spec(fixed, re_cov, re_terms, sigma2, family, link, trials, n_upper, 
         raise ParameterError("a three-level design (n_upper given) needs upper_cov, the variance of "
                              "the upper-level random intercept (or a covariance matrix).")
     xs = sorted((p for p in preds if p[0] == "x"), key=_pred_order)
-    re_terms = _terms(re_cov, re_terms, "re_cov", xs)
-    S = _cov(re_cov, re_terms, "re_cov")
-    upper_terms = _terms(upper_cov, upper_terms, "upper_cov", xs) if three else ()
-    S3 = _cov(upper_cov, upper_terms, "upper_cov") if three else None
+    re_terms, S = _random(re_cov, re_terms, "re_cov", xs)
+    upper_terms, S3 = _random(upper_cov, upper_terms, "upper_cov", xs) if three else ((), None)
     preds.update(t for t in re_terms + upper_terms if t != "(Intercept)")
     return _Spec(fixed, sorted(preds, key=_pred_order), re_terms, S, upper_terms, S3, family, link, sd_e, trials,
                  sigma2)
 
 
-def _frame(spec: _Spec, units, cols, y, U, V3) -> pd.DataFrame:
-    """The simulated data set, with its :class:`SimulationTruth` in ``attrs["truth"]``."""
+def _frame(spec: _Spec, units, cols, y, ranef: dict, ids: dict) -> pd.DataFrame:
+    """The simulated data set (``ids``: cluster and upper ids), its truth in ``attrs["truth"]``."""
     out = {"y": y}
     if spec.trials != 1:
         out["trials"] = np.full(units.n, spec.trials, dtype=np.int64)
-    out.update({p: cols[p] for p in spec.names})
-    out["cluster"] = units.cluster + 1
-    ranef = {"cluster": pd.DataFrame(U, columns=list(spec.re_terms),
-                                     index=pd.Index(np.arange(1, units.J + 1), name="cluster"))}
-    if spec.three:
-        out["upper"] = units.upper + 1
-        ranef["upper"] = pd.DataFrame(V3, columns=list(spec.upper_terms),
-                                      index=pd.Index(np.arange(1, units.K + 1), name="upper"))
-    df = pd.DataFrame(out)
-    sigma2 = spec.sigma2
+    df = pd.DataFrame({**out, **{p: cols[p] for p in spec.names}, **ids})
+    gaussian = spec.family == "gaussian"
     df.attrs["truth"] = SimulationTruth(
         fixed={k: float(v) for k, v in spec.fixed.items()}, re_terms=spec.re_terms, re_cov=spec.S.copy(),
         upper_terms=spec.upper_terms if spec.three else None, upper_cov=spec.S3.copy() if spec.three else None,
-        sigma2=float(sigma2 if sigma2 is not None else 1.0) if spec.family == "gaussian" else None,
+        sigma2=float(1.0 if spec.sigma2 is None else spec.sigma2) if gaussian else None,
         family=spec.family, link=spec.link, ranef=ranef)
     return df
 
@@ -420,12 +408,10 @@ def _check_family(family: str, link, sigma2, trials):
     if link not in _LINKS[family]:
         raise FamilyError(f"link {link!r} is not available for the {family} family; use one of "
                           f"{list(_LINKS[family])}.")
-    sd_e = None
-    if family == "gaussian":
-        sd_e = _sd(1.0 if sigma2 is None else sigma2, "sigma2")
-    elif sigma2 is not None:
+    if family != "gaussian" and sigma2 is not None:
         raise ParameterError(f"sigma2 applies only to the gaussian family; a {family} GLMM has no "
                              "separate residual variance (its variance follows from the mean).")
+    sd_e = _sd(1.0 if sigma2 is None else sigma2, "sigma2") if family == "gaussian" else None
     trials = _count_arg(trials, "trials")
     if trials != 1 and family != "binomial":
         raise ParameterError("trials applies only to the binomial family.")
@@ -491,12 +477,6 @@ def fixed_part(fixed: dict, cols: dict, n: int) -> np.ndarray:
             term = term * cols[part]
         eta += beta * term
     return eta
-
-
-def _add_random_part(eta: np.ndarray, U: np.ndarray, terms, cols: dict, group: np.ndarray) -> None:
-    """eta += U[group, t] * term_t, term by term (in place, in this order: the sums round as they always have)."""
-    for t, term in enumerate(terms):
-        eta += U[group, t] if term == "(Intercept)" else U[group, t] * cols[term]
 
 
 def _response(family: str, link: str, eta: np.ndarray, sd_e, trials: int, gen) -> np.ndarray:
