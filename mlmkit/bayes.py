@@ -137,8 +137,9 @@ def one_module_linker():
 
     class OneModuleCLinker(CLinker):
         def make_thunk(self, input_storage=None, output_storage=None, storage_map=None, **kwargs):
-            # an op without C code (a random draw, scipy's Cholesky, ...), or C code that cannot be
-            # combined into one module: linked op by op below, as by default
+            # What PyTensor's CLinker raises for an op or type without C code (MethodNotDefined, or
+            # its own "... cannot produce C code" error) and for a module that does not compile: then
+            # the graph is linked op by op below, as by default (a random draw, scipy's Cholesky, ...)
             fallback = (MethodNotDefined, NotImplementedError, CompileError)
             if all(isinstance(node.op, CLinkerOp) for node in self.fgraph.apply_nodes):
                 with contextlib.suppress(*fallback):

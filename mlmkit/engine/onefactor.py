@@ -138,7 +138,7 @@ class OneFactorPLS:
 
     def _gather(self, parts: list[np.ndarray]) -> np.ndarray:
         """Per-block arrays over their groups, stacked into one over all n1 groups (0 for empty ones)."""
-        cat = np.concatenate(parts)
+        cat = parts[0] if len(parts) == 1 else np.concatenate(parts)       # one block: no copy
         if cat.shape[0] == self.n1:
             return cat
         out = np.zeros((self.n1,) + cat.shape[1:])
@@ -265,7 +265,8 @@ class OneFactorPLS:
         return self._gather([np.add.reduceat(v, self.starts)])
 
     def sums(self, w: np.ndarray, s: np.ndarray, joint: bool):
-        """A (n1, q, q), B (n1, q, p), G (n1, q) and, when ``joint``, XWX (p, p), Xs (p,)."""
+        """A (n1, q, q), B (n1, q, p), G (n1, q) (None without scores ``s``) and, when ``joint``, XWX (p, p),
+        Xs (p,)."""
         q, p, n1 = self.q, self.p, self.n1
         pair: dict[tuple[int, int], np.ndarray] = {}            # group sums of w·col_a·col_b
         wcol = {}
@@ -282,7 +283,7 @@ class OneFactorPLS:
         for j in range(q):
             for m in range(j + 1):
                 A[:, j, m] = A[:, m, j] = gpair(self.zc[j], self.zc[m])
-        G = np.stack([self._gsum(self.col(k, s)) for k in self.zc], axis=1)
+        G = None if s is None else np.stack([self._gsum(self.col(k, s)) for k in self.zc], axis=1)
         B = XWX = Xs = None
         if joint and p:
             B = np.empty((n1, q, p))
@@ -333,7 +334,8 @@ class OneFactorPLS:
 
     def logdet(self, lam, mu) -> tuple[float, np.ndarray]:
         """log|Λ'AΛ + I|² terms: (ldL2, L) for the weights at ``mu`` (canonical link) without solving."""
-        A = self._gather([blk.sums(*blk.weights(None, mu[blk.rows]), joint=False)[0] for blk in self.blocks])
+        A = self._gather([blk.sums(blk.weights(None, mu[blk.rows])[0], None, joint=False)[0]
+                          for blk in self.blocks])
         L = chol_penalised(lam, A)
         return logdet_batched(L), L
 
